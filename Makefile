@@ -1,0 +1,83 @@
+# Makefile - build cellucidfs, run its tests, the demo and the benchmarks.
+#
+#   make             build ./cellucidfs
+#   make test        install what is missing, build, run every test (also under ASan/UBSan)
+#   make demo        build, generate a demo dataset, mount it, serve it with nginx
+#   make demo-stop   undo make demo
+#   make install     binary and man page under PREFIX (default /usr/local)
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+OPT     ?= -O2 -g
+SAN     ?=
+PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf
+
+CPPFLAGS += -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   += -std=c11 -Wall -Wextra $(OPT) $(SAN) -pthread
+LDFLAGS  += $(SAN) -pthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+# fs/ holds the FUSE-free export engine and the thin FUSE glue (these two files).
+FUSE_SRC   := fs/ll.c fs/main.c
+ENGINE_SRC := $(filter-out $(FUSE_SRC),$(wildcard fs/*.c))
+LIB_SRC    := $(wildcard anndata/*.c) $(wildcard codec/*.c) $(ENGINE_SRC)
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
+FUSE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(FUSE_SRC))
+UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+TOOLS      := $(BUILD)/gen-h5ad
+
+.PHONY: all deps build check test asan demo demo-stop bench install clean
+all: cellucidfs
+
+cellucidfs: $(BUILD)/cellucidfs
+	@[ "$(BUILD)" = build ] && cp $< $@ || true
+
+$(BUILD)/cellucidfs: $(FUSE_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(wildcard */*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/gen-h5ad: scripts/gen-h5ad.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+deps:
+	@./scripts/install-deps.sh
+
+build: cellucidfs $(UNIT_TESTS) $(TOOLS)
+
+# The sanitizer build lives in build/asan; tests/run.sh runs the unit tests and
+# one mount with it.
+asan:
+	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" build/asan/cellucidfs $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS))
+
+check: build asan
+	@bash tests/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory check
+
+demo: deps
+	@$(MAKE) --no-print-directory cellucidfs $(TOOLS)
+	@bash scripts/demo.sh start
+
+demo-stop:
+	@bash scripts/demo.sh stop
+
+bench: deps
+	@$(MAKE) --no-print-directory cellucidfs $(TOOLS)
+	@bash scripts/bench.sh
+
+install: cellucidfs
+	install -D -m 0755 cellucidfs $(DESTDIR)$(PREFIX)/bin/cellucidfs
+	install -D -m 0644 man/cellucidfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/cellucidfs.1
+
+clean:
+	rm -rf build cellucidfs

@@ -1,0 +1,116 @@
+/*
+ * ad.h - read AnnData (.h5ad) files through the HDF5 C API.
+ *
+ * This module knows HDF5 and the AnnData encodings (../shared/spec/h5ad-format.md)
+ * and nothing about FUSE or the Cellucid export. It is not thread-safe: the
+ * caller serialises every call on one ad_file (cellucidfs holds one lock around
+ * all HDF5 work).
+ *
+ * Every failing call leaves a one-line reason naming the element in
+ * ad_last_error(), e.g. "obs/louvain: categorical codes are not integers".
+ */
+#ifndef AD_H
+#define AD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+	AD_OK = 0,
+	AD_ENOMEM,       /* allocation failed */
+	AD_EIO,          /* HDF5 failed to read an element that exists */
+	AD_EFORMAT,      /* HDF5, but not AnnData as the spec describes it */
+	AD_EUNSUPPORTED  /* a valid encoding this reader does not handle */
+} ad_err;
+
+typedef struct ad_file ad_file;
+
+/* Open path read-only and read the layout (shapes, names, kinds), not the data.
+ * On failure *out is NULL and err holds a one-line reason without the path,
+ * e.g. "not an HDF5 file" or "no obs dataframe". */
+ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen);
+void ad_close(ad_file *f);
+const char *ad_last_error(const ad_file *f);
+
+size_t ad_n_obs(const ad_file *f);
+size_t ad_n_var(const ad_file *f);
+
+/* ---- obs columns, in column-order ---- */
+typedef enum {
+	AD_COL_NUMERIC,     /* int/uint/float array or nullable-integer */
+	AD_COL_CATEGORY,    /* categorical, bool, string-array, nullable-boolean/string */
+	AD_COL_UNREADABLE   /* anything else; ad_obs_col_reason() says why */
+} ad_col_kind;
+
+size_t ad_obs_ncols(const ad_file *f);
+const char *ad_obs_col_name(const ad_file *f, size_t i);
+ad_col_kind ad_obs_col_kind(const ad_file *f, size_t i);
+const char *ad_obs_col_reason(const ad_file *f, size_t i);
+
+/* A numeric column cast to float32 (as numpy astype(float32)); masked -> NaN. */
+ad_err ad_obs_read_numeric(ad_file *f, size_t i, float *out /* n_obs */);
+
+/* A category-like column. categories: a stored categorical keeps its stored
+ * order (unused ones too), each written as Python str() would (ints "0","1",
+ * floats "1.5", bools "False"/"True"); string, bool and nullable columns give
+ * the distinct values present, sorted (strings by code point/byte order,
+ * "False" < "True"). codes: one per cell, -1 = missing (also any stored code
+ * outside [0, n_categories)). */
+typedef struct {
+	size_t n_categories;
+	char **categories;
+	int32_t *codes;
+} ad_categorical;
+ad_err ad_obs_read_categorical(ad_file *f, size_t i, ad_categorical *out);
+void ad_categorical_free(ad_categorical *c);
+
+/* ---- var ---- */
+/* The var index as strings (n_var of them); free with ad_strings_free. */
+ad_err ad_var_names(ad_file *f, char ***out);
+void ad_strings_free(char **s, size_t n);
+
+/* ---- obsm ---- */
+size_t ad_obsm_count(const ad_file *f);
+const char *ad_obsm_key(const ad_file *f, size_t i);   /* sorted by key */
+/* Column count of a dense numeric obsm array (rank 1 counts as 1 column);
+ * 0 when the entry is not a dense numeric (n_obs, k) array. */
+size_t ad_obsm_cols(const ad_file *f, size_t i);
+ad_err ad_obsm_read(ad_file *f, size_t i, double *out /* n_obs * cols, row-major */);
+ad_err ad_obsm_read_f32(ad_file *f, size_t i, float *out /* n_obs * cols */);
+
+/* ---- obsp/connectivities ---- */
+typedef struct {
+	size_t n;           /* n_obs */
+	int64_t *indptr;    /* n + 1 (CSR rows) */
+	uint32_t *indices;  /* indptr[n] column ids */
+	double *data;       /* indptr[n] weights */
+} ad_graph;
+int ad_has_connectivities(const ad_file *f);
+ad_err ad_read_connectivities(ad_file *f, ad_graph *out); /* CSC is converted to CSR */
+void ad_graph_free(ad_graph *g);
+
+/* ---- expression matrix (X) ---- */
+typedef enum { AD_X_NONE, AD_X_DENSE, AD_X_CSR, AD_X_CSC } ad_x_format;
+ad_x_format ad_x_kind(const ad_file *f);  /* the type is ad_x_format: C forbids a type and function of one name */
+
+/* A block of consecutive rows of X as CSR with float32 values. Dense X is
+ * delivered the same way with its zeros dropped (absent = 0.0). */
+typedef struct {
+	size_t row0, nrows;
+	const int64_t *indptr;    /* nrows + 1, indptr[0] == 0 */
+	const uint32_t *indices;  /* gene ids, each < n_var */
+	const float *values;
+} ad_rowblock;
+typedef int (*ad_rowblock_fn)(const ad_rowblock *b, void *ctx); /* non-zero stops */
+
+/* Stream every row of X once, in order, in blocks of about block_nnz stored
+ * values (dense: about block_nnz elements). Memory is bounded by the block
+ * size, not by the matrix. Returns AD_OK, an error, or AD_OK after a callback
+ * stopped it early (the callback knows). */
+ad_err ad_x_scan_rows(ad_file *f, size_t block_nnz, ad_rowblock_fn fn, void *ctx);
+
+/* One gene's values for every cell (n_obs floats). Direct for dense and CSC
+ * X; for CSR it scans the whole matrix (a test oracle, not a serving path). */
+ad_err ad_x_read_gene(ad_file *f, size_t gene, float *out);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * centroid.h - per-category centroids on the normalised points and outlier
+ * quantiles on the latent space (export-format.md §3).
+ */
+#ifndef CENTROID_H
+#define CENTROID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+	int present;        /* 0 for categories with fewer than 10 cells */
+	float position[3];  /* first d used */
+	size_t n_points;
+} centroid;
+
+/* points: n*d floats; codes: n, -1 = missing; out: n_categories entries. */
+int centroid_compute(const float *points, size_t n, int d, const int32_t *codes,
+                     size_t n_categories, centroid *out);
+
+/* latent: n*dim floats; out: n float32 quantiles, NaN for cells with a
+ * missing code or in a category of fewer than 10 cells. latent == NULL gives
+ * all NaN. Returns 0, or -1 on allocation failure. */
+int outlier_quantiles(const float *latent, size_t n, size_t dim,
+                      const int32_t *codes, size_t n_categories, float *out);
+
+#endif

@@ -1,0 +1,332 @@
+/*
+ * docs.c - build the JSON documents of a names-layout export.
+ *
+ * The shapes follow what the reference exporter writes (shared/reference/):
+ * manifests as compact_v1, quantised fields as [key, min, max] tuples, float32
+ * ones as [key]. Numbers that the reference computes in float32 are passed
+ * here as float and widened to double unchanged, so a parsed document equals
+ * the reference's value for value. cJSON writes NaN as null, which keeps every
+ * document valid JSON whatever the data holds.
+ */
+#include "docs.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *doc_gz_suffix(const doc_dataset *d)
+{
+	return d->compression ? ".gz" : "";
+}
+
+const char *doc_ext(int bits)
+{
+	return bits == 8 ? "u8" : bits == 16 ? "u16" : "f32";
+}
+
+static const char *dtype_name(int bits)
+{
+	return bits == 8 ? "uint8" : bits == 16 ? "uint16" : "float32";
+}
+
+/* cJSON reports allocation failure by returning NULL from each constructor and
+ * ignoring NULL children, so documents are built optimistically and checked
+ * once when printed (a NULL anywhere makes the printed text NULL or the
+ * object incomplete; the add helpers below turn a failed add into failure). */
+typedef struct {
+	int failed;
+} builder;
+
+static cJSON *add(builder *b, cJSON *parent, const char *key, cJSON *item)
+{
+	if (!item || !parent) {
+		b->failed = 1;
+		cJSON_Delete(item);
+		return NULL;
+	}
+	if (key ? !cJSON_AddItemToObject(parent, key, item)
+		: !cJSON_AddItemToArray(parent, item)) {
+		b->failed = 1;
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
+static void add_num(builder *b, cJSON *o, const char *key, double v)
+{
+	add(b, o, key, cJSON_CreateNumber(v));
+}
+
+static void add_str(builder *b, cJSON *o, const char *key, const char *s)
+{
+	add(b, o, key, cJSON_CreateString(s));
+}
+
+/* compression is an integer level, or null when files are stored plain. */
+static void add_compression(builder *b, cJSON *o, const char *key, int level)
+{
+	add(b, o, key, level ? cJSON_CreateNumber(level) : cJSON_CreateNull());
+}
+
+static void add_bits_or_null(builder *b, cJSON *o, const char *key, int bits)
+{
+	add(b, o, key, bits ? cJSON_CreateNumber(bits) : cJSON_CreateNull());
+}
+
+static char *finish(builder *b, cJSON *root, int pretty)
+{
+	char *text = NULL;
+	if (root && !b->failed)
+		text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+static size_t count_categorical(const doc_dataset *d)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_fields; i++)
+		n += d->fields[i].categorical != 0;
+	return n;
+}
+
+static void add_embeddings(builder *b, cJSON *root, const doc_dataset *d)
+{
+	cJSON *emb = add(b, root, "embeddings", cJSON_CreateObject());
+	cJSON *dims = add(b, emb, "available_dimensions", cJSON_CreateArray());
+	add_num(b, emb, "default_dimension", d->default_dim);
+	cJSON *files = add(b, emb, "files", cJSON_CreateObject());
+	for (int dim = 1; dim <= 3; dim++) {
+		if (!d->has_dim[dim])
+			continue;
+		char key[8], path[32];
+		snprintf(key, sizeof key, "%dd", dim);
+		snprintf(path, sizeof path, "points_%dd.bin%s", dim, doc_gz_suffix(d));
+		add_num(b, dims, NULL, dim);
+		add_str(b, files, key, path);
+	}
+}
+
+char *doc_identity(const doc_dataset *d)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_num(&b, root, "version", 2);
+	add_str(&b, root, "id", d->id);
+	add_str(&b, root, "name", d->name);
+	add_str(&b, root, "description", "");
+	add_str(&b, root, "created_at", d->created_at);
+	add_str(&b, root, "cellucid_data_version", d->version);
+
+	size_t n_cat = count_categorical(d);
+	cJSON *stats = add(&b, root, "stats", cJSON_CreateObject());
+	add_num(&b, stats, "n_cells", (double)d->n_cells);
+	add_num(&b, stats, "n_genes", (double)d->n_genes);
+	add_num(&b, stats, "n_obs_fields", (double)d->n_fields);
+	add_num(&b, stats, "n_categorical_fields", (double)n_cat);
+	add_num(&b, stats, "n_continuous_fields", (double)(d->n_fields - n_cat));
+	add(&b, stats, "has_connectivity", cJSON_CreateBool(d->has_graph));
+	add(&b, stats, "n_edges", d->has_graph ? cJSON_CreateNumber((double)d->n_edges)
+					       : cJSON_CreateNull());
+
+	add_embeddings(&b, root, d);
+
+	cJSON *fields = add(&b, root, "obs_fields", cJSON_CreateArray());
+	for (size_t i = 0; i < d->n_fields; i++) {
+		const doc_field *f = &d->fields[i];
+		cJSON *o = add(&b, fields, NULL, cJSON_CreateObject());
+		add_str(&b, o, "key", f->key);
+		add_str(&b, o, "kind", f->categorical ? "category" : "continuous");
+		if (f->categorical)
+			add_num(&b, o, "n_categories", (double)f->n_categories);
+	}
+
+	cJSON *set = add(&b, root, "export_settings", cJSON_CreateObject());
+	add_compression(&b, set, "compression", d->compression);
+	add_bits_or_null(&b, set, "var_quantization", d->var_bits);
+	add_bits_or_null(&b, set, "obs_continuous_quantization", d->obs_bits);
+	add_str(&b, set, "obs_categorical_dtype", "auto");
+	return finish(&b, root, 1);
+}
+
+/* The schema every quantised-or-not payload family shares. */
+static void add_value_schema(builder *b, cJSON *o, const char *pattern_key,
+			     const char *dir, const char *stem, int bits,
+			     const doc_dataset *d)
+{
+	char pattern[64];
+	snprintf(pattern, sizeof pattern, "%s/{key}.%s.%s%s", dir, stem, doc_ext(bits),
+		 doc_gz_suffix(d));
+	add_str(b, o, pattern_key, pattern);
+	add_str(b, o, "ext", doc_ext(bits));
+	add_str(b, o, "dtype", dtype_name(bits));
+	add(b, o, "quantized", cJSON_CreateBool(bits != 0));
+	if (bits)
+		add_num(b, o, "quantizationBits", bits);
+}
+
+/* [key] or [key, min, max]: the tuple shape of continuous fields and genes. */
+static void add_range_tuple(builder *b, cJSON *list, const char *key, int bits,
+			    quant_range r)
+{
+	cJSON *t = add(b, list, NULL, cJSON_CreateArray());
+	add_str(b, t, NULL, key);
+	if (bits) {
+		add_num(b, t, NULL, r.min);
+		add_num(b, t, NULL, r.max);
+	}
+}
+
+static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
+{
+	cJSON *by_dim = add(b, tuple, NULL, cJSON_CreateObject());
+	for (int dim = 1; dim <= 3; dim++) {
+		const centroid *c = f->centroids[dim];
+		if (!c)
+			continue;
+		char key[4];
+		snprintf(key, sizeof key, "%d", dim);
+		cJSON *list = add(b, by_dim, key, cJSON_CreateArray());
+		for (size_t k = 0; k < f->n_categories; k++) {
+			if (!c[k].present)
+				continue;
+			cJSON *o = add(b, list, NULL, cJSON_CreateObject());
+			add_str(b, o, "category", f->categories[k]);
+			cJSON *pos = add(b, o, "position", cJSON_CreateArray());
+			for (int j = 0; j < dim; j++)
+				add_num(b, pos, NULL, c[k].position[j]);
+			add_num(b, o, "n_points", (double)c[k].n_points);
+		}
+	}
+}
+
+static void add_categorical_tuple(builder *b, cJSON *list, const doc_field *f, int obs_bits)
+{
+	cJSON *t = add(b, list, NULL, cJSON_CreateArray());
+	add_str(b, t, NULL, f->key);
+	cJSON *cats = add(b, t, NULL, cJSON_CreateArray());
+	for (size_t k = 0; k < f->n_categories; k++)
+		add_str(b, cats, NULL, f->categories[k]);
+	add_str(b, t, NULL, f->code_bits == 8 ? "uint8" : "uint16");
+	add_num(b, t, NULL, f->code_bits == 8 ? 255 : 65535);
+	add_centroids(b, t, f);
+	if (obs_bits) {
+		add_num(b, t, NULL, f->outlier_range.min);
+		add_num(b, t, NULL, f->outlier_range.max);
+	}
+}
+
+char *doc_obs_manifest(const doc_dataset *d)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_str(&b, root, "_format", "compact_v1");
+	add_num(&b, root, "n_points", (double)d->n_cells);
+	add_num(&b, root, "centroid_outlier_quantile", 0.95);
+	add_str(&b, root, "latent_key", "latent_space");
+	add_compression(&b, root, "compression", d->compression);
+
+	size_t n_cat = count_categorical(d);
+	cJSON *schemas = add(&b, root, "_obsSchemas", cJSON_CreateObject());
+	if (d->n_fields > n_cat) {
+		cJSON *s = add(&b, schemas, "continuous", cJSON_CreateObject());
+		add_value_schema(&b, s, "pathPattern", "obs", "values", d->obs_bits, d);
+	}
+	if (n_cat) {
+		cJSON *s = add(&b, schemas, "categorical", cJSON_CreateObject());
+		char pattern[64];
+		snprintf(pattern, sizeof pattern, "obs/{key}.codes.{ext}%s", doc_gz_suffix(d));
+		add_str(&b, s, "codesPathPattern", pattern);
+		snprintf(pattern, sizeof pattern, "obs/{key}.outliers.%s%s",
+			 doc_ext(d->obs_bits), doc_gz_suffix(d));
+		add_str(&b, s, "outlierPathPattern", pattern);
+		add_str(&b, s, "outlierExt", doc_ext(d->obs_bits));
+		add_str(&b, s, "outlierDtype", dtype_name(d->obs_bits));
+		add(&b, s, "outlierQuantized", cJSON_CreateBool(d->obs_bits != 0));
+	}
+
+	cJSON *cont = add(&b, root, "_continuousFields", cJSON_CreateArray());
+	cJSON *cat = add(&b, root, "_categoricalFields", cJSON_CreateArray());
+	for (size_t i = 0; i < d->n_fields; i++) {
+		const doc_field *f = &d->fields[i];
+		if (f->categorical)
+			add_categorical_tuple(&b, cat, f, d->obs_bits);
+		else
+			add_range_tuple(&b, cont, f->key, d->obs_bits, f->range);
+	}
+	return finish(&b, root, 0);
+}
+
+char *doc_var_manifest(const doc_dataset *d, char *const *genes,
+		       const quant_range *ranges, size_t n)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_str(&b, root, "_format", "compact_v1");
+	add_num(&b, root, "n_points", (double)d->n_cells);
+	add_str(&b, root, "var_gene_id_column", "index");
+	add_compression(&b, root, "compression", d->compression);
+	add_bits_or_null(&b, root, "quantization", d->var_bits);
+	cJSON *schema = add(&b, root, "_varSchema", cJSON_CreateObject());
+	add_str(&b, schema, "kind", "continuous");
+	add_value_schema(&b, schema, "pathPattern", "var", "values", d->var_bits, d);
+	cJSON *fields = add(&b, root, "fields", cJSON_CreateArray());
+	for (size_t i = 0; i < n; i++)
+		add_range_tuple(&b, fields, genes[i], d->var_bits, d->var_bits ? ranges[i]
+									: (quant_range){0, 0});
+	return finish(&b, root, 0);
+}
+
+char *doc_connectivity_manifest(const doc_dataset *d)
+{
+	builder b = {0};
+	int wide = d->n_cells > 65535;
+	char path[48];
+	cJSON *root = cJSON_CreateObject();
+	add_str(&b, root, "format", "edge_pairs");
+	add_num(&b, root, "n_cells", (double)d->n_cells);
+	add_num(&b, root, "n_edges", (double)d->n_edges);
+	add_num(&b, root, "max_neighbors", (double)d->max_neighbors);
+	add_num(&b, root, "index_bytes", wide ? 4 : 2);
+	add_str(&b, root, "index_dtype", wide ? "uint32" : "uint16");
+	snprintf(path, sizeof path, "connectivity/edges.src.bin%s", doc_gz_suffix(d));
+	add_str(&b, root, "sourcesPath", path);
+	snprintf(path, sizeof path, "connectivity/edges.dst.bin%s", doc_gz_suffix(d));
+	add_str(&b, root, "destinationsPath", path);
+	add_compression(&b, root, "compression", d->compression);
+	return finish(&b, root, 0);
+}
+
+char *doc_health(const doc_dataset *d)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_str(&b, root, "status", "ok");
+	add_str(&b, root, "type", "exported");
+	add_str(&b, root, "version", d->version);
+	return finish(&b, root, 0);
+}
+
+char *doc_info(const doc_dataset *d)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_str(&b, root, "version", d->version);
+	add_str(&b, root, "host", d->host);
+	add_num(&b, root, "port", d->port);
+	add_str(&b, root, "mode", "standalone");
+	return finish(&b, root, 0);
+}
+
+char *doc_datasets(const doc_dataset *d)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	cJSON *list = add(&b, root, "datasets", cJSON_CreateArray());
+	cJSON *o = add(&b, list, NULL, cJSON_CreateObject());
+	add_str(&b, o, "id", d->id);
+	add_str(&b, o, "path", "/");
+	add_str(&b, o, "name", d->name);
+	return finish(&b, root, 0);
+}

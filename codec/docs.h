@@ -1,0 +1,58 @@
+/*
+ * docs.h - the JSON documents of a Cellucid export (export-format.md §4-§7),
+ * names layout, built with cJSON from a plain description of the dataset.
+ *
+ * Every function returns a malloc'd NUL-terminated document (free with
+ * free()), or NULL when memory ran out.
+ */
+#ifndef DOCS_H
+#define DOCS_H
+
+#include <stddef.h>
+#include "centroid.h"
+#include "quant.h"
+
+typedef struct {
+	const char *key;
+	int categorical;
+	quant_range range;               /* continuous, quantised */
+	size_t n_categories;             /* categorical */
+	char *const *categories;
+	int code_bits;                   /* 8 or 16 */
+	const centroid *centroids[4];    /* by dimension 1..3; NULL where no points */
+	quant_range outlier_range;       /* quantised outliers */
+} doc_field;
+
+typedef struct {
+	const char *id, *name;
+	const char *created_at;          /* "YYYY-MM-DDTHH:MM:SSZ" */
+	const char *version;             /* cellucidfs version */
+	size_t n_cells, n_genes;         /* n_genes: genes exposed */
+	int has_dim[4];                  /* has_dim[d] for d = 1..3 */
+	int default_dim;
+	int compression;                 /* 0 = off */
+	int var_bits, obs_bits;          /* 8, 16 or 0 (float32) */
+	const doc_field *fields;         /* exposed obs fields, column order */
+	size_t n_fields;
+	int has_graph;
+	size_t n_edges, max_neighbors;
+	const char *host;                /* for _cellucid/info */
+	int port;
+} doc_dataset;
+
+char *doc_identity(const doc_dataset *d);
+char *doc_obs_manifest(const doc_dataset *d);
+/* genes[i] with ranges[i] (ignored when var_bits == 0), in var order. */
+char *doc_var_manifest(const doc_dataset *d, char *const *genes,
+                       const quant_range *ranges, size_t n);
+char *doc_connectivity_manifest(const doc_dataset *d);
+char *doc_health(const doc_dataset *d);
+char *doc_info(const doc_dataset *d);
+char *doc_datasets(const doc_dataset *d);
+
+/* File-name pieces shared by the documents and the tree: ".gz" or "". */
+const char *doc_gz_suffix(const doc_dataset *d);
+/* "u8", "u16" or "f32" for a quantisation width. */
+const char *doc_ext(int bits);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * gz.h - deterministic gzip members with libdeflate.
+ *
+ * The same input and level always give the same bytes (header mtime 0, no
+ * file name, OS byte fixed), so a regenerated file keeps its size and ETag.
+ * Compressors are cached per thread; every function is thread-safe.
+ */
+#ifndef GZ_H
+#define GZ_H
+
+#include <stddef.h>
+
+/* Compress n bytes at level 1..9 into a new malloc'd buffer. 0 on success,
+ * -1 on allocation failure. */
+int gz_compress(int level, const void *in, size_t n, void **out, size_t *outlen);
+
+/* Inflate a single gzip member into a new malloc'd buffer (tests, checks).
+ * 0 on success, -1 on bad data or allocation failure. */
+int gz_decompress(const void *in, size_t n, void **out, size_t *outlen);
+
+#endif

@@ -1,0 +1,1035 @@
+/*
+ * export.c - the export tree of one .h5ad and the generation of its files.
+ *
+ * ex_open decides everything visible (which fields, genes and embeddings
+ * exist and what their files are called), so directory listings and lookups
+ * never touch the data. Everything a file needs beyond the obs columns is
+ * derived once, on first use, through once_run(): normalised points per
+ * dimension, the latent space, the kNN edges, per-field centroids and outlier
+ * quantiles, and the gene-major index.
+ */
+#include "export.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ad.h"
+#include "centroid.h"
+#include "docs.h"
+#include "edges.h"
+#include "embed.h"
+#include "genes.h"
+#include "gz.h"
+#include "log.h"
+#include "quant.h"
+#include "safename.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "payloads are written in host order, which must be little-endian"
+#endif
+
+/* A computation done at most once; waiters sleep on the export's condvar. */
+typedef struct {
+	enum { ONCE_EMPTY, ONCE_BUSY, ONCE_DONE } state;
+	ex_err err;
+	char msg[256];
+} once_t;
+
+typedef struct {
+	char *key, *safe;
+	int categorical;
+	float *values;            /* continuous */
+	quant_range range;
+	ad_categorical cat;       /* categorical */
+	int code_bits;
+	once_t summary;           /* centroids and outliers (categorical) */
+	centroid *centroids[4];
+	float *outliers;
+	quant_range outlier_range;
+} field;
+
+struct ex_export {
+	ex_options opt;
+	ad_file *ad;
+	pthread_mutex_t h5;       /* every HDF5 call */
+	pthread_mutex_t memo;     /* once_t states */
+	pthread_cond_t memo_done;
+	time_t mtime;
+	char *id, *name;
+	char created_at[32];
+	size_t n_cells;
+
+	int has_dim[4];
+	size_t emb_obsm[4], emb_cols[4]; /* source entry and its column count */
+	once_t points_once[4];
+	float *points[4];
+
+	int has_latent;
+	size_t latent_obsm, latent_dim;
+	once_t latent_once;
+	float *latent;
+
+	field *fields;
+	size_t n_fields;
+
+	char **var_names;
+	size_t n_var;
+	uint32_t *genes;          /* exposed genes: var positions */
+	char **gene_safe;         /* their file-name stems */
+	size_t n_genes;
+	once_t genes_once;
+	gi_index *gi;
+
+	int has_graph;
+	once_t edges_once;
+	edges edges;
+
+	ex_node *nodes;
+	size_t n_nodes, cap_nodes;
+	int64_t *table;           /* (parent, name) -> node, open addressing */
+	size_t table_mask;
+};
+
+/* ------------------------------------------------------------------ once */
+
+typedef ex_err (*once_fn)(ex_export *e, void *arg, char *msg, size_t len);
+
+static ex_err once_run(ex_export *e, once_t *o, once_fn fn, void *arg, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&e->memo);
+	while (o->state == ONCE_BUSY)
+		pthread_cond_wait(&e->memo_done, &e->memo);
+	if (o->state == ONCE_EMPTY) {
+		o->state = ONCE_BUSY;
+		pthread_mutex_unlock(&e->memo);
+		char msg[256] = "";
+		ex_err r = fn(e, arg, msg, sizeof msg);
+		pthread_mutex_lock(&e->memo);
+		o->err = r;
+		memcpy(o->msg, msg, sizeof msg);
+		o->state = ONCE_DONE;
+		pthread_cond_broadcast(&e->memo_done);
+	}
+	ex_err r = o->err;
+	if (r != EX_OK)
+		snprintf(err, errlen, "%s", o->msg);
+	pthread_mutex_unlock(&e->memo);
+	return r;
+}
+
+/* -------------------------------------------------------- derived data */
+
+static void *alloc_array(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	size_t bytes = n * size;
+	return malloc(bytes ? bytes : 1);
+}
+
+static ex_err load_points(ex_export *e, void *arg, char *msg, size_t len)
+{
+	int d = (int)(intptr_t)arg;
+	size_t cols = e->emb_cols[d], n = e->n_cells;
+	double *raw = alloc_array(n, cols * sizeof *raw);
+	float *out = alloc_array(n, d * sizeof *out);
+	if (!raw || !out) {
+		free(raw);
+		free(out);
+		snprintf(msg, len, "out of memory");
+		return EX_ENOMEM;
+	}
+	pthread_mutex_lock(&e->h5);
+	ad_err r = ad_obsm_read(e->ad, e->emb_obsm[d], raw);
+	if (r != AD_OK)
+		snprintf(msg, len, "%s", ad_last_error(e->ad));
+	pthread_mutex_unlock(&e->h5);
+	if (r != AD_OK) {
+		free(raw);
+		free(out);
+		return EX_EIO;
+	}
+	if (cols != (size_t)d) /* embedding=KEY: keep the first d columns */
+		for (size_t i = 0; i < n; i++)
+			memmove(raw + i * d, raw + i * cols, d * sizeof *raw);
+	embed_info info = embed_normalize(raw, n, d, out);
+	free(raw);
+	if (info.n_nonfinite)
+		log_warn("%zu cells have non-finite %dd coordinates; they are placed at 0",
+			 info.n_nonfinite, d);
+	e->points[d] = out;
+	return EX_OK;
+}
+
+static ex_err need_points(ex_export *e, int d, char *err, size_t len)
+{
+	return once_run(e, &e->points_once[d], load_points, (void *)(intptr_t)d, err, len);
+}
+
+static ex_err load_latent(ex_export *e, void *arg, char *msg, size_t len)
+{
+	(void)arg;
+	float *out = alloc_array(e->n_cells, e->latent_dim * sizeof *out);
+	if (!out) {
+		snprintf(msg, len, "out of memory");
+		return EX_ENOMEM;
+	}
+	pthread_mutex_lock(&e->h5);
+	ad_err r = ad_obsm_read_f32(e->ad, e->latent_obsm, out);
+	if (r != AD_OK)
+		snprintf(msg, len, "%s", ad_last_error(e->ad));
+	pthread_mutex_unlock(&e->h5);
+	if (r != AD_OK) {
+		free(out);
+		return EX_EIO;
+	}
+	e->latent = out;
+	return EX_OK;
+}
+
+static ex_err load_summary(ex_export *e, void *arg, char *msg, size_t len)
+{
+	field *f = arg;
+	ex_err r;
+	if (e->has_latent && (r = once_run(e, &e->latent_once, load_latent, NULL, msg, len)))
+		return r;
+	f->outliers = alloc_array(e->n_cells, sizeof *f->outliers);
+	if (!f->outliers || outlier_quantiles(e->latent, e->n_cells, e->latent_dim, f->cat.codes,
+					      f->cat.n_categories, f->outliers)) {
+		snprintf(msg, len, "out of memory");
+		return EX_ENOMEM;
+	}
+	f->outlier_range = quant_find_range(f->outliers, e->n_cells);
+	for (int d = 1; d <= 3; d++) {
+		if (!e->has_dim[d])
+			continue;
+		if ((r = need_points(e, d, msg, len)))
+			return r;
+		f->centroids[d] = alloc_array(f->cat.n_categories, sizeof(centroid));
+		if (!f->centroids[d] ||
+		    centroid_compute(e->points[d], e->n_cells, d, f->cat.codes,
+				     f->cat.n_categories, f->centroids[d])) {
+			snprintf(msg, len, "out of memory");
+			return EX_ENOMEM;
+		}
+	}
+	return EX_OK;
+}
+
+static ex_err need_summary(ex_export *e, field *f, char *err, size_t len)
+{
+	return once_run(e, &f->summary, load_summary, f, err, len);
+}
+
+static ex_err load_edges(ex_export *e, void *arg, char *msg, size_t len)
+{
+	(void)arg;
+	ad_graph g = {0};
+	pthread_mutex_lock(&e->h5);
+	ad_err r = ad_read_connectivities(e->ad, &g);
+	if (r != AD_OK)
+		snprintf(msg, len, "%s", ad_last_error(e->ad));
+	pthread_mutex_unlock(&e->h5);
+	if (r != AD_OK)
+		return r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+	int fail = edges_build(g.n, g.indptr, g.indices, g.data, &e->edges);
+	ad_graph_free(&g);
+	if (fail) {
+		snprintf(msg, len, "out of memory");
+		return EX_ENOMEM;
+	}
+	return EX_OK;
+}
+
+static ex_err need_edges(ex_export *e, char *err, size_t len)
+{
+	return once_run(e, &e->edges_once, load_edges, NULL, err, len);
+}
+
+static ex_err load_genes(ex_export *e, void *arg, char *msg, size_t len)
+{
+	(void)arg;
+	log_info("building the gene index (one pass over X)");
+	if (gi_build(e->ad, &e->h5, &e->gi, msg, len))
+		return EX_EIO;
+	log_info("gene index ready");
+	return EX_OK;
+}
+
+static ex_err need_genes(ex_export *e, char *err, size_t len)
+{
+	return once_run(e, &e->genes_once, load_genes, NULL, err, len);
+}
+
+/* ------------------------------------------------------------ the tree */
+
+static uint64_t hash_entry(uint32_t parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ULL ^ parent;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h ^ (h >> 29);
+}
+
+static int build_table(ex_export *e)
+{
+	size_t cap = 16;
+	while (cap < 2 * e->n_nodes)
+		cap <<= 1;
+	e->table = malloc(cap * sizeof *e->table);
+	if (!e->table)
+		return -1;
+	memset(e->table, 0xff, cap * sizeof *e->table);
+	e->table_mask = cap - 1;
+	for (size_t i = 1; i < e->n_nodes; i++) {
+		size_t slot = hash_entry(e->nodes[i].parent, e->nodes[i].name) & e->table_mask;
+		while (e->table[slot] >= 0)
+			slot = (slot + 1) & e->table_mask;
+		e->table[slot] = (int64_t)i;
+	}
+	return 0;
+}
+
+int64_t ex_lookup(const ex_export *e, uint32_t dir, const char *name)
+{
+	size_t slot = hash_entry(dir, name) & e->table_mask;
+	for (; e->table[slot] >= 0; slot = (slot + 1) & e->table_mask) {
+		const ex_node *n = &e->nodes[e->table[slot]];
+		if (n->parent == dir && !strcmp(n->name, name))
+			return e->table[slot];
+	}
+	return -1;
+}
+
+static int64_t add_node(ex_export *e, uint32_t parent, ex_kind kind, uint32_t arg,
+			const char *fmt, ...)
+{
+	if (e->n_nodes == e->cap_nodes) {
+		size_t cap = e->cap_nodes ? 2 * e->cap_nodes : 64;
+		ex_node *nodes = realloc(e->nodes, cap * sizeof *nodes);
+		if (!nodes)
+			return -1;
+		e->nodes = nodes;
+		e->cap_nodes = cap;
+	}
+	char *name;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&name, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	e->nodes[e->n_nodes] = (ex_node){name, parent, kind, arg, 0, 0};
+	return (int64_t)e->n_nodes++;
+}
+
+/* Children are appended right after each other; the directory records them. */
+static void open_dir(ex_export *e, int64_t dir)
+{
+	e->nodes[dir].first_child = (uint32_t)e->n_nodes;
+}
+
+static void close_dir(ex_export *e, int64_t dir)
+{
+	e->nodes[dir].n_children = (uint32_t)(e->n_nodes - e->nodes[dir].first_child);
+}
+
+static int build_tree(ex_export *e)
+{
+	const char *gz = e->opt.compression ? ".gz" : "";
+	const char *obs_ext = doc_ext(e->opt.obs_bits), *var_ext = doc_ext(e->opt.var_bits);
+	int ok = 1;
+	int64_t root = add_node(e, 0, EX_DIR, 0, "%s", "");
+	ok &= root == 0;
+	if (!ok)
+		return -1;
+	open_dir(e, root);
+	ok &= add_node(e, 0, EX_IDENTITY, 0, "dataset_identity.json") >= 0;
+	ok &= add_node(e, 0, EX_OBS_MANIFEST, 0, "obs_manifest.json") >= 0;
+	if (e->n_genes)
+		ok &= add_node(e, 0, EX_VAR_MANIFEST, 0, "var_manifest.json") >= 0;
+	if (e->has_graph)
+		ok &= add_node(e, 0, EX_CONN_MANIFEST, 0, "connectivity_manifest.json") >= 0;
+	for (int d = 1; d <= 3; d++)
+		if (e->has_dim[d])
+			ok &= add_node(e, 0, EX_POINTS, d, "points_%dd.bin%s", d, gz) >= 0;
+	int64_t obs = e->n_fields ? add_node(e, 0, EX_DIR, 0, "obs") : 0;
+	int64_t var = e->n_genes ? add_node(e, 0, EX_DIR, 0, "var") : 0;
+	int64_t conn = e->has_graph ? add_node(e, 0, EX_DIR, 0, "connectivity") : 0;
+	int64_t meta = add_node(e, 0, EX_DIR, 0, "_cellucid");
+	ok &= obs >= 0 && var >= 0 && conn >= 0 && meta >= 0;
+	if (!ok)
+		return -1;
+	close_dir(e, root);
+
+	if (obs) {
+		open_dir(e, obs);
+		for (uint32_t i = 0; i < e->n_fields && ok; i++) {
+			field *f = &e->fields[i];
+			if (!f->categorical) {
+				ok &= add_node(e, obs, EX_OBS_VALUES, i, "%s.values.%s%s", f->safe,
+					       obs_ext, gz) >= 0;
+				continue;
+			}
+			ok &= add_node(e, obs, EX_OBS_CODES, i, "%s.codes.%s%s", f->safe,
+				       doc_ext(f->code_bits), gz) >= 0;
+			ok &= add_node(e, obs, EX_OBS_OUTLIERS, i, "%s.outliers.%s%s", f->safe,
+				       obs_ext, gz) >= 0;
+		}
+		close_dir(e, obs);
+	}
+	if (var) {
+		open_dir(e, var);
+		for (uint32_t i = 0; i < e->n_genes && ok; i++)
+			ok &= add_node(e, var, EX_GENE, i, "%s.values.%s%s",
+				       e->gene_safe[i], var_ext, gz) >= 0;
+		close_dir(e, var);
+	}
+	if (conn) {
+		open_dir(e, conn);
+		ok &= add_node(e, conn, EX_EDGES_SRC, 0, "edges.src.bin%s", gz) >= 0;
+		ok &= add_node(e, conn, EX_EDGES_DST, 0, "edges.dst.bin%s", gz) >= 0;
+		close_dir(e, conn);
+	}
+	open_dir(e, meta);
+	ok &= add_node(e, meta, EX_HEALTH, 0, "health") >= 0;
+	ok &= add_node(e, meta, EX_INFO, 0, "info") >= 0;
+	ok &= add_node(e, meta, EX_DATASETS, 0, "datasets") >= 0;
+	close_dir(e, meta);
+	return ok ? build_table(e) : -1;
+}
+
+/* ---------------------------------------------------------- ex_open */
+
+/* A file name is one path component: at most 255 bytes on Linux. */
+#define NAME_MAX_BYTES 255
+
+/* Keep the first field or gene of each safe name (the viewer finds files by
+ * the safe name of the key, so a later twin cannot be renamed) and any whose
+ * longest file name fits. Returns 1 to expose, 0 to leave out, -1 on ENOMEM. */
+static int claim_name(safename_set *taken, const char *what, const char *key,
+		      const char *safe, size_t longest_suffix)
+{
+	if (strlen(safe) + longest_suffix > NAME_MAX_BYTES) {
+		log_warn("%s '%s' left out: its file name would pass %d bytes", what, key,
+			 NAME_MAX_BYTES);
+		return 0;
+	}
+	int added = safename_set_add(taken, safe);
+	if (added == 0)
+		log_warn("%s '%s' left out: its file name '%s' is already used by an earlier one",
+			 what, key, safe);
+	return added;
+}
+
+static size_t suffix_len(const char *stem, int bits, int compression)
+{
+	/* ".<stem>.<ext>" plus ".gz" */
+	return 1 + strlen(stem) + 1 + strlen(doc_ext(bits)) + (compression ? 3 : 0);
+}
+
+static void field_free(field *f)
+{
+	free(f->key);
+	free(f->safe);
+	free(f->values);
+	ad_categorical_free(&f->cat);
+	for (int d = 1; d <= 3; d++)
+		free(f->centroids[d]);
+	free(f->outliers);
+}
+
+static ex_err read_field(ex_export *e, size_t col, field *f, char *err, size_t errlen)
+{
+	ad_err r;
+	if (f->categorical) {
+		r = ad_obs_read_categorical(e->ad, col, &f->cat);
+		f->code_bits = f->cat.n_categories <= 254 ? 8 : 16;
+	} else {
+		f->values = alloc_array(e->n_cells, sizeof *f->values);
+		if (!f->values)
+			return EX_ENOMEM;
+		r = ad_obs_read_numeric(e->ad, col, f->values);
+		f->range = quant_find_range(f->values, e->n_cells);
+	}
+	if (r != AD_OK)
+		snprintf(err, errlen, "%s", ad_last_error(e->ad));
+	return r == AD_OK ? EX_OK : r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+}
+
+static ex_err load_fields(ex_export *e)
+{
+	size_t ncols = ad_obs_ncols(e->ad);
+	e->fields = calloc(ncols ? ncols : 1, sizeof *e->fields);
+	safename_set *taken = safename_set_new();
+	if (!e->fields || !taken) {
+		safename_set_free(taken);
+		return EX_ENOMEM;
+	}
+	ex_err status = EX_OK;
+	for (size_t c = 0; c < ncols && status == EX_OK; c++) {
+		const char *key = ad_obs_col_name(e->ad, c);
+		ad_col_kind kind = ad_obs_col_kind(e->ad, c);
+		if (kind == AD_COL_UNREADABLE) {
+			log_warn("obs field '%s' left out: %s", key, ad_obs_col_reason(e->ad, c));
+			continue;
+		}
+		field *f = &e->fields[e->n_fields];
+		memset(f, 0, sizeof *f);
+		f->categorical = kind == AD_COL_CATEGORY;
+		char why[256] = "";
+		ex_err r = read_field(e, c, f, why, sizeof why);
+		if (r == EX_EIO) {
+			log_warn("obs field '%s' left out: %s", key, why);
+			field_free(f);
+			continue;
+		}
+		if (r == EX_OK && f->categorical && f->cat.n_categories > 65534) {
+			log_warn("obs field '%s' left out: %zu categories (at most 65534 can be encoded)",
+				 key, f->cat.n_categories);
+			field_free(f);
+			continue;
+		}
+		f->key = strdup(key);
+		f->safe = safename(key);
+		if (r != EX_OK || !f->key || !f->safe) {
+			field_free(f);
+			status = EX_ENOMEM;
+			break;
+		}
+		size_t longest = f->categorical
+			? suffix_len("outliers", e->opt.obs_bits, e->opt.compression)
+			: suffix_len("values", e->opt.obs_bits, e->opt.compression);
+		int claim = claim_name(taken, "obs field", key, f->safe, longest);
+		if (claim < 0)
+			status = EX_ENOMEM;
+		if (claim <= 0) {
+			field_free(f);
+			continue;
+		}
+		e->n_fields++;
+	}
+	safename_set_free(taken);
+	return status;
+}
+
+static ex_err load_genes_names(ex_export *e)
+{
+	if (ad_x_kind(e->ad) == AD_X_NONE)
+		return EX_OK;
+	e->n_var = ad_n_var(e->ad);
+	if (!e->n_var)
+		return EX_OK;
+	if (ad_var_names(e->ad, &e->var_names) != AD_OK)
+		return EX_EIO;
+	e->genes = alloc_array(e->n_var, sizeof *e->genes);
+	e->gene_safe = calloc(e->n_var, sizeof *e->gene_safe);
+	safename_set *taken = safename_set_new();
+	ex_err status = e->genes && e->gene_safe && taken ? EX_OK : EX_ENOMEM;
+	size_t longest = suffix_len("values", e->opt.var_bits, e->opt.compression);
+	for (size_t j = 0; j < e->n_var && status == EX_OK; j++) {
+		char *safe = safename(e->var_names[j]);
+		int claim = safe ? claim_name(taken, "gene", e->var_names[j], safe, longest) : -1;
+		if (claim < 0)
+			status = EX_ENOMEM;
+		if (claim <= 0) {
+			free(safe);
+			continue;
+		}
+		e->genes[e->n_genes] = (uint32_t)j;
+		e->gene_safe[e->n_genes++] = safe;
+	}
+	safename_set_free(taken);
+	return status;
+}
+
+static int64_t find_obsm(const ex_export *e, const char *key)
+{
+	for (size_t i = 0; i < ad_obsm_count(e->ad); i++)
+		if (!strcmp(ad_obsm_key(e->ad, i), key))
+			return (int64_t)i;
+	return -1;
+}
+
+/* "X_pca, X_umap" - the obsm keys, for error messages. */
+static void list_obsm(const ex_export *e, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < ad_obsm_count(e->ad) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 ad_obsm_key(e->ad, i));
+	if (!ad_obsm_count(e->ad))
+		snprintf(buf, len, "none");
+}
+
+/* export-format.md §2: X_umap_<d>d, else X_umap for its own d; or the user's
+ * embedding=KEY (its first min(3, columns) columns) as the only one. */
+static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
+{
+	char keys[512];
+	if (e->opt.embedding) {
+		int64_t i = find_obsm(e, e->opt.embedding);
+		size_t cols = i >= 0 ? ad_obsm_cols(e->ad, (size_t)i) : 0;
+		if (!cols) {
+			list_obsm(e, keys, sizeof keys);
+			snprintf(err, errlen, "embedding=%s: %s (obsm keys: %s)", e->opt.embedding,
+				 i < 0 ? "no such obsm key" : "not a dense numeric array", keys);
+			return EX_EINVAL;
+		}
+		int d = cols < 3 ? (int)cols : 3;
+		e->has_dim[d] = 1;
+		e->emb_obsm[d] = (size_t)i;
+		e->emb_cols[d] = cols;
+		return EX_OK;
+	}
+	int64_t umap = find_obsm(e, "X_umap");
+	size_t umap_cols = umap >= 0 ? ad_obsm_cols(e->ad, (size_t)umap) : 0;
+	for (int d = 1; d <= 3; d++) {
+		char key[16];
+		snprintf(key, sizeof key, "X_umap_%dd", d);
+		int64_t i = find_obsm(e, key);
+		if (i >= 0 && ad_obsm_cols(e->ad, (size_t)i) == (size_t)d) {
+			e->emb_obsm[d] = (size_t)i;
+		} else if (umap_cols == (size_t)d) {
+			e->emb_obsm[d] = (size_t)umap;
+		} else {
+			continue;
+		}
+		e->has_dim[d] = 1;
+		e->emb_cols[d] = (size_t)d;
+	}
+	if (e->has_dim[1] || e->has_dim[2] || e->has_dim[3])
+		return EX_OK;
+	list_obsm(e, keys, sizeof keys);
+	snprintf(err, errlen, "no embedding: no obsm X_umap, X_umap_1d, X_umap_2d or X_umap_3d "
+		 "(obsm keys: %s); choose one with -o embedding=KEY", keys);
+	return EX_EINVAL;
+}
+
+/* export-format.md §2: latent=KEY, else the first known name, else the first
+ * obsm entry that is not a UMAP. */
+static ex_err choose_latent(ex_export *e, char *err, size_t errlen)
+{
+	static const char *const known[] = {"scanvi", "scvi", "X_scvi", "X_pca", "harmony",
+					    "X_harmony"};
+	int64_t pick = -1;
+	if (e->opt.latent) {
+		pick = find_obsm(e, e->opt.latent);
+		if (pick < 0 || !ad_obsm_cols(e->ad, (size_t)pick)) {
+			char keys[512];
+			list_obsm(e, keys, sizeof keys);
+			snprintf(err, errlen, "latent=%s: %s (obsm keys: %s)", e->opt.latent,
+				 pick < 0 ? "no such obsm key" : "not a dense numeric array", keys);
+			return EX_EINVAL;
+		}
+	}
+	for (size_t k = 0; pick < 0 && k < sizeof known / sizeof *known; k++) {
+		int64_t i = find_obsm(e, known[k]);
+		if (i >= 0 && ad_obsm_cols(e->ad, (size_t)i))
+			pick = i;
+	}
+	for (size_t i = 0; pick < 0 && i < ad_obsm_count(e->ad); i++)
+		if (strncmp(ad_obsm_key(e->ad, i), "X_umap", 6) && ad_obsm_cols(e->ad, i))
+			pick = (int64_t)i;
+	if (pick >= 0) {
+		e->has_latent = 1;
+		e->latent_obsm = (size_t)pick;
+		e->latent_dim = ad_obsm_cols(e->ad, (size_t)pick);
+	}
+	return EX_OK;
+}
+
+/* The base name without its extension: "/data/pbmc.h5ad" -> "pbmc". */
+static char *base_stem(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	const char *dot = strrchr(base, '.');
+	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+	return strndup(base, n);
+}
+
+static ex_err describe_dataset(ex_export *e, const char *path, const struct stat *st)
+{
+	char *stem = base_stem(path);
+	if (!stem)
+		return EX_ENOMEM;
+	e->name = e->opt.dataset_name ? strdup(e->opt.dataset_name) : strdup(stem);
+	e->id = e->opt.dataset_id ? strdup(e->opt.dataset_id) : safename(stem);
+	free(stem);
+	if (!e->name || !e->id)
+		return EX_ENOMEM;
+	e->mtime = st->st_mtime;
+	struct tm tm;
+	gmtime_r(&e->mtime, &tm);
+	strftime(e->created_at, sizeof e->created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return EX_OK;
+}
+
+static int copy_options(ex_options *dst, const ex_options *src)
+{
+	*dst = *src;
+	dst->latent = src->latent ? strdup(src->latent) : NULL;
+	dst->embedding = src->embedding ? strdup(src->embedding) : NULL;
+	dst->dataset_id = src->dataset_id ? strdup(src->dataset_id) : NULL;
+	dst->dataset_name = src->dataset_name ? strdup(src->dataset_name) : NULL;
+	dst->host = strdup(src->host ? src->host : "127.0.0.1");
+	return (src->latent && !dst->latent) || (src->embedding && !dst->embedding) ||
+	       (src->dataset_id && !dst->dataset_id) ||
+	       (src->dataset_name && !dst->dataset_name) || !dst->host ? -1 : 0;
+}
+
+static ex_err open_layout(ex_export *e, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(path, &st)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return EX_EIO;
+	}
+	if (ad_open(path, &e->ad, err, errlen) != AD_OK)
+		return EX_EINVAL;
+	e->n_cells = ad_n_obs(e->ad);
+	if (!e->n_cells) {
+		snprintf(err, errlen, "no cells (obs is empty)");
+		return EX_EINVAL;
+	}
+	if (e->n_cells > UINT32_MAX) {
+		snprintf(err, errlen, "%zu cells: more than 2^32 cannot be indexed", e->n_cells);
+		return EX_EINVAL;
+	}
+	ex_err r;
+	if ((r = describe_dataset(e, path, &st)) || (r = choose_embeddings(e, err, errlen)) ||
+	    (r = choose_latent(e, err, errlen)))
+		return r;
+	e->has_graph = ad_has_connectivities(e->ad);
+	if ((r = load_fields(e)) == EX_OK && (r = load_genes_names(e)) == EX_EIO)
+		snprintf(err, errlen, "cannot read the var index: %s", ad_last_error(e->ad));
+	return r;
+}
+
+ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *err,
+	       size_t errlen)
+{
+	ex_export *e = calloc(1, sizeof *e);
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return EX_ENOMEM;
+	}
+	pthread_mutex_init(&e->h5, NULL);
+	pthread_mutex_init(&e->memo, NULL);
+	pthread_cond_init(&e->memo_done, NULL);
+	ex_err r = copy_options(&e->opt, opt) ? EX_ENOMEM : open_layout(e, path, err, errlen);
+	if (r == EX_OK && build_tree(e))
+		r = EX_ENOMEM;
+	if (r == EX_ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	if (r != EX_OK) {
+		ex_close(e);
+		return r;
+	}
+	*out = e;
+	return EX_OK;
+}
+
+void ex_close(ex_export *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n_fields; i++)
+		field_free(&e->fields[i]);
+	free(e->fields);
+	for (int d = 1; d <= 3; d++)
+		free(e->points[d]);
+	free(e->latent);
+	if (e->var_names)
+		ad_strings_free(e->var_names, e->n_var);
+	for (size_t i = 0; i < e->n_genes; i++)
+		free(e->gene_safe[i]);
+	free(e->gene_safe);
+	free(e->genes);
+	gi_free(e->gi);
+	edges_free(&e->edges);
+	for (size_t i = 0; i < e->n_nodes; i++)
+		free((char *)e->nodes[i].name);
+	free(e->nodes);
+	free(e->table);
+	ad_close(e->ad);
+	ex_options_free(&e->opt);
+	free(e->id);
+	free(e->name);
+	pthread_mutex_destroy(&e->h5);
+	pthread_mutex_destroy(&e->memo);
+	pthread_cond_destroy(&e->memo_done);
+	free(e);
+}
+
+size_t ex_node_count(const ex_export *e) { return e->n_nodes; }
+const ex_node *ex_node_at(const ex_export *e, uint32_t i) { return &e->nodes[i]; }
+time_t ex_mtime(const ex_export *e) { return e->mtime; }
+
+void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len)
+{
+	if (i == 0 || e->nodes[i].parent == 0) {
+		snprintf(buf, len, "%s", i ? e->nodes[i].name : "/");
+		return;
+	}
+	snprintf(buf, len, "%s/%s", e->nodes[e->nodes[i].parent].name, e->nodes[i].name);
+}
+
+/* ------------------------------------------------------- generation */
+
+static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)
+{
+	memset(d, 0, sizeof *d);
+	d->id = e->id;
+	d->name = e->name;
+	d->created_at = e->created_at;
+	d->version = CELLUCIDFS_VERSION;
+	d->n_cells = e->n_cells;
+	d->n_genes = e->n_genes;
+	for (int dim = 1; dim <= 3; dim++)
+		d->has_dim[dim] = e->has_dim[dim];
+	d->default_dim = e->has_dim[3] ? 3 : e->has_dim[2] ? 2 : 1;
+	d->compression = e->opt.compression;
+	d->var_bits = e->opt.var_bits;
+	d->obs_bits = e->opt.obs_bits;
+	d->has_graph = e->has_graph;
+	d->n_edges = e->edges.n_edges;
+	d->max_neighbors = e->edges.max_neighbors;
+	d->host = e->opt.host;
+	d->port = e->opt.port;
+	d->fields = fields;
+	d->n_fields = e->n_fields;
+	for (size_t i = 0; i < e->n_fields; i++) {
+		const field *f = &e->fields[i];
+		fields[i] = (doc_field){
+			.key = f->key, .categorical = f->categorical, .range = f->range,
+			.n_categories = f->cat.n_categories, .categories = f->cat.categories,
+			.code_bits = f->code_bits, .outlier_range = f->outlier_range,
+		};
+		for (int dim = 1; dim <= 3; dim++)
+			fields[i].centroids[dim] = f->centroids[dim];
+	}
+}
+
+static ex_err take_text(char *text, void **data, size_t *len, char *err, size_t errlen)
+{
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return EX_ENOMEM;
+	}
+	*data = text;
+	*len = strlen(text);
+	return EX_OK;
+}
+
+/* What each JSON document needs computed before it can be written. */
+static ex_err prepare_document(ex_export *e, ex_kind kind, char *err, size_t errlen)
+{
+	ex_err r = EX_OK;
+	if ((kind == EX_IDENTITY || kind == EX_CONN_MANIFEST) && e->has_graph)
+		r = need_edges(e, err, errlen);
+	if (kind == EX_OBS_MANIFEST)
+		for (size_t i = 0; i < e->n_fields && r == EX_OK; i++)
+			if (e->fields[i].categorical)
+				r = need_summary(e, &e->fields[i], err, errlen);
+	if (kind == EX_VAR_MANIFEST && e->opt.var_bits)
+		r = need_genes(e, err, errlen);
+	return r;
+}
+
+static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len, char *err,
+			   size_t errlen)
+{
+	ex_err r = prepare_document(e, kind, err, errlen);
+	if (r != EX_OK)
+		return r;
+	doc_dataset d;
+	doc_field *fields = alloc_array(e->n_fields, sizeof *fields);
+	if (!fields)
+		return take_text(NULL, data, len, err, errlen);
+	describe(e, &d, fields);
+	char *text = NULL;
+	switch (kind) {
+	case EX_IDENTITY: text = doc_identity(&d); break;
+	case EX_OBS_MANIFEST: text = doc_obs_manifest(&d); break;
+	case EX_CONN_MANIFEST: text = doc_connectivity_manifest(&d); break;
+	case EX_HEALTH: text = doc_health(&d); break;
+	case EX_INFO: text = doc_info(&d); break;
+	case EX_DATASETS: text = doc_datasets(&d); break;
+	case EX_VAR_MANIFEST: {
+		char **names = alloc_array(e->n_genes, sizeof *names);
+		quant_range *ranges = alloc_array(e->n_genes, sizeof *ranges);
+		for (size_t i = 0; names && ranges && i < e->n_genes; i++) {
+			names[i] = e->var_names[e->genes[i]];
+			ranges[i] = e->opt.var_bits ? gi_range(e->gi, e->genes[i]) : (quant_range){0, 1};
+		}
+		if (names && ranges)
+			text = doc_var_manifest(&d, names, ranges, e->n_genes);
+		free(names);
+		free(ranges);
+		break;
+	}
+	default: break;
+	}
+	free(fields);
+	return take_text(text, data, len, err, errlen);
+}
+
+/* float32 values as stored (bits 0) or quantised to u8/u16 codes. */
+static ex_err encode_values(const float *v, size_t n, int bits, quant_range range,
+			    void **out, size_t *len)
+{
+	size_t width = bits == 8 ? 1 : bits == 16 ? 2 : 4;
+	void *buf = alloc_array(n, width);
+	if (!buf)
+		return EX_ENOMEM;
+	if (bits == 8)
+		quant_encode_u8(v, n, range, buf);
+	else if (bits == 16)
+		quant_encode_u16(v, n, range, buf);
+	else
+		memcpy(buf, v, n * width);
+	*out = buf;
+	*len = n * width;
+	return EX_OK;
+}
+
+static ex_err encode_codes(const field *f, size_t n, void **out, size_t *len)
+{
+	size_t width = f->code_bits / 8;
+	void *buf = alloc_array(n, width);
+	if (!buf)
+		return EX_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int32_t c = f->cat.codes[i];
+		int missing = c < 0 || (size_t)c >= f->cat.n_categories;
+		if (width == 1)
+			((uint8_t *)buf)[i] = missing ? 255 : (uint8_t)c;
+		else
+			((uint16_t *)buf)[i] = missing ? 65535 : (uint16_t)c;
+	}
+	*out = buf;
+	*len = n * width;
+	return EX_OK;
+}
+
+static ex_err encode_edges(const ex_export *e, const uint32_t *ids, void **out, size_t *len)
+{
+	size_t n = e->edges.n_edges, width = e->n_cells > 65535 ? 4 : 2;
+	void *buf = alloc_array(n, width);
+	if (!buf)
+		return EX_ENOMEM;
+	if (width == 4)
+		memcpy(buf, ids, n * width);
+	else
+		for (size_t i = 0; i < n; i++)
+			((uint16_t *)buf)[i] = (uint16_t)ids[i];
+	*out = buf;
+	*len = n * width;
+	return EX_OK;
+}
+
+static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, char *err,
+		       size_t errlen)
+{
+	ex_err r = need_genes(e, err, errlen);
+	if (r != EX_OK)
+		return r;
+	float *col = alloc_array(e->n_cells, sizeof *col);
+	if (!col)
+		return EX_ENOMEM;
+	size_t var = e->genes[gene];
+	if (gi_read(e->gi, var, col, err, errlen)) {
+		free(col);
+		return EX_EIO;
+	}
+	r = encode_values(col, e->n_cells, e->opt.var_bits, gi_range(e->gi, var), data, len);
+	free(col);
+	return r;
+}
+
+/* The uncompressed bytes of a binary payload. */
+static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *len,
+			  char *err, size_t errlen)
+{
+	ex_err r;
+	field *f = n->kind >= EX_OBS_VALUES && n->kind <= EX_OBS_OUTLIERS ? &e->fields[n->arg]
+									  : NULL;
+	switch (n->kind) {
+	case EX_POINTS:
+		if ((r = need_points(e, (int)n->arg, err, errlen)))
+			return r;
+		return encode_values(e->points[n->arg], e->n_cells * n->arg, 0,
+				     (quant_range){0, 1}, data, len);
+	case EX_OBS_VALUES:
+		return encode_values(f->values, e->n_cells, e->opt.obs_bits, f->range, data, len);
+	case EX_OBS_CODES:
+		return encode_codes(f, e->n_cells, data, len);
+	case EX_OBS_OUTLIERS:
+		if ((r = need_summary(e, f, err, errlen)))
+			return r;
+		return encode_values(f->outliers, e->n_cells, e->opt.obs_bits, f->outlier_range,
+				     data, len);
+	case EX_GENE:
+		return gen_gene(e, n->arg, data, len, err, errlen);
+	case EX_EDGES_SRC:
+	case EX_EDGES_DST:
+		if ((r = need_edges(e, err, errlen)))
+			return r;
+		return encode_edges(e, n->kind == EX_EDGES_SRC ? e->edges.src : e->edges.dst,
+				    data, len);
+	default:
+		snprintf(err, errlen, "not a payload");
+		return EX_ENOENT;
+	}
+}
+
+static int is_document(ex_kind kind)
+{
+	return kind >= EX_IDENTITY && kind <= EX_DATASETS;
+}
+
+ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err,
+		   size_t errlen)
+{
+	char why[256] = "";
+	if (i >= e->n_nodes || e->nodes[i].kind == EX_DIR) {
+		snprintf(err, errlen, "no such file");
+		return EX_ENOENT;
+	}
+	const ex_node *n = &e->nodes[i];
+	void *raw = NULL;
+	size_t raw_len = 0;
+	ex_err r = is_document(n->kind) ? gen_document(e, n->kind, &raw, &raw_len, why, sizeof why)
+					: gen_payload(e, n, &raw, &raw_len, why, sizeof why);
+	if (r == EX_OK && e->opt.compression && !is_document(n->kind)) {
+		void *packed;
+		size_t packed_len;
+		if (gz_compress(e->opt.compression, raw, raw_len, &packed, &packed_len)) {
+			r = EX_ENOMEM;
+		} else {
+			free(raw);
+			raw = packed;
+			raw_len = packed_len;
+		}
+	}
+	if (r != EX_OK) {
+		free(raw);
+		char path[512];
+		ex_node_path(e, i, path, sizeof path);
+		snprintf(err, errlen, "cannot generate %s: %s", path,
+			 r == EX_ENOMEM ? "out of memory" : why);
+		return r;
+	}
+	*data = raw;
+	*len = raw_len;
+	return EX_OK;
+}

@@ -1,0 +1,91 @@
+/*
+ * export.h - the Cellucid export of one .h5ad, as a tree of lazily generated
+ * files. FUSE-free: fs/ll.c serves it, tests and (later) the export command
+ * use it directly.
+ *
+ * ex_open reads the .h5ad's layout and its obs columns, decides every name in
+ * the tree and returns. File bytes are made by ex_generate, on demand; what
+ * several files need (normalised points, the latent space, the kNN edges, the
+ * gene-major index) is computed once, the first time a file needs it, even
+ * when many threads ask at the same moment. Every HDF5 call is made under one
+ * lock; quantisation and compression run outside it.
+ */
+#ifndef EXPORT_H
+#define EXPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CELLUCIDFS_VERSION "0.1.0"
+
+typedef enum {
+	EX_OK = 0,
+	EX_ENOMEM,   /* out of memory */
+	EX_EIO,      /* the .h5ad could not be read */
+	EX_EINVAL,   /* bad option or unusable dataset */
+	EX_ENOENT    /* no such node */
+} ex_err;
+
+typedef struct {
+	int compression;          /* 0 (plain files) .. 9; default 6 */
+	int var_bits, obs_bits;   /* 8, 16 or 0 = float32; default 8 */
+	char *latent;             /* obsm key, or NULL for the default search */
+	char *embedding;          /* obsm key used as the only embedding, or NULL */
+	char *dataset_id, *dataset_name;
+	size_t cache_size;        /* bytes of generated files kept in memory */
+	char *host;
+	int port;
+} ex_options;
+
+void ex_options_init(ex_options *o);
+void ex_options_free(ex_options *o);
+/* Apply one "key" or "key=value" mount option. Returns 1 when it was ours and
+ * valid, 0 when the key is not ours (libfuse's), -1 with a one-line reason in
+ * err for a bad value. */
+int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen);
+
+typedef enum {
+	EX_DIR,
+	EX_IDENTITY, EX_OBS_MANIFEST, EX_VAR_MANIFEST, EX_CONN_MANIFEST,
+	EX_HEALTH, EX_INFO, EX_DATASETS,
+	EX_POINTS,            /* arg = dimension */
+	EX_OBS_VALUES,        /* arg = field */
+	EX_OBS_CODES,         /* arg = field */
+	EX_OBS_OUTLIERS,      /* arg = field */
+	EX_GENE,              /* arg = gene */
+	EX_EDGES_SRC, EX_EDGES_DST
+} ex_kind;
+
+/* Nodes are numbered from 0 (the root); a directory's children are
+ * consecutive nodes [first_child, first_child + n_children). */
+typedef struct {
+	const char *name;
+	uint32_t parent;
+	ex_kind kind;
+	uint32_t arg;
+	uint32_t first_child, n_children;
+} ex_node;
+
+typedef struct ex_export ex_export;
+
+/* On failure err holds a one-line reason (without the path). */
+ex_err ex_open(const char *path, const ex_options *opt, ex_export **out,
+	       char *err, size_t errlen);
+void ex_close(ex_export *e);
+
+size_t ex_node_count(const ex_export *e);
+const ex_node *ex_node_at(const ex_export *e, uint32_t i);
+/* The child of dir called name, or -1. */
+int64_t ex_lookup(const ex_export *e, uint32_t dir, const char *name);
+time_t ex_mtime(const ex_export *e);
+
+/* Generate the bytes of file node i into a new malloc'd buffer. Thread-safe.
+ * On failure err holds a one-line reason naming the file. */
+ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len,
+		   char *err, size_t errlen);
+
+/* The node's path from the root, e.g. "obs/leiden.codes.u8.gz" (for logs). */
+void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);
+
+#endif

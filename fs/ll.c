@@ -1,0 +1,304 @@
+/*
+ * ll.c - FUSE low-level operations: a read-only tree whose files are
+ * generated on first lookup.
+ *
+ * Inode numbers are node indices + 1 (the root, node 0, is FUSE_ROOT_ID), so
+ * no path walking is ever needed. A file is generated when it is first looked
+ * up, so that its st_size is exact from the first stat: nginx and the page
+ * cache trust that size and never read past it (fuse-design-notes.md §1).
+ * Names and sizes never change while mounted, so entries, attributes and
+ * negative lookups are cached by the kernel for as long as it likes, and
+ * keep_cache lets repeated opens be served from the page cache.
+ */
+#include "ll.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* libfuse clamps this; it means "as long as the kernel will keep it". */
+static const double FOREVER = 1e9;
+
+static ll_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static int valid_ino(const ll_fs *fs, fuse_ino_t ino)
+{
+	return ino >= 1 && ino - 1 < ex_node_count(fs->e);
+}
+
+static uint32_t node_of(fuse_ino_t ino)
+{
+	return (uint32_t)(ino - 1);
+}
+
+/* Fill st for node i; for files this may generate the file. Returns 0 or an errno. */
+static int stat_node(ll_fs *fs, uint32_t i, struct stat *st)
+{
+	const ex_node *n = ex_node_at(fs->e, i);
+	memset(st, 0, sizeof *st);
+	st->st_ino = i + 1;
+	st->st_mtime = st->st_ctime = st->st_atime = ex_mtime(fs->e);
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 65536;
+	if (n->kind == EX_DIR) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return 0;
+	}
+	size_t size;
+	char err[512];
+	if (fc_size(fs->cache, i, &size, err, sizeof err) != EX_OK) {
+		log_error("%s", err);
+		return EIO;
+	}
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	return 0;
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	ll_fs *fs = fs_of(req);
+	struct fuse_entry_param ep;
+	memset(&ep, 0, sizeof ep);
+	ep.attr_timeout = ep.entry_timeout = FOREVER;
+	if (!valid_ino(fs, parent) || ex_node_at(fs->e, node_of(parent))->kind != EX_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	int64_t i = ex_lookup(fs->e, node_of(parent), name);
+	if (i < 0) {
+		/* ino 0 is a negative entry the kernel caches: the tree never grows. */
+		fuse_reply_entry(req, &ep);
+		return;
+	}
+	int err = stat_node(fs, (uint32_t)i, &ep.attr);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	ep.ino = (fuse_ino_t)i + 1;
+	fuse_reply_entry(req, &ep);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	ll_fs *fs = fs_of(req);
+	struct stat st;
+	int err = valid_ino(fs, ino) ? stat_node(fs, node_of(ino), &st) : ENOENT;
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_attr(req, &st, FOREVER);
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	ll_fs *fs = fs_of(req);
+	if (!valid_ino(fs, ino) || ex_node_at(fs->e, node_of(ino))->kind != EX_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+/* Entries: 0 ".", 1 "..", then the children; off is the next entry's index.
+ * Listing fills in only the type and inode, so it generates nothing. */
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	ll_fs *fs = fs_of(req);
+	const ex_node *dir = ex_node_at(fs->e, node_of(ino));
+	char *buf = malloc(size);
+	size_t used = 0;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (off_t k = off; k < (off_t)dir->n_children + 2; k++) {
+		struct stat st = {0};
+		const char *name;
+		if (k < 2) {
+			name = k == 0 ? "." : "..";
+			st.st_ino = k == 0 ? ino : dir->parent + 1;
+			st.st_mode = S_IFDIR;
+		} else {
+			uint32_t child = dir->first_child + (uint32_t)(k - 2);
+			const ex_node *n = ex_node_at(fs->e, child);
+			name = n->name;
+			st.st_ino = child + 1;
+			st.st_mode = n->kind == EX_DIR ? S_IFDIR : S_IFREG;
+		}
+		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	ll_fs *fs = fs_of(req);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (!valid_ino(fs, ino) || ex_node_at(fs->e, node_of(ino))->kind == EX_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fc_blob *b;
+	char err[512];
+	if (fc_get(fs->cache, node_of(ino), &b, err, sizeof err) != EX_OK) {
+		log_error("%s", err);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)b;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi))
+		fc_release(fs->cache, b); /* the opener went away: no release will come */
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
+	const fc_blob *b = (const fc_blob *)(uintptr_t)fi->fh;
+	if (off < 0 || (size_t)off >= b->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = b->len - (size_t)off < size ? b->len - (size_t)off : size;
+	fuse_reply_buf(req, (const char *)b->data + off, n);
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fc_release(fs_of(req)->cache, (fc_blob *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs sv = {0};
+	sv.f_bsize = sv.f_frsize = 4096;
+	sv.f_files = ex_node_count(fs_of(req)->e);
+	sv.f_namemax = 255;
+	sv.f_flag = ST_RDONLY;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Every operation that would change the tree. */
+static void reply_erofs(fuse_req_t req)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	(void)ino, (void)attr, (void)to_set, (void)fi;
+	reply_erofs(req);
+}
+
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	reply_erofs(req);
+}
+
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)parent, (void)name, (void)mode;
+	reply_erofs(req);
+}
+
+static void ll_remove(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	reply_erofs(req);
+}
+
+static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	reply_erofs(req);
+}
+
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	reply_erofs(req);
+}
+
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	reply_erofs(req);
+}
+
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)parent, (void)name, (void)mode, (void)fi;
+	reply_erofs(req);
+}
+
+static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	(void)ino, (void)name, (void)value, (void)size, (void)flags;
+	reply_erofs(req);
+}
+
+static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino, (void)name;
+	reply_erofs(req);
+}
+
+const struct fuse_lowlevel_ops ll_ops = {
+	.lookup = ll_lookup,
+	.getattr = ll_getattr,
+	.opendir = ll_opendir,
+	.readdir = ll_readdir,
+	.open = ll_open,
+	.read = ll_read,
+	.release = ll_release,
+	.statfs = ll_statfs,
+	.setattr = ll_setattr,
+	.mknod = ll_mknod,
+	.mkdir = ll_mkdir,
+	.unlink = ll_remove,
+	.rmdir = ll_remove,
+	.symlink = ll_symlink,
+	.rename = ll_rename,
+	.link = ll_link,
+	.create = ll_create,
+	.setxattr = ll_setxattr,
+	.removexattr = ll_removexattr,
+};

@@ -1,0 +1,20 @@
+/*
+ * ll.h - the FUSE low-level operations over an export and its cache.
+ */
+#ifndef LL_H
+#define LL_H
+
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
+#include <fuse_lowlevel.h>
+
+#include "cache.h"
+#include "export.h"
+
+typedef struct {
+	ex_export *e;
+	fc_cache *cache;
+} ll_fs;
+
+extern const struct fuse_lowlevel_ops ll_ops;
+
+#endif

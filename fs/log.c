@@ -1,0 +1,41 @@
+/*
+ * log.c - see log.h. Messages are formatted whole before they are written so
+ * that lines from concurrent threads never interleave.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <syslog.h>
+
+static int use_syslog;
+
+void log_to_syslog(int on)
+{
+	use_syslog = on;
+	if (on)
+		openlog("cellucidfs", LOG_PID, LOG_DAEMON);
+}
+
+static void emit(int priority, const char *fmt, va_list ap)
+{
+	char line[1024];
+	vsnprintf(line, sizeof line, fmt, ap);
+	if (use_syslog)
+		syslog(priority, "%s", line);
+	else
+		fprintf(stderr, "cellucidfs: %s\n", line);
+}
+
+#define DEFINE_LOG(name, priority)                  \
+	void name(const char *fmt, ...)             \
+	{                                           \
+		va_list ap;                         \
+		va_start(ap, fmt);                  \
+		emit(priority, fmt, ap);            \
+		va_end(ap);                         \
+	}
+
+DEFINE_LOG(log_error, LOG_ERR)
+DEFINE_LOG(log_warn, LOG_WARNING)
+DEFINE_LOG(log_info, LOG_INFO)

@@ -1,0 +1,13 @@
+/*
+ * log.h - one-line diagnostics: "cellucidfs: <message>" on stderr while in the
+ * foreground, syslog once the daemon has detached (stderr is /dev/null then).
+ */
+#ifndef LOG_H
+#define LOG_H
+
+void log_to_syslog(int on);
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

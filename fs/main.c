@@ -1,0 +1,166 @@
+/*
+ * main.c - cellucidfs: mount an AnnData .h5ad file as a Cellucid export.
+ *
+ * The mounted tree is the folder the Cellucid viewer loads (manifests, points,
+ * obs fields, one file per gene), generated on first access and cached, so
+ * any static web server can serve it. Sample session:
+ *
+ *   $ cellucidfs pbmc.h5ad /mnt/cell
+ *   $ ls /mnt/cell
+ *   _cellucid  connectivity  connectivity_manifest.json  dataset_identity.json
+ *   obs  obs_manifest.json  points_2d.bin.gz  var  var_manifest.json
+ *   $ cp -r /mnt/cell export/        # a complete export
+ *   $ fusermount3 -u /mnt/cell
+ *
+ * The sequence follows libfuse's hello_ll: parse, open the data (so that a
+ * bad file is reported on the terminal, before daemonising), create the
+ * session, mount, daemonise, loop, unmount.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ll.h"
+#include "log.h"
+
+static const char usage[] =
+"usage: cellucidfs SOURCE.h5ad MOUNTPOINT [-f] [-o OPTION[,OPTION...]]\n"
+"\n"
+"Mount an AnnData .h5ad file read-only as a Cellucid viewer export.\n"
+"\n"
+"cellucidfs options (-o):\n"
+"    compression=N          gzip level 1-9 for binary files, 0 = plain files (default 6)\n"
+"    var_quantization=B     genes as 8 or 16-bit codes, or none = float32 (default 8)\n"
+"    obs_quantization=B     continuous obs fields and outlier quantiles, likewise (default 8)\n"
+"    embedding=KEY          use obsm KEY (first min(3, columns) columns) as the only embedding\n"
+"    latent=KEY             obsm KEY as the latent space for outlier quantiles\n"
+"    dataset_id=ID          dataset id (default: safe name of the file's base name)\n"
+"    dataset_name=NAME      dataset name (default: the file's base name)\n"
+"    cache_size=SIZE        memory for generated files, e.g. 512M (default 512M)\n"
+"    host=HOST, port=PORT   what _cellucid/info announces (default 127.0.0.1, 8080)\n"
+"\n"
+"general options:\n"
+"    -f                     stay in the foreground\n"
+"    -h, --help             this help, then libfuse's options\n"
+"    -V, --version          print the version\n"
+"\n"
+"Unmount with: fusermount3 -u MOUNTPOINT\n";
+
+typedef struct {
+	char *source;
+	ex_options opt;
+	int bad;
+} cli;
+
+static int take_arg(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)outargs;
+	cli *c = data;
+	if (key == FUSE_OPT_KEY_NONOPT && !c->source) {
+		c->source = strdup(arg);
+		return 0;
+	}
+	if (key != FUSE_OPT_KEY_OPT)
+		return 1;
+	char err[256];
+	int r = ex_options_set(&c->opt, arg, err, sizeof err);
+	if (r < 0) {
+		fprintf(stderr, "cellucidfs: %s\n", err);
+		c->bad = 1;
+		return -1;
+	}
+	return r ? 0 : 1; /* ours: consumed; otherwise libfuse's */
+}
+
+/* Mount, serve until unmounted or signalled, unmount. Up to 16 threads serve
+ * requests so that one slow generation does not stall other readers. */
+static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
+{
+	int status = 1;
+	struct fuse_session *se = fuse_session_new(args, &ll_ops, sizeof ll_ops, fs);
+	if (!se)
+		return 1;
+	if (fuse_set_signal_handlers(se))
+		goto out_destroy;
+	if (fuse_session_mount(se, o->mountpoint))
+		goto out_signals;
+	fuse_daemonize(o->foreground);
+	log_to_syslog(!o->foreground);
+	if (o->singlethread) {
+		status = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_max_threads(cfg, 16);
+		fuse_loop_cfg_set_clone_fd(cfg, o->clone_fd);
+		status = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	/* SIGTERM/SIGINT and fusermount3 -u both end the loop normally. */
+	if (status > 0 && fuse_session_exited(se))
+		status = 0;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_destroy:
+	fuse_session_destroy(se);
+	return status ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts o = {0};
+	cli c = {0};
+	ex_options_init(&c.opt);
+	int status = 1;
+
+	if (fuse_opt_parse(&args, &c, NULL, take_arg) || c.bad)
+		goto out;
+	if (fuse_parse_cmdline(&args, &o))
+		goto out;
+	if (o.show_help) {
+		fputs(usage, stdout);
+		fuse_lowlevel_help();
+		status = 0;
+		goto out;
+	}
+	if (o.show_version) {
+		printf("cellucidfs %s (libfuse %s)\n", CELLUCIDFS_VERSION, fuse_pkgversion());
+		status = 0;
+		goto out;
+	}
+	if (!c.source || !o.mountpoint) {
+		fputs(usage, stderr);
+		status = 2;
+		goto out;
+	}
+
+	/* fuse_daemonize() changes to "/": resolve the source first. */
+	char source[PATH_MAX];
+	if (!realpath(c.source, source)) {
+		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, strerror(errno));
+		goto out;
+	}
+	char err[512];
+	ll_fs fs = {0};
+	if (ex_open(source, &c.opt, &fs.e, err, sizeof err) != EX_OK) {
+		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
+		goto out;
+	}
+	fs.cache = fc_new(fs.e, c.opt.cache_size);
+	if (!fs.cache || fuse_opt_add_arg(&args, "-ofsname=cellucidfs,subtype=cellucidfs,ro")) {
+		fprintf(stderr, "cellucidfs: out of memory\n");
+	} else {
+		status = run(&args, &o, &fs);
+	}
+	fc_free(fs.cache);
+	ex_close(fs.e);
+out:
+	free(o.mountpoint);
+	free(c.source);
+	ex_options_free(&c.opt);
+	fuse_opt_free_args(&args);
+	return status;
+}

@@ -1,0 +1,133 @@
+/*
+ * options.c - the cellucidfs mount options (-o key=value), parsed into
+ * ex_options. Each bad value is refused with a reason naming the option.
+ */
+#include "export.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ex_options_init(ex_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->compression = 6;
+	o->var_bits = 8;
+	o->obs_bits = 8;
+	o->cache_size = (size_t)512 << 20;
+	o->port = 8080;
+}
+
+void ex_options_free(ex_options *o)
+{
+	free(o->latent);
+	free(o->embedding);
+	free(o->dataset_id);
+	free(o->dataset_name);
+	free(o->host);
+	memset(o, 0, sizeof *o);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_bits(const char *s, int *out)
+{
+	if (!strcmp(s, "none")) {
+		*out = 0;
+		return 0;
+	}
+	if (!strcmp(s, "8") || !strcmp(s, "16")) {
+		*out = atoi(s);
+		return 0;
+	}
+	return -1;
+}
+
+/* "512M", "2G", "1048576": a byte count with an optional K/M/G suffix. */
+static int parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (*end || (shift && v > (~0ULL >> shift)))
+		return -1;
+	*out = (size_t)(v << shift);
+	return 0;
+}
+
+static int set_string(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+	if (!copy)
+		return -1;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
+{
+	const char *eq = strchr(opt, '=');
+	size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
+	const char *v = eq ? eq + 1 : NULL;
+	long n;
+#define KEY(name) (klen == strlen(name) && !strncmp(opt, name, klen))
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+#define NEED_VALUE(name) do { if (!v || !*v) BAD("option %s needs a value", name); } while (0)
+
+	if (KEY("compression")) {
+		NEED_VALUE("compression");
+		if (parse_long(v, 0, 9, &n))
+			BAD("bad value '%s' for compression (0 to 9)", v);
+		o->compression = (int)n;
+	} else if (KEY("var_quantization") || KEY("obs_quantization")) {
+		int *slot = KEY("var_quantization") ? &o->var_bits : &o->obs_bits;
+		NEED_VALUE("quantization");
+		if (parse_bits(v, slot))
+			BAD("bad value '%s' for %.*s (8, 16 or none)", v, (int)klen, opt);
+	} else if (KEY("cache_size")) {
+		NEED_VALUE("cache_size");
+		if (parse_size(v, &o->cache_size))
+			BAD("bad value '%s' for cache_size (bytes, or a number with K, M or G)", v);
+	} else if (KEY("port")) {
+		NEED_VALUE("port");
+		if (parse_long(v, 1, 65535, &n))
+			BAD("bad value '%s' for port (1 to 65535)", v);
+		o->port = (int)n;
+	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
+		   KEY("dataset_name") || KEY("host")) {
+		char **slot = KEY("latent") ? &o->latent : KEY("embedding") ? &o->embedding
+			    : KEY("dataset_id") ? &o->dataset_id
+			    : KEY("dataset_name") ? &o->dataset_name : &o->host;
+		if (!v || !*v)
+			BAD("option %.*s needs a value", (int)klen, opt);
+		if (KEY("host") && strpbrk(v, " \t\r\n"))
+			BAD("bad value '%s' for host (no whitespace)", v);
+		if (set_string(slot, v))
+			BAD("out of memory");
+	} else {
+		return 0;
+	}
+	return 1;
+#undef KEY
+#undef BAD
+#undef NEED_VALUE
+}

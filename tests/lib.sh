@@ -1,0 +1,59 @@
+# tests/lib.sh - helpers for the shell integration tests (sourced).
+#
+# Each check prints "ok <what>", "FAIL <what>: <why>" or "skip <what>: <why>";
+# tests/run.sh counts those lines. A script exits non-zero when any check failed.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SHARED=$(cd "$ROOT/.." && pwd)/shared
+FIXTURES=$SHARED/fixtures
+REFERENCE=$SHARED/reference
+BIN=${CELLUCIDFS_BIN:-$ROOT/cellucidfs}
+PY=/usr/bin/python3
+failures=0
+
+ok()   { echo "ok $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+skip() { echo "skip $*"; }
+check() { # check "what" command...
+	local what=$1; shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+finish() { [ "$failures" -eq 0 ]; }
+
+have_fuse() { [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; }
+
+# mount_fs SOURCE MNT [options...]: start the daemon in the foreground in the
+# background, wait up to 60 s for the mount to appear, and remember the pid in
+# MOUNT_PID. Returns 1 (after printing the daemon's log) when it never appears.
+mount_fs() {
+	local src=$1 mnt=$2; shift 2
+	mkdir -p "$mnt"
+	MOUNT_LOG=$(mktemp)
+	"$BIN" "$src" "$mnt" -f "$@" >"$MOUNT_LOG" 2>&1 &
+	MOUNT_PID=$!
+	local i
+	for i in $(seq 1 600); do
+		if mountpoint -q "$mnt"; then return 0; fi
+		kill -0 "$MOUNT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "mount of $src failed; daemon log:" >&2
+	cat "$MOUNT_LOG" >&2
+	return 1
+}
+
+# unmount_fs MNT: unmount and wait (up to 30 s) for the daemon to exit; its
+# exit status is returned.
+unmount_fs() {
+	local mnt=$1
+	mountpoint -q "$mnt" && fusermount3 -u "$mnt"
+	local i
+	for i in $(seq 1 300); do
+		kill -0 "$MOUNT_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$MOUNT_PID" 2>/dev/null; then
+		kill -9 "$MOUNT_PID"; wait "$MOUNT_PID" 2>/dev/null; return 99
+	fi
+	wait "$MOUNT_PID"
+}

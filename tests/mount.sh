@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# tests/mount.sh - mount the real pbmc68k_reduced.h5ad and check it end to end:
+# every file equal (decoded) to the reference export under both reference
+# settings, a self-consistent tree, cp -r reproducible, writes refused with
+# EROFS, clean exits on unmount and SIGTERM, clear refusals for bad input, and
+# a file that cannot be generated failing with EIO while the mount stays up.
+#
+#   $ bash tests/mount.sh
+#   ok c6-q8: same 786 file names as the reference
+#   ...
+source "$(dirname "$0")/lib.sh"
+
+PBMC=$FIXTURES/pbmc68k_reduced.h5ad
+if ! have_fuse; then skip "mount tests: no /dev/fuse or fusermount3"; exit 0; fi
+if [ ! -f "$PBMC" ]; then skip "mount tests: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
+
+T=$(mktemp -d)
+cleanup() {
+	for m in "$T"/mnt*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# --- default settings against the compression-6, 8-bit reference
+if mount_fs "$PBMC" "$T/mnt"; then
+	$PY tests/compare.py "$T/mnt" "$REFERENCE/pbmc68k_reduced-c6-q8" c6-q8 || true
+	$PY tests/validate.py "$T/mnt" c6-q8 700 || true
+
+	cp -r "$T/mnt" "$T/copy1" && cp -r "$T/mnt" "$T/copy2"
+	check "cp -r twice gives identical trees" diff -r "$T/copy1" "$T/copy2"
+	check "cp -r gives the mounted bytes" diff -r "$T/mnt" "$T/copy1"
+
+	f=$T/mnt/obs_manifest.json
+	out=$( { echo x >>"$f"; } 2>&1 ); check "appending to a file fails with EROFS" grep -q "Read-only file system" <<<"$out"
+	out=$(touch "$T/mnt/new" 2>&1); check "creating a file fails with EROFS" grep -q "Read-only file system" <<<"$out"
+	out=$(mkdir "$T/mnt/dir" 2>&1); check "mkdir fails with EROFS" grep -q "Read-only file system" <<<"$out"
+	out=$(rm -f "$f" 2>&1); check "unlink fails with EROFS" grep -q "Read-only file system" <<<"$out"
+	out=$(mv "$f" "$T/mnt/x.json" 2>&1); check "rename fails with EROFS" grep -q "Read-only file system" <<<"$out"
+	out=$(chmod 644 "$f" 2>&1); check "chmod fails with EROFS" grep -q "Read-only file system" <<<"$out"
+	check "files are 0444, directories 0555" test "$(stat -c %a "$f")/$(stat -c %a "$T/mnt/obs")" = 444/555
+	check "mtime is the .h5ad's" test "$(stat -c %Y "$f")" = "$(stat -c %Y "$PBMC")"
+	check "a missing name is ENOENT" test ! -e "$T/mnt/var/NO_SUCH_GENE.values.u8.gz"
+	unmount_fs "$T/mnt"; check "fusermount3 -u ends the daemon with status 0" test $? -eq 0
+else
+	fail "mount pbmc68k_reduced.h5ad with default settings"
+fi
+
+# --- plain float32 files against the raw reference
+if mount_fs "$PBMC" "$T/mnt" -o compression=0,var_quantization=none,obs_quantization=none; then
+	$PY tests/compare.py "$T/mnt" "$REFERENCE/pbmc68k_reduced-raw" raw || true
+	$PY tests/validate.py "$T/mnt" raw 700 || true
+	kill -TERM "$MOUNT_PID"
+	unmount_fs "$T/mnt"; check "SIGTERM ends the daemon with status 0" test $? -eq 0
+	check "SIGTERM unmounts" bash -c "! mountpoint -q '$T/mnt'"
+else
+	fail "mount pbmc68k_reduced.h5ad with -o compression=0,var_quantization=none,obs_quantization=none"
+fi
+
+# --- refusals: one clear line, non-zero status, no mount
+refused() { # refused "what" "expected message part" args...
+	local what=$1 want=$2; shift 2
+	local out status
+	out=$("$BIN" "$@" -f 2>&1); status=$?
+	if [ $status -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF -- "$want" <<<"$out"; then
+		ok "$what"
+	else
+		fail "$what: status $status, output: $out"
+	fi
+}
+mkdir -p "$T/mnt"
+echo "not hdf5" >"$T/bogus.h5ad"
+refused "a non-HDF5 file is refused" "cannot open $T/bogus.h5ad: not an HDF5 file" "$T/bogus.h5ad" "$T/mnt"
+refused "a missing file is refused" "No such file or directory" "$T/none.h5ad" "$T/mnt"
+refused "compression=12 is refused naming the option" "compression" "$PBMC" "$T/mnt" -o compression=12
+refused "var_quantization=7 is refused naming the option" "var_quantization" "$PBMC" "$T/mnt" -o var_quantization=7
+refused "an unknown embedding key is refused" "embedding=X_nope" "$PBMC" "$T/mnt" -o embedding=X_nope
+if [ -f "$FIXTURES/anndata_archive_v0.11.4.h5ad" ]; then
+	refused "a file without embedding is refused" "no embedding" "$FIXTURES/anndata_archive_v0.11.4.h5ad" "$T/mnt"
+fi
+
+# --- embedding=KEY: the first 3 columns of X_pca as the only embedding
+if mount_fs "$PBMC" "$T/mnt" -o embedding=X_pca; then
+	check "embedding=X_pca gives points_3d only" test -f "$T/mnt/points_3d.bin.gz" -a ! -e "$T/mnt/points_2d.bin.gz"
+	$PY tests/validate.py "$T/mnt" embedding=X_pca 700 || true
+	unmount_fs "$T/mnt"
+else
+	fail "mount with -o embedding=X_pca"
+fi
+
+# --- a damaged X chunk: gene files fail with EIO, everything else still serves
+if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad" && mount_fs "$T/damaged.h5ad" "$T/mnt"; then
+	out=$(cat "$T/mnt/var/HES4.values.u8.gz" 2>&1 >/dev/null)
+	check "a gene that cannot be generated fails with EIO" grep -q "Input/output error" <<<"$out"
+	check "the failure is logged" grep -q "cannot generate var/" "$MOUNT_LOG"
+	check "the mount stays up after EIO" cmp -s "$T/mnt/obs/louvain.codes.u8.gz" \
+		"$REFERENCE/pbmc68k_reduced-c6-q8/obs/louvain.codes.u8.gz"
+	unmount_fs "$T/mnt"
+else
+	fail "mount a copy of pbmc68k_reduced.h5ad with a damaged X chunk"
+fi
+finish

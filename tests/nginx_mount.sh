@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# tests/nginx_mount.sh - mount pbmc68k_reduced.h5ad and run tests/nginx.sh on it.
+source "$(dirname "$0")/lib.sh"
+PBMC=$FIXTURES/pbmc68k_reduced.h5ad
+if ! have_fuse; then skip "nginx over a mount: no /dev/fuse"; exit 0; fi
+if [ ! -f "$PBMC" ]; then skip "nginx over a mount: $FIXTURES absent"; exit 0; fi
+T=$(mktemp -d)
+trap 'mountpoint -q "$T/mnt" && fusermount3 -u "$T/mnt"; rm -rf "$T"' EXIT
+chmod 755 "$T"
+if mount_fs "$PBMC" "$T/mnt" -o allow_other,default_permissions; then
+	bash tests/nginx.sh "$T/mnt" 18080 || true
+	unmount_fs "$T/mnt"
+else
+	fail "mount pbmc68k_reduced.h5ad with allow_other"
+fi
+finish

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# tests/run.sh - run every test and count: the unit tests (normal and under
+# ASan/UBSan), the mount tests on the real fixtures (normal and ASan daemon),
+# nginx over a mount, and the generated 100 000-cell dataset. Each test prints
+# "ok ...", "FAIL ..." or "skip ..." lines; the last line is the tally.
+cd "$(dirname "$0")/.." || exit 1
+
+passed=0 failed=0 skipped=0
+run() { # run LABEL command...
+	local label=$1; shift
+	echo "== $label"
+	local out status
+	out=$("$@" 2>&1); status=$?
+	printf '%s\n' "$out"
+	local p f s
+	p=$(grep -c '^ok ' <<<"$out"); f=$(grep -c '^FAIL ' <<<"$out"); s=$(grep -c '^skip ' <<<"$out")
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL $label exited with status $status"
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+for t in build/tests/test_*; do run "$(basename "$t")" "$t"; done
+for t in build/asan/tests/test_*; do run "$(basename "$t") (ASan/UBSan)" "$t"; done
+run "mount pbmc68k_reduced" bash tests/mount.sh
+run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/cellucidfs bash tests/mount.sh
+run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
+run "generated 100 000 cells" bash tests/large.sh
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
