@@ -14,13 +14,17 @@ typedef struct {
 	size_t n_points;
 } centroid;
 
-/* points: n*d floats; codes: n, -1 = missing; out: n_categories entries. */
+/* points: n*d floats (d = 1..3, else -1); codes: n, any code outside
+ * [0, n_categories) is missing; out: n_categories entries. Returns 0, or -1
+ * on allocation failure. Sums, the quantile and the comparisons follow the
+ * reference's numpy (1.x) arithmetic bit for bit: see centroid.c. */
 int centroid_compute(const float *points, size_t n, int d, const int32_t *codes,
                      size_t n_categories, centroid *out);
 
-/* latent: n*dim floats; out: n float32 quantiles, NaN for cells with a
- * missing code or in a category of fewer than 10 cells. latent == NULL gives
- * all NaN. Returns 0, or -1 on allocation failure. */
+/* latent: n*dim floats; out: n float32 quantiles (rank / n in float32), NaN
+ * for cells with a missing code (as above) or in a category of fewer than 10
+ * cells. latent == NULL gives all NaN. Returns 0, or -1 on allocation
+ * failure. */
 int outlier_quantiles(const float *latent, size_t n, size_t dim,
                       const int32_t *codes, size_t n_categories, float *out);
 

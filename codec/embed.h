@@ -16,7 +16,11 @@ typedef struct {
 	size_t n_nonfinite;  /* rows written as zeros */
 } embed_info;
 
-/* in: n rows of d doubles (row-major); out: n*d floats. */
+/* in: n rows of d doubles (row-major); out: n*d floats; d is 1..3 (any other
+ * d writes nothing and returns scale 0). As in the reference, the values are
+ * cast to float32 first and every step is float32 arithmetic; scale is that
+ * float32 2/range, widened. A row that is not finite as float32 counts as
+ * non-finite. */
 embed_info embed_normalize(const double *in, size_t n, int d, float *out);
 
 #endif

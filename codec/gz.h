@@ -11,11 +11,13 @@
 #include <stddef.h>
 
 /* Compress n bytes at level 1..9 into a new malloc'd buffer. 0 on success,
- * -1 on allocation failure. */
+ * -1 on allocation failure or a level outside 1..9. */
 int gz_compress(int level, const void *in, size_t n, void **out, size_t *outlen);
 
-/* Inflate a single gzip member into a new malloc'd buffer (tests, checks).
- * 0 on success, -1 on bad data or allocation failure. */
+/* Inflate exactly one gzip member (no trailing bytes) into a new malloc'd
+ * buffer (tests, checks). The trailer's size only sizes the first attempt,
+ * capped by what n bytes of DEFLATE can hold, so a lying header cannot make
+ * it allocate more. 0 on success, -1 on bad data or allocation failure. */
 int gz_decompress(const void *in, size_t n, void **out, size_t *outlen);
 
 #endif

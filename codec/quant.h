@@ -14,12 +14,16 @@ typedef struct {
 	float min, max; /* max already adjusted (min+1) when the data is constant */
 } quant_range;
 
-/* min/max over finite values; none finite -> [0, 1]; max == min -> max = min + 1. */
+/* min/max over finite values; none finite -> [0, 1]; max == min -> max = min + 1
+ * (in float32: beyond 2^24 that is min again, and every code is then 0). */
 quant_range quant_find_range(const float *v, size_t n);
 /* The same rule applied to a min/max the caller found itself (e.g. while
  * streaming); have_finite == 0 means no finite value was seen. */
 quant_range quant_range_adjust(float min, float max, int have_finite);
 
+/* code = trunc(clip((v - min) * scale, 0, top)) with float32 operands and
+ * scale = (float)(top / ((double)max - (double)min)), the reference's
+ * arithmetic; values outside [min, max] clip. */
 void quant_encode_u8(const float *v, size_t n, quant_range r, uint8_t *out);
 void quant_encode_u16(const float *v, size_t n, quant_range r, uint16_t *out);
 

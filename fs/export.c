@@ -241,8 +241,8 @@ static ex_err load_edges(ex_export *e, void *arg, char *msg, size_t len)
 	int fail = edges_build(g.n, g.indptr, g.indices, g.data, &e->edges);
 	ad_graph_free(&g);
 	if (fail) {
-		snprintf(msg, len, "out of memory");
-		return EX_ENOMEM;
+		snprintf(msg, len, "obsp/connectivities: invalid graph (or out of memory)");
+		return EX_EIO;
 	}
 	return EX_OK;
 }

@@ -97,8 +97,10 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
 		status = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	/* SIGTERM/SIGINT and fusermount3 -u both end the loop normally. */
-	if (status > 0 && fuse_session_exited(se))
+	/* fusermount3 -u ends the loop with 0; SIGTERM, SIGINT and SIGHUP end it
+	 * with the signal's number (libfuse's handler records it), errors with a
+	 * negative errno. Only errors are failures. */
+	if (status > 0)
 		status = 0;
 	fuse_session_unmount(se);
 out_signals:

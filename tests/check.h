@@ -15,14 +15,15 @@ static int check_failures;
 
 #define CHECK(cond, ...)                                                     \
 	do {                                                                 \
-		if (cond) {                                                  \
+		int check_ok_ = !!(cond);                                    \
+		if (check_ok_) {                                             \
 			printf("ok ");                                       \
 		} else {                                                     \
 			printf("FAIL ");                                     \
 			check_failures++;                                    \
 		}                                                            \
 		printf(__VA_ARGS__);                                         \
-		if (!(cond))                                                 \
+		if (!check_ok_)                                              \
 			printf(" (%s:%d: %s)", __FILE__, __LINE__, #cond);   \
 		printf("\n");                                                \
 	} while (0)
