@@ -2,40 +2,66 @@
  * cache.c - see cache.h.
  *
  * One mutex guards the slot table, the LRU list and the reference counts;
- * generation itself runs unlocked (a slot in state GENERATING makes other
- * callers wait on the condition variable instead of generating again).
+ * generation, storing and checksum checks run unlocked (a slot in state
+ * GENERATING makes other callers wait on the condition variable).
  */
 #include "cache.h"
 
+#include <errno.h>
+#include <libdeflate.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
 
 typedef struct entry entry;
 
-struct entry {
-	fc_blob blob;     /* first member: an fc_blob* is an entry* */
+struct entry {             /* bytes held in memory */
+	const void *data;
+	size_t len;
 	uint32_t node;
-	unsigned refs;    /* the slot's own reference plus one per reader */
+	unsigned refs;     /* the slot's own reference plus one per open file */
 	entry *prev, *next;
 };
 
 typedef struct {
-	enum { SLOT_EMPTY, SLOT_GENERATING, SLOT_READY } state;
+	enum { SLOT_EMPTY, SLOT_GENERATING, SLOT_MEMORY, SLOT_STORED } state;
+	int verified;      /* stored file's checksum checked this mount */
+	int64_t size;      /* -1 until known */
+	uint32_t crc;
 	entry *entry;
-	int64_t size;     /* -1 until first generated */
 } slot;
+
+typedef struct {
+	fc_file file;
+	entry *entry;      /* NULL for a stored file */
+} handle;
 
 struct fc_cache {
 	ex_export *e;
+	st_store *store;   /* NULL: memory only */
+	int store_writable;   /* cleared when writing to the store failed */
 	size_t limit, used;
 	pthread_mutex_t lock;
 	pthread_cond_t generated;
 	slot *slots;
-	entry lru;        /* sentinel; lru.next is the most recently used */
+	size_t n_slots;
+	entry lru;         /* sentinel; lru.next is the most recently used */
+	fc_stats stats;
 };
 
-fc_cache *fc_new(ex_export *e, size_t limit)
+static void adopt_stored(void *ctx, uint32_t node, uint64_t size, uint32_t crc)
+{
+	fc_cache *c = ctx;
+	if (node >= c->n_slots || ex_node_at(c->e, node)->kind == EX_DIR)
+		return;
+	c->slots[node] = (slot){SLOT_STORED, 0, (int64_t)size, crc, NULL};
+}
+
+fc_cache *fc_new(ex_export *e, st_store *store, size_t memory_limit)
 {
 	fc_cache *c = calloc(1, sizeof *c);
 	size_t n = ex_node_count(e);
@@ -46,10 +72,15 @@ fc_cache *fc_new(ex_export *e, size_t limit)
 	for (size_t i = 0; i < n; i++)
 		c->slots[i].size = -1;
 	c->e = e;
-	c->limit = limit;
+	c->store = store;
+	c->store_writable = store != NULL;
+	c->n_slots = n;
+	c->limit = memory_limit;
 	c->lru.prev = c->lru.next = &c->lru;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->generated, NULL);
+	if (store)
+		st_scan(store, adopt_stored, c);
 	return c;
 }
 
@@ -71,13 +102,13 @@ static void drop_ref(fc_cache *c, entry *x)
 {
 	if (--x->refs)
 		return;
-	c->used -= x->blob.len;
-	free((void *)x->blob.data);
+	c->used -= x->len;
+	free((void *)x->data);
 	free(x);
 }
 
 /* Evict unused entries from the cold end until the total fits. Entries still
- * being read stay (their memory goes when the last reader releases them). */
+ * open stay allocated until closed, but leave the slot. */
 static void trim(fc_cache *c)
 {
 	entry *x = c->lru.prev;
@@ -107,60 +138,181 @@ void fc_free(fc_cache *c)
 	free(c);
 }
 
-ex_err fc_get(fc_cache *c, uint32_t i, fc_blob **out, char *err, size_t errlen)
+static handle *memory_handle(entry *x)
+{
+	handle *h = malloc(sizeof *h);
+	if (h)
+		*h = (handle){{x->data, x->len, -1}, x};
+	return h;
+}
+
+/* Does the stored file hold exactly the bytes it was stored with? */
+static int verify_stored(int fd, uint64_t size, uint32_t crc)
+{
+	char buf[1 << 16];
+	uint64_t total = 0;
+	uint32_t sum = 0;
+	ssize_t r;
+	while ((r = pread(fd, buf, sizeof buf, (off_t)total)) > 0) {
+		sum = libdeflate_crc32(sum, buf, (size_t)r);
+		total += (uint64_t)r;
+	}
+	return r == 0 && total == size && sum == crc;
+}
+
+/* Open the stored file of slot i (lock held, released meanwhile). Returns a
+ * handle, or NULL after turning a missing or damaged file back to EMPTY. */
+static handle *open_stored(fc_cache *c, uint32_t i)
 {
 	slot *s = &c->slots[i];
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		if (s->state == SLOT_READY) {
-			entry *x = s->entry;
-			x->refs++;
-			unlink_entry(x);
-			push_front(c, x);
-			pthread_mutex_unlock(&c->lock);
-			*out = &x->blob;
-			return EX_OK;
-		}
-		if (s->state == SLOT_EMPTY)
-			break;
-		pthread_cond_wait(&c->generated, &c->lock);
-	}
-	s->state = SLOT_GENERATING;
+	uint64_t size = (uint64_t)s->size;
+	uint32_t crc = s->crc;
+	int verified = s->verified;
+	st_store *store = c->store;
 	pthread_mutex_unlock(&c->lock);
+	int fd = store ? st_open_entry(store, i, size, crc) : -1;
+	int good = fd >= 0 && (verified || verify_stored(fd, size, crc));
+	handle *h = good ? malloc(sizeof *h) : NULL;
+	if (h)
+		*h = (handle){{NULL, (size_t)size, fd}, NULL};
+	else if (fd >= 0)
+		close(fd);
+	if (!good && store) {
+		char path[512];
+		ex_node_path(c->e, i, path, sizeof path);
+		log_warn("cached %s is missing or damaged; generating it again", path);
+		st_remove(store, i, size, crc);
+	}
+	pthread_mutex_lock(&c->lock);
+	if (good)
+		s->verified = 1;
+	else if (s->state == SLOT_STORED && s->crc == crc)
+		s->state = SLOT_EMPTY;
+	return h;
+}
 
+/* Keep freshly generated bytes: in the store if there is one (the memory is
+ * freed), else in memory. Lock not held. Returns 1 when stored. */
+static int keep_in_store(fc_cache *c, uint32_t i, const void *data, size_t len, uint32_t *crc)
+{
+	pthread_mutex_lock(&c->lock);
+	int writable = c->store_writable;
+	pthread_mutex_unlock(&c->lock);
+	if (!writable)
+		return 0;
+	*crc = libdeflate_crc32(0, data, len);
+	int err = st_put(c->store, i, data, len, *crc);
+	if (!err)
+		return 1;
+	pthread_mutex_lock(&c->lock);
+	if (c->store_writable) {
+		log_warn("cannot write to the cache directory (%s): %s; keeping generated files in "
+			 "memory from now on", st_dir(c->store), strerror(err));
+		c->store_writable = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static ex_err generate(fc_cache *c, uint32_t i, handle **out, char *err, size_t errlen)
+{
+	slot *s = &c->slots[i];
 	void *data = NULL;
 	size_t len = 0;
+	uint32_t crc = 0;
 	ex_err r = ex_generate(c->e, i, &data, &len, err, errlen);
-	entry *x = r == EX_OK ? calloc(1, sizeof *x) : NULL;
-	if (r == EX_OK && !x) {
-		free(data);
+	int stored = r == EX_OK && keep_in_store(c, i, data, len, &crc);
+	entry *x = NULL;
+	if (r == EX_OK && !stored && !(x = calloc(1, sizeof *x))) {
 		snprintf(err, errlen, "out of memory");
 		r = EX_ENOMEM;
 	}
+	if (stored || r != EX_OK)
+		free(data);
 
 	pthread_mutex_lock(&c->lock);
+	handle *h = NULL;
 	if (r == EX_OK) {
-		*x = (entry){{data, len}, i, 2, NULL, NULL}; /* slot + caller */
-		s->entry = x;
-		s->state = SLOT_READY;
+		c->stats.generated++;
 		s->size = (int64_t)len;
-		c->used += len;
-		push_front(c, x);
-		*out = &x->blob;
+		if (stored) {
+			*s = (slot){SLOT_STORED, 1, (int64_t)len, crc, NULL};
+			c->stats.stored_bytes += len;
+		} else {
+			*x = (entry){data, len, i, 1, NULL, NULL};
+			*s = (slot){SLOT_MEMORY, 0, (int64_t)len, 0, x};
+			c->used += len;
+			push_front(c, x);
+		}
 	} else {
 		s->state = SLOT_EMPTY;
 	}
 	pthread_cond_broadcast(&c->generated);
+	if (r == EX_OK) {
+		h = stored ? open_stored(c, i) : (x->refs++, memory_handle(x));
+		if (!h) {
+			snprintf(err, errlen, "cannot open the generated file");
+			r = EX_EIO;
+		}
+	}
 	pthread_mutex_unlock(&c->lock);
+	*out = h;
 	return r;
 }
 
-void fc_release(fc_cache *c, fc_blob *b)
+ex_err fc_open(fc_cache *c, uint32_t i, fc_file **out, char *err, size_t errlen)
 {
+	slot *s = &c->slots[i];
+	handle *h = NULL;
 	pthread_mutex_lock(&c->lock);
-	drop_ref(c, (entry *)b);
-	trim(c);
+	for (;;) {
+		if (s->state == SLOT_MEMORY) {
+			entry *x = s->entry;
+			x->refs++;
+			unlink_entry(x);
+			push_front(c, x);
+			h = memory_handle(x);
+			if (!h)
+				drop_ref(c, x);
+			c->stats.hits++;
+			break;
+		}
+		if (s->state == SLOT_STORED && (h = open_stored(c, i))) {
+			c->stats.hits++;
+			break;
+		}
+		if (s->state == SLOT_EMPTY) {
+			s->state = SLOT_GENERATING;
+			c->stats.misses++;
+			pthread_mutex_unlock(&c->lock);
+			ex_err r = generate(c, i, &h, err, errlen);
+			*out = h ? &h->file : NULL;
+			return r;
+		}
+		if (s->state == SLOT_GENERATING)
+			pthread_cond_wait(&c->generated, &c->lock);
+	}
 	pthread_mutex_unlock(&c->lock);
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return EX_ENOMEM;
+	}
+	*out = &h->file;
+	return EX_OK;
+}
+
+void fc_close(fc_cache *c, fc_file *f)
+{
+	handle *h = (handle *)f;
+	if (h->file.fd >= 0) {
+		close(h->file.fd);
+	} else {
+		pthread_mutex_lock(&c->lock);
+		drop_ref(c, h->entry);
+		trim(c);
+		pthread_mutex_unlock(&c->lock);
+	}
+	free(h);
 }
 
 ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen)
@@ -172,11 +324,19 @@ ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen)
 		*size = (size_t)known;
 		return EX_OK;
 	}
-	fc_blob *b;
-	ex_err r = fc_get(c, i, &b, err, errlen);
+	fc_file *f;
+	ex_err r = fc_open(c, i, &f, err, errlen);
 	if (r != EX_OK)
 		return r;
-	*size = b->len;
-	fc_release(c, b);
+	*size = f->len;
+	fc_close(c, f);
 	return EX_OK;
+}
+
+void fc_get_stats(fc_cache *c, fc_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	out->memory_bytes = c->used;
+	pthread_mutex_unlock(&c->lock);
 }

@@ -1,13 +1,17 @@
 /*
- * cache.h - generated files kept in memory, each generated once.
+ * cache.h - generated files, each generated once, kept on disk or in memory.
  *
- * fc_get returns a file's bytes as a reference-counted blob: the first caller
- * generates it while later callers for the same file wait for that result
- * (single flight), so a burst of readers costs one generation. Blobs not in
- * use are evicted, least recently used first, when the total passes the
- * limit; an evicted file is simply generated again (with identical bytes,
- * since generation is deterministic). A file's size is remembered forever
- * once known, so stat never regenerates.
+ * fc_open returns an open file: the first caller generates it while later
+ * callers for the same file wait for that result (single flight), so a burst
+ * of readers costs one generation. With a store (a persistent cache
+ * directory) the bytes are written there and every open gets a descriptor on
+ * that file, which FUSE can splice straight to the kernel; files already in
+ * the store from an earlier mount are used as they are, after a checksum
+ * check on first use. Without a store, or when writing to it fails (disk full,
+ * no permission: warned once), the bytes stay in memory: reference-counted,
+ * evicted least recently used first past the limit, and simply regenerated
+ * (identically: generation is deterministic) when needed again. A file's size
+ * is remembered once known, so stat never regenerates.
  */
 #ifndef CACHE_H
 #define CACHE_H
@@ -15,23 +19,33 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "export.h"
+#include "store.h"
 
-typedef struct fc_blob {
+/* An open file: bytes in memory (fd == -1) or a descriptor on a stored file. */
+typedef struct fc_file {
 	const void *data;
 	size_t len;
-} fc_blob;
+	int fd;
+} fc_file;
 
 typedef struct fc_cache fc_cache;
 
-fc_cache *fc_new(ex_export *e, size_t limit);
+/* store may be NULL (memory only). */
+fc_cache *fc_new(ex_export *e, st_store *store, size_t memory_limit);
 void fc_free(fc_cache *c);
 
-/* The bytes of file node i; release them with fc_release. On failure err
- * holds the reason; a failed generation is retried by the next caller. */
-ex_err fc_get(fc_cache *c, uint32_t i, fc_blob **out, char *err, size_t errlen);
-void fc_release(fc_cache *c, fc_blob *b);
+/* Open file node i; close it with fc_close. On failure err holds the reason;
+ * a failed generation is retried by the next caller. */
+ex_err fc_open(fc_cache *c, uint32_t i, fc_file **out, char *err, size_t errlen);
+void fc_close(fc_cache *c, fc_file *f);
 
 /* The size of file node i, generating it if it was never generated. */
 ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen);
+
+/* Counters for status and logs. */
+typedef struct {
+	uint64_t generated, hits, misses, stored_bytes, memory_bytes;
+} fc_stats;
+void fc_get_stats(fc_cache *c, fc_stats *out);
 
 #endif

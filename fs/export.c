@@ -29,6 +29,7 @@
 #include "log.h"
 #include "quant.h"
 #include "safename.h"
+#include "store.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "payloads are written in host order, which must be little-endian"
@@ -61,6 +62,10 @@ struct ex_export {
 	pthread_mutex_t memo;     /* once_t states */
 	pthread_cond_t memo_done;
 	time_t mtime;
+	struct stat source;       /* identity of the .h5ad, for the cache key */
+	st_store *store;          /* persistent cache directory, or NULL */
+	double index_started;     /* gene index build: start time, last report */
+	int index_reported;
 	char *id, *name;
 	char created_at[32];
 	size_t n_cells;
@@ -252,13 +257,40 @@ static ex_err need_edges(ex_export *e, char *err, size_t len)
 	return once_run(e, &e->edges_once, load_edges, NULL, err, len);
 }
 
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Report the gene index build every 10 %, with an estimate of what is left. */
+static void index_progress(void *ctx, double fraction)
+{
+	ex_export *e = ctx;
+	int step = (int)(fraction * 10);
+	if (step <= e->index_reported || step >= 10)
+		return;
+	e->index_reported = step;
+	double spent = now() - e->index_started;
+	log_info("gene index: %d%% after %.1f s, about %.0f s left", step * 10, spent,
+		 spent / fraction * (1 - fraction));
+}
+
 static ex_err load_genes(ex_export *e, void *arg, char *msg, size_t len)
 {
 	(void)arg;
-	log_info("building the gene index (one pass over X)");
-	if (gi_build(e->ad, &e->h5, &e->gi, msg, len))
+	e->index_started = now();
+	const char *dir = e->store ? st_dir(e->store) : NULL;
+	int r = gi_build(e->ad, &e->h5, dir, index_progress, e, &e->gi, msg, len);
+	if (r == GI_EWRITE && dir) {
+		log_warn("%s in %s; building it in a temporary file instead", msg, dir);
+		r = gi_build(e->ad, &e->h5, NULL, index_progress, e, &e->gi, msg, len);
+	}
+	if (r)
 		return EX_EIO;
-	log_info("gene index ready");
+	if (e->index_reported)
+		log_info("gene index ready after %.1f s", now() - e->index_started);
 	return EX_OK;
 }
 
@@ -667,6 +699,7 @@ static ex_err describe_dataset(ex_export *e, const char *path, const struct stat
 	if (!e->name || !e->id)
 		return EX_ENOMEM;
 	e->mtime = st->st_mtime;
+	e->source = *st;
 	struct tm tm;
 	gmtime_r(&e->mtime, &tm);
 	strftime(e->created_at, sizeof e->created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -681,7 +714,9 @@ static int copy_options(ex_options *dst, const ex_options *src)
 	dst->dataset_id = src->dataset_id ? strdup(src->dataset_id) : NULL;
 	dst->dataset_name = src->dataset_name ? strdup(src->dataset_name) : NULL;
 	dst->host = strdup(src->host ? src->host : "127.0.0.1");
+	dst->cache_dir = src->cache_dir ? strdup(src->cache_dir) : NULL;
 	return (src->latent && !dst->latent) || (src->embedding && !dst->embedding) ||
+	       (src->cache_dir && !dst->cache_dir) ||
 	       (src->dataset_id && !dst->dataset_id) ||
 	       (src->dataset_name && !dst->dataset_name) || !dst->host ? -1 : 0;
 }
@@ -714,6 +749,70 @@ static ex_err open_layout(ex_export *e, const char *path, char *err, size_t errl
 	return r;
 }
 
+/* Everything that changes a byte of the tree: a store made under another key
+ * is never used. */
+static char *cache_key(const ex_export *e)
+{
+	const ex_options *o = &e->opt;
+	char *key;
+	int n = asprintf(&key,
+		"cellucidfs cache, format %s\n"
+		"source dev=%ju ino=%ju size=%jd mtime=%jd.%09ld\n"
+		"compression=%d var_bits=%d obs_bits=%d\n"
+		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n",
+		CELLUCIDFS_VERSION, (uintmax_t)e->source.st_dev, (uintmax_t)e->source.st_ino,
+		(intmax_t)e->source.st_size, (intmax_t)e->source.st_mtim.tv_sec,
+		e->source.st_mtim.tv_nsec, o->compression, o->var_bits, o->obs_bits,
+		o->latent ? o->latent : "", o->embedding ? o->embedding : "", e->id, e->name,
+		o->host, o->port);
+	return n < 0 ? NULL : key;
+}
+
+/* $XDG_CACHE_HOME/cellucidfs, else ~/.cache/cellucidfs; NULL if neither is set. */
+static char *default_cache_dir(void)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *dir = NULL;
+	if (xdg && *xdg == '/') {
+		if (asprintf(&dir, "%s/cellucidfs", xdg) < 0)
+			dir = NULL;
+	} else if (home && *home == '/') {
+		if (asprintf(&dir, "%s/.cache/cellucidfs", home) < 0)
+			dir = NULL;
+	}
+	return dir;
+}
+
+/* An unusable cache directory is not fatal: files are then kept in memory. */
+static ex_err open_store(ex_export *e)
+{
+	if (e->opt.cache_dir && !strcmp(e->opt.cache_dir, "none"))
+		return EX_OK;
+	char *dir = e->opt.cache_dir ? strdup(e->opt.cache_dir) : default_cache_dir();
+	char *key = cache_key(e);
+	char why[512] = "no HOME or XDG_CACHE_HOME";
+	if (dir && key)
+		e->store = st_open(dir, key, why, sizeof why);
+	if (!e->store)
+		log_warn("no cache directory (%s); generated files are kept in memory", why);
+	free(dir);
+	free(key);
+	return EX_OK;
+}
+
+struct st_store *ex_store(const ex_export *e)
+{
+	return e->store;
+}
+
+int ex_prefetches(const ex_export *e, uint32_t i, ex_prefetch p)
+{
+	ex_kind kind = e->nodes[i].kind;
+	if (kind == EX_DIR || p == EX_PREFETCH_NONE)
+		return 0;
+	return kind != EX_GENE || p == EX_PREFETCH_ALL;
+}
+
 ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *err,
 	       size_t errlen)
 {
@@ -728,6 +827,8 @@ ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *e
 	ex_err r = copy_options(&e->opt, opt) ? EX_ENOMEM : open_layout(e, path, err, errlen);
 	if (r == EX_OK && build_tree(e))
 		r = EX_ENOMEM;
+	if (r == EX_OK)
+		r = open_store(e);
 	if (r == EX_ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	if (r != EX_OK) {
@@ -761,6 +862,7 @@ void ex_close(ex_export *e)
 	free(e->nodes);
 	free(e->table);
 	ad_close(e->ad);
+	st_close(e->store);
 	ex_options_free(&e->opt);
 	free(e->id);
 	free(e->name);

@@ -27,6 +27,12 @@ typedef enum {
 	EX_ENOENT    /* no such node */
 } ex_err;
 
+typedef enum {
+	EX_PREFETCH_NONE,
+	EX_PREFETCH_OBS,   /* what the viewer loads at start: documents, points, obs, graph */
+	EX_PREFETCH_ALL    /* and every gene */
+} ex_prefetch;
+
 typedef struct {
 	int compression;          /* 0 (plain files) .. 9; default 6 */
 	int var_bits, obs_bits;   /* 8, 16 or 0 = float32; default 8 */
@@ -36,6 +42,9 @@ typedef struct {
 	size_t cache_size;        /* bytes of generated files kept in memory */
 	char *host;
 	int port;
+	char *cache_dir;          /* NULL: $XDG_CACHE_HOME/cellucidfs or ~/.cache/cellucidfs;
+				     "none": memory only */
+	ex_prefetch prefetch;     /* default EX_PREFETCH_OBS */
 } ex_options;
 
 void ex_options_init(ex_options *o);
@@ -84,6 +93,12 @@ time_t ex_mtime(const ex_export *e);
  * On failure err holds a one-line reason naming the file. */
 ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len,
 		   char *err, size_t errlen);
+
+/* The persistent cache directory of this dataset, or NULL (memory only). */
+struct st_store *ex_store(const ex_export *e);
+
+/* Whether file node i belongs to what prefetch level p warms. */
+int ex_prefetches(const ex_export *e, uint32_t i, ex_prefetch p);
 
 /* The node's path from the root, e.g. "obs/leiden.codes.u8.gz" (for logs). */
 void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);

@@ -1,25 +1,36 @@
 /*
  * genes.c - see genes.h.
  *
- * File layout: blocks one after another; block b holds its (cell, value)
- * pairs grouped by gene, so gene g's pairs in block b sit at
- * block_start[b] + offset[b][g] pairs. Cells inside a gene segment keep
- * their row order, so a reader can scatter them without sorting.
+ * genes.idx layout: a 64-byte header, then the tables - offsets[n_genes + 1]
+ * (in pairs), stats[n_genes], crc[n_genes] (one CRC-32 per gene's pairs) -
+ * then the pairs, gene after gene, cells in row order within a gene. The
+ * header's CRC covers the tables.
+ *
+ * The scratch file written during the scan holds one segment per row block,
+ * grouped by gene inside the block; the merge reads, for a run of genes, the
+ * contiguous span of each block and interleaves them, so both passes are
+ * sequential I/O.
  */
 #include "genes.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* About 64 MiB of pairs per block: large enough that a gene needs few reads,
- * small enough to keep the build's memory modest. */
+/* About 64 MiB of pairs per scanned block, 256 MiB per merged run of genes:
+ * large enough for few, long reads; small enough to bound the memory. */
 #define BLOCK_NNZ ((size_t)8 << 20)
+#define MERGE_PAIRS ((uint64_t)32 << 20)
+
+static const char MAGIC[8] = "CFSGENE1";
 
 typedef struct {
 	uint32_t cell;
@@ -28,44 +39,144 @@ typedef struct {
 
 typedef struct {
 	float min, max;
-	size_t stored;      /* stored entries, to know whether implicit zeros exist */
-	int have_finite;
+	uint64_t stored;       /* stored entries: fewer than n_cells means zeros too */
+	uint32_t have_finite;
+	uint32_t unused;
 } gene_stats;
+
+typedef struct {
+	char magic[8];
+	uint64_t n_cells, n_genes, nnz;
+	uint32_t tables_crc;
+	uint32_t unused[7];
+} file_header;
 
 struct gi_index {
 	size_t n_cells, n_genes;
-	gene_stats *stats;
-	/* scanned matrices */
 	int fd;
-	size_t n_blocks;
-	uint64_t *block_start;   /* n_blocks, in pairs */
-	uint64_t *offsets;       /* n_blocks * (n_genes + 1), in pairs */
-	/* CSC matrices, read directly */
-	ad_file *direct;
-	pthread_mutex_t *h5;
-	/* build scratch */
-	pair *scratch;
-	uint64_t *cursor;
-	int write_failed;
+	uint64_t *offsets;
+	gene_stats *stats;
+	uint32_t *crcs;
+	off_t pairs_at;
+	char *path;            /* genes.idx, removed if found damaged; NULL if temporary */
 };
 
-static int open_temp_file(void)
+typedef struct {
+	gi_index *g;
+	pthread_mutex_t *h5;
+	int scratch;
+	size_t n_blocks, rows_done;
+	uint64_t *block_start; /* in pairs */
+	uint64_t *block_off;   /* n_blocks * (n_genes + 1) */
+	pair *buf;
+	size_t buf_len;
+	uint64_t *cursor;
+	int error;             /* errno of a failed write or allocation */
+	gi_progress_fn progress;
+	void *progress_ctx;
+} builder;
+
+/* ------------------------------------------------------------- I/O */
+
+static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
 {
-	const char *dir = getenv("TMPDIR");
-	if (!dir || !*dir)
-		dir = "/tmp";
+	const char *p = buf;
+	while (len) {
+		ssize_t w = pwrite(fd, p, len, at);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		p += w, len -= (size_t)w, at += w;
+	}
+	return 0;
+}
+
+static int pread_all(int fd, void *buf, size_t len, off_t at)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t r = pread(fd, p, len, at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? errno : EIO;
+		p += r, len -= (size_t)r, at += r;
+	}
+	return 0;
+}
+
+static int temp_file(const char *dir)
+{
+	if (!dir) {
+		dir = getenv("TMPDIR");
+		if (!dir || !*dir)
+			dir = "/tmp";
+	}
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		return fd;
 	/* O_TMPFILE needs file-system support; a named file unlinked at once
-	 * gives the same lifetime. */
-	char path[4096];
-	snprintf(path, sizeof path, "%s/cellucidfs-genes-XXXXXX", dir);
+	 * has the same lifetime. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/tmp-genes-XXXXXX", dir);
 	fd = mkstemp(path);
 	if (fd >= 0)
 		unlink(path);
 	return fd;
 }
+
+static size_t tables_bytes(size_t n_genes)
+{
+	return (n_genes + 1) * sizeof(uint64_t) + n_genes * (sizeof(gene_stats) + sizeof(uint32_t));
+}
+
+static uint32_t tables_crc(const gi_index *g)
+{
+	uint32_t crc = libdeflate_crc32(0, g->offsets, (g->n_genes + 1) * sizeof *g->offsets);
+	crc = libdeflate_crc32(crc, g->stats, g->n_genes * sizeof *g->stats);
+	return libdeflate_crc32(crc, g->crcs, g->n_genes * sizeof *g->crcs);
+}
+
+static int alloc_tables(gi_index *g)
+{
+	g->offsets = calloc(g->n_genes + 1, sizeof *g->offsets);
+	g->stats = calloc(g->n_genes ? g->n_genes : 1, sizeof *g->stats);
+	g->crcs = calloc(g->n_genes ? g->n_genes : 1, sizeof *g->crcs);
+	g->pairs_at = (off_t)(sizeof(file_header) + tables_bytes(g->n_genes));
+	return g->offsets && g->stats && g->crcs ? 0 : ENOMEM;
+}
+
+/* --------------------------------------------------------- loading */
+
+/* Reuse dir/genes.idx when it is complete and belongs to this matrix. */
+static int load_index(gi_index *g, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	file_header h;
+	struct stat st;
+	int ok = !pread_all(fd, &h, sizeof h, 0) && !memcmp(h.magic, MAGIC, sizeof MAGIC) &&
+		 h.n_cells == g->n_cells && h.n_genes == g->n_genes && !fstat(fd, &st) &&
+		 !alloc_tables(g) &&
+		 (uint64_t)st.st_size == (uint64_t)g->pairs_at + h.nnz * sizeof(pair);
+	off_t at = sizeof h;
+	ok = ok && !pread_all(fd, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
+	at += (off_t)((g->n_genes + 1) * sizeof *g->offsets);
+	ok = ok && !pread_all(fd, g->stats, g->n_genes * sizeof *g->stats, at);
+	at += (off_t)(g->n_genes * sizeof *g->stats);
+	ok = ok && !pread_all(fd, g->crcs, g->n_genes * sizeof *g->crcs, at);
+	ok = ok && tables_crc(g) == h.tables_crc && g->offsets[g->n_genes] == h.nnz;
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
+	g->fd = fd;
+	return 0;
+}
+
+/* ------------------------------------------------------------ scan */
 
 static void note_value(gene_stats *s, float v)
 {
@@ -81,172 +192,241 @@ static void note_value(gene_stats *s, float v)
 	}
 }
 
-static int grow_blocks(gi_index *g)
+static int grow_blocks(builder *b)
 {
-	size_t n = g->n_blocks + 1;
-	uint64_t *start = realloc(g->block_start, n * sizeof *start);
-	if (!start)
-		return -1;
-	g->block_start = start;
-	uint64_t *off = realloc(g->offsets, n * (g->n_genes + 1) * sizeof *off);
-	if (!off)
-		return -1;
-	g->offsets = off;
-	return 0;
+	size_t n = b->n_blocks + 1, genes = b->g->n_genes + 1;
+	uint64_t *start = realloc(b->block_start, n * sizeof *start);
+	if (start)
+		b->block_start = start;
+	uint64_t *off = start ? realloc(b->block_off, n * genes * sizeof *off) : NULL;
+	if (off)
+		b->block_off = off;
+	return off ? 0 : ENOMEM;
 }
 
-static int write_all(int fd, const void *buf, size_t len, off_t at)
+/* Transpose one row block into gene order and append it to the scratch file. */
+static int transpose_block(builder *b, const ad_rowblock *rb)
 {
-	const char *p = buf;
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, at);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w, len -= (size_t)w, at += w;
+	gi_index *g = b->g;
+	size_t nnz = (size_t)rb->indptr[rb->nrows];
+	int err = grow_blocks(b);
+	if (!err && nnz > b->buf_len) {
+		pair *buf = realloc(b->buf, nnz * sizeof *buf);
+		if (buf) {
+			b->buf = buf;
+			b->buf_len = nnz;
+		}
+		err = buf ? 0 : ENOMEM;
 	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len, off_t at)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t r = pread(fd, p, len, at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r, len -= (size_t)r, at += r;
-	}
-	return 0;
-}
-
-/* Transpose one row block into gene order and append it to the file. */
-static int add_block(const ad_rowblock *b, void *ctx)
-{
-	gi_index *g = ctx;
-	size_t nnz = (size_t)b->indptr[b->nrows];
-	if (grow_blocks(g) != 0) {
-		g->write_failed = ENOMEM;
-		return 1;
-	}
-	pair *scratch = realloc(g->scratch, (nnz ? nnz : 1) * sizeof *scratch);
-	if (!scratch) {
-		g->write_failed = ENOMEM;
-		return 1;
-	}
-	g->scratch = scratch;
-
-	uint64_t *off = g->offsets + g->n_blocks * (g->n_genes + 1);
+	if (err)
+		return err;
+	uint64_t *off = b->block_off + b->n_blocks * (g->n_genes + 1);
 	memset(off, 0, (g->n_genes + 1) * sizeof *off);
 	for (size_t k = 0; k < nnz; k++)
-		off[b->indices[k] + 1]++;
+		off[rb->indices[k] + 1]++;
 	for (size_t j = 0; j < g->n_genes; j++)
 		off[j + 1] += off[j];
-	memcpy(g->cursor, off, g->n_genes * sizeof *off);
-	for (size_t r = 0; r < b->nrows; r++) {
-		uint32_t cell = (uint32_t)(b->row0 + r);
-		for (int64_t k = b->indptr[r]; k < b->indptr[r + 1]; k++) {
-			uint32_t gene = b->indices[k];
-			float v = b->values[k];
-			scratch[g->cursor[gene]++] = (pair){cell, v};
-			note_value(&g->stats[gene], v);
+	memcpy(b->cursor, off, g->n_genes * sizeof *off);
+	for (size_t r = 0; r < rb->nrows; r++) {
+		uint32_t cell = (uint32_t)(rb->row0 + r);
+		for (int64_t k = rb->indptr[r]; k < rb->indptr[r + 1]; k++) {
+			uint32_t gene = rb->indices[k];
+			b->buf[b->cursor[gene]++] = (pair){cell, rb->values[k]};
+			note_value(&g->stats[gene], rb->values[k]);
 		}
 	}
-
-	uint64_t start = g->n_blocks ? g->block_start[g->n_blocks - 1] +
-				       g->offsets[(g->n_blocks - 1) * (g->n_genes + 1) + g->n_genes]
-				     : 0;
-	g->block_start[g->n_blocks] = start;
-	if (write_all(g->fd, scratch, nnz * sizeof *scratch, (off_t)(start * sizeof(pair)))) {
-		g->write_failed = errno ? errno : EIO;
-		return 1;
-	}
-	g->n_blocks++;
-	return 0;
+	uint64_t start = 0;
+	if (b->n_blocks)
+		start = b->block_start[b->n_blocks - 1] + off[-1];
+	b->block_start[b->n_blocks++] = start;
+	return pwrite_all(b->scratch, b->buf, nnz * sizeof(pair), (off_t)(start * sizeof(pair)));
 }
 
-static int build_scanned(gi_index *g, ad_file *f, pthread_mutex_t *h5, char *err, size_t errlen)
+/* Called with the HDF5 lock held; the transposition runs without it. */
+static int on_block(const ad_rowblock *rb, void *ctx)
 {
-	g->fd = open_temp_file();
-	g->cursor = malloc((g->n_genes + 1) * sizeof *g->cursor);
-	if (g->fd < 0 || !g->cursor) {
-		snprintf(err, errlen, "cannot create the gene index: %s", strerror(errno));
-		return -1;
+	builder *b = ctx;
+	pthread_mutex_unlock(b->h5);
+	b->error = transpose_block(b, rb);
+	b->rows_done += rb->nrows;
+	if (b->progress && b->g->n_cells)
+		b->progress(b->progress_ctx, 0.8 * (double)b->rows_done / (double)b->g->n_cells);
+	pthread_mutex_lock(b->h5);
+	return b->error != 0;
+}
+
+/* ----------------------------------------------------------- merge */
+
+static uint64_t block_count(const builder *b, size_t blk, size_t gene)
+{
+	const uint64_t *off = b->block_off + blk * (b->g->n_genes + 1);
+	return off[gene + 1] - off[gene];
+}
+
+static int merge_run(builder *b, int out, size_t g0, size_t g1, pair *merged, pair *span)
+{
+	gi_index *g = b->g;
+	for (size_t j = g0; j < g1; j++)
+		b->cursor[j] = g->offsets[j] - g->offsets[g0];
+	for (size_t blk = 0; blk < b->n_blocks; blk++) {
+		const uint64_t *off = b->block_off + blk * (g->n_genes + 1);
+		uint64_t n = off[g1] - off[g0];
+		off_t at = (off_t)((b->block_start[blk] + off[g0]) * sizeof(pair));
+		int err = n ? pread_all(b->scratch, span, n * sizeof(pair), at) : 0;
+		if (err)
+			return err;
+		for (size_t j = g0; j < g1; j++) {
+			uint64_t c = block_count(b, blk, j);
+			memcpy(merged + b->cursor[j], span + (off[j] - off[g0]), c * sizeof(pair));
+			b->cursor[j] += c;
+		}
 	}
-	pthread_mutex_lock(h5);
-	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, add_block, g);
+	for (size_t j = g0; j < g1; j++)
+		g->crcs[j] = libdeflate_crc32(0, merged + (g->offsets[j] - g->offsets[g0]),
+					      (g->offsets[j + 1] - g->offsets[j]) * sizeof(pair));
+	uint64_t n = g->offsets[g1] - g->offsets[g0];
+	return pwrite_all(out, merged, n * sizeof(pair),
+			  g->pairs_at + (off_t)(g->offsets[g0] * sizeof(pair)));
+}
+
+static int merge(builder *b, int out)
+{
+	gi_index *g = b->g;
+	uint64_t biggest = 0;
+	for (size_t j = 0; j < g->n_genes; j++) {
+		uint64_t n = 0;
+		for (size_t blk = 0; blk < b->n_blocks; blk++)
+			n += block_count(b, blk, j);
+		g->offsets[j + 1] = g->offsets[j] + n;
+		biggest = n > biggest ? n : biggest;
+	}
+	uint64_t cap = biggest > MERGE_PAIRS ? biggest : MERGE_PAIRS;
+	if (cap > g->offsets[g->n_genes])
+		cap = g->offsets[g->n_genes];
+	pair *merged = malloc((cap ? cap : 1) * sizeof *merged);
+	pair *span = malloc((cap ? cap : 1) * sizeof *span);
+	int err = merged && span ? 0 : ENOMEM;
+	for (size_t g0 = 0, g1; g0 < g->n_genes && !err; g0 = g1) {
+		g1 = g0 + 1;
+		while (g1 < g->n_genes && g->offsets[g1 + 1] - g->offsets[g0] <= cap)
+			g1++;
+		err = merge_run(b, out, g0, g1, merged, span);
+		if (b->progress)
+			b->progress(b->progress_ctx, 0.8 + 0.2 * (double)g1 / (double)g->n_genes);
+	}
+	free(merged);
+	free(span);
+	return err;
+}
+
+static int write_tables(gi_index *g, int out)
+{
+	file_header h = {.n_cells = g->n_cells, .n_genes = g->n_genes,
+			 .nnz = g->offsets[g->n_genes], .tables_crc = tables_crc(g)};
+	memcpy(h.magic, MAGIC, sizeof MAGIC);
+	off_t at = sizeof h;
+	int err = pwrite_all(out, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
+	at += (off_t)((g->n_genes + 1) * sizeof *g->offsets);
+	err = err ? err : pwrite_all(out, g->stats, g->n_genes * sizeof *g->stats, at);
+	at += (off_t)(g->n_genes * sizeof *g->stats);
+	err = err ? err : pwrite_all(out, g->crcs, g->n_genes * sizeof *g->crcs, at);
+	/* The header goes last: a file with a valid header is complete. */
+	return err ? err : pwrite_all(out, &h, sizeof h, 0);
+}
+
+/* Scan X into the scratch file, merge into a new index file, and publish it
+ * as dir/genes.idx (or keep it as an unlinked temporary file). */
+static int build_index(builder *b, ad_file *f, const char *dir, char *err, size_t errlen)
+{
+	gi_index *g = b->g;
+	char tmp[PATH_MAX] = "";
+	int out = -1, e, rc = GI_EWRITE;
+	b->scratch = temp_file(dir);
+	b->cursor = malloc((g->n_genes + 1) * sizeof *b->cursor);
+	if (dir) {
+		snprintf(tmp, sizeof tmp, "%s/tmp-genes-XXXXXX", dir);
+		out = mkstemp(tmp);
+	} else {
+		out = temp_file(NULL);
+	}
+	if (b->scratch < 0 || out < 0 || !b->cursor || (e = alloc_tables(g))) {
+		snprintf(err, errlen, "cannot create the gene index: %s",
+			 b->cursor ? strerror(errno) : "out of memory");
+		goto fail;
+	}
+	pthread_mutex_lock(b->h5);
+	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, on_block, b);
 	if (r != AD_OK)
 		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
-	pthread_mutex_unlock(h5);
-	free(g->scratch);
-	free(g->cursor);
-	g->scratch = NULL;
-	g->cursor = NULL;
-	if (r == AD_OK && g->write_failed)
-		snprintf(err, errlen, "cannot write the gene index: %s", strerror(g->write_failed));
-	return r == AD_OK && !g->write_failed ? 0 : -1;
-}
-
-static int read_direct(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
-{
-	pthread_mutex_lock(g->h5);
-	ad_err r = ad_x_read_gene(g->direct, gene, out);
-	if (r != AD_OK)
-		snprintf(err, errlen, "cannot read X column %zu: %s", gene, ad_last_error(g->direct));
-	pthread_mutex_unlock(g->h5);
-	return r == AD_OK ? 0 : -1;
-}
-
-/* CSC X is already gene-major; one read per gene gives its statistics. */
-static int build_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, char *err, size_t errlen)
-{
-	g->direct = f;
-	g->h5 = h5;
-	float *col = malloc((g->n_cells ? g->n_cells : 1) * sizeof *col);
-	if (!col) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	pthread_mutex_unlock(b->h5);
+	if (r != AD_OK) {
+		rc = GI_EREAD;
+		goto fail;
 	}
-	for (size_t j = 0; j < g->n_genes; j++) {
-		if (read_direct(g, j, col, err, errlen)) {
-			free(col);
-			return -1;
+	if (b->error || (e = merge(b, out)) || (e = write_tables(g, out))) {
+		snprintf(err, errlen, "cannot write the gene index: %s",
+			 strerror(b->error ? b->error : e));
+		goto fail;
+	}
+	if (dir) {
+		if (asprintf(&g->path, "%s/genes.idx", dir) < 0) {
+			g->path = NULL;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
 		}
-		for (size_t i = 0; i < g->n_cells; i++)
-			if (col[i] != 0.0f)
-				note_value(&g->stats[j], col[i]);
+		if (rename(tmp, g->path)) {
+			snprintf(err, errlen, "cannot write the gene index: %s", strerror(errno));
+			goto fail;
+		}
 	}
-	free(col);
+	close(b->scratch);
+	g->fd = out;
 	return 0;
+fail:
+	if (b->scratch >= 0)
+		close(b->scratch);
+	if (out >= 0)
+		close(out);
+	if (*tmp)
+		unlink(tmp);
+	return rc;
 }
 
-int gi_build(ad_file *f, pthread_mutex_t *h5, gi_index **out, char *err, size_t errlen)
+int gi_build(ad_file *f, pthread_mutex_t *h5, const char *dir, gi_progress_fn progress,
+	     void *progress_ctx, gi_index **out, char *err, size_t errlen)
 {
 	gi_index *g = calloc(1, sizeof *g);
 	if (!g) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return GI_EWRITE;
 	}
 	g->fd = -1;
 	pthread_mutex_lock(h5);
 	g->n_cells = ad_n_obs(f);
 	g->n_genes = ad_n_var(f);
-	ad_x_format kind = ad_x_kind(f);
 	pthread_mutex_unlock(h5);
-	g->stats = calloc(g->n_genes ? g->n_genes : 1, sizeof *g->stats);
-	int rc = -1;
-	if (!g->stats)
-		snprintf(err, errlen, "out of memory");
-	else if (kind == AD_X_CSC)
-		rc = build_direct(g, f, h5, err, errlen);
-	else
-		rc = build_scanned(g, f, h5, err, errlen);
+
+	char path[PATH_MAX];
+	if (dir) {
+		snprintf(path, sizeof path, "%s/genes.idx", dir);
+		if (!load_index(g, path)) {
+			g->path = strdup(path);
+			*out = g;
+			return 0;
+		}
+		free(g->offsets), free(g->stats), free(g->crcs);
+		g->offsets = NULL, g->stats = NULL, g->crcs = NULL;
+	}
+	builder b = {.g = g, .h5 = h5, .scratch = -1, .progress = progress,
+		     .progress_ctx = progress_ctx};
+	int rc = build_index(&b, f, dir, err, errlen);
+	free(b.block_start);
+	free(b.block_off);
+	free(b.buf);
+	free(b.cursor);
 	if (rc) {
 		gi_free(g);
-		return -1;
+		return rc;
 	}
 	*out = g;
 	return 0;
@@ -258,51 +438,43 @@ void gi_free(gi_index *g)
 		return;
 	if (g->fd >= 0)
 		close(g->fd);
-	free(g->stats);
-	free(g->block_start);
 	free(g->offsets);
-	free(g->scratch);
-	free(g->cursor);
+	free(g->stats);
+	free(g->crcs);
+	free(g->path);
 	free(g);
 }
 
 quant_range gi_range(const gi_index *g, size_t gene)
 {
 	gene_stats s = g->stats[gene];
-	if (s.stored < g->n_cells) { /* the implicit zeros are values too */
+	if (s.stored < g->n_cells) /* the implicit zeros are values too */
 		note_value(&s, 0.0f);
-	}
-	return quant_range_adjust(s.min, s.max, s.have_finite);
+	return quant_range_adjust(s.min, s.max, (int)s.have_finite);
 }
 
 int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 {
-	if (g->direct)
-		return read_direct(g, gene, out, err, errlen);
-	memset(out, 0, g->n_cells * sizeof *out);
-	size_t most = 0;
-	for (size_t b = 0; b < g->n_blocks; b++) {
-		const uint64_t *off = g->offsets + b * (g->n_genes + 1);
-		size_t n = (size_t)(off[gene + 1] - off[gene]);
-		most = n > most ? n : most;
-	}
-	pair *buf = malloc((most ? most : 1) * sizeof *buf);
+	uint64_t n = g->offsets[gene + 1] - g->offsets[gene];
+	pair *buf = malloc((n ? n : 1) * sizeof *buf);
 	if (!buf) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (size_t b = 0; b < g->n_blocks; b++) {
-		const uint64_t *off = g->offsets + b * (g->n_genes + 1);
-		size_t n = (size_t)(off[gene + 1] - off[gene]);
-		off_t at = (off_t)((g->block_start[b] + off[gene]) * sizeof(pair));
-		if (n && read_all(g->fd, buf, n * sizeof *buf, at)) {
-			snprintf(err, errlen, "cannot read the gene index: %s", strerror(errno));
-			free(buf);
-			return -1;
-		}
-		for (size_t k = 0; k < n; k++)
-			out[buf[k].cell] = buf[k].value;
+	int e = pread_all(g->fd, buf, n * sizeof *buf,
+			  g->pairs_at + (off_t)(g->offsets[gene] * sizeof(pair)));
+	if (e || libdeflate_crc32(0, buf, n * sizeof *buf) != g->crcs[gene]) {
+		snprintf(err, errlen, "the gene index is damaged (%s); it is rebuilt at the next mount",
+			 e ? strerror(e) : "checksum mismatch");
+		if (g->path)
+			unlink(g->path);
+		free(buf);
+		return -1;
 	}
+	memset(out, 0, g->n_cells * sizeof *out);
+	for (uint64_t k = 0; k < n; k++)
+		if (buf[k].cell < g->n_cells)
+			out[buf[k].cell] = buf[k].value;
 	free(buf);
 	return 0;
 }

@@ -26,6 +26,16 @@
 /* libfuse clamps this; it means "as long as the kernel will keep it". */
 static const double FOREVER = 1e9;
 
+static void ll_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Replies from stored files can then move pages instead of copying. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+}
+
 static ll_fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -166,36 +176,46 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	fc_blob *b;
+	fc_file *f;
 	char err[512];
-	if (fc_get(fs->cache, node_of(ino), &b, err, sizeof err) != EX_OK) {
+	if (fc_open(fs->cache, node_of(ino), &f, err, sizeof err) != EX_OK) {
 		log_error("%s", err);
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)b;
+	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi))
-		fc_release(fs->cache, b); /* the opener went away: no release will come */
+		fc_close(fs->cache, f); /* the opener went away: no release will come */
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	(void)ino;
-	const fc_blob *b = (const fc_blob *)(uintptr_t)fi->fh;
-	if (off < 0 || (size_t)off >= b->len) {
+	const fc_file *f = (const fc_file *)(uintptr_t)fi->fh;
+	if (off < 0 || (size_t)off >= f->len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	size_t n = b->len - (size_t)off < size ? b->len - (size_t)off : size;
-	fuse_reply_buf(req, (const char *)b->data + off, n);
+	size_t n = f->len - (size_t)off < size ? f->len - (size_t)off : size;
+	if (f->fd < 0) {
+		fuse_reply_buf(req, (const char *)f->data + off, n);
+		return;
+	}
+	/* A stored file: libfuse reads (or splices) it straight from the
+	 * descriptor, without a copy through this process. */
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(n);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = f->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fc_release(fs_of(req)->cache, (fc_blob *)(uintptr_t)fi->fh);
+	fc_close(fs_of(req)->cache, (fc_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -282,6 +302,7 @@ static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 const struct fuse_lowlevel_ops ll_ops = {
+	.init = ll_init,
 	.lookup = ll_lookup,
 	.getattr = ll_getattr,
 	.opendir = ll_opendir,

@@ -24,6 +24,7 @@
 
 #include "ll.h"
 #include "log.h"
+#include "prefetch.h"
 
 static const char usage[] =
 "usage: cellucidfs SOURCE.h5ad MOUNTPOINT [-f] [-o OPTION[,OPTION...]]\n"
@@ -38,7 +39,11 @@ static const char usage[] =
 "    latent=KEY             obsm KEY as the latent space for outlier quantiles\n"
 "    dataset_id=ID          dataset id (default: safe name of the file's base name)\n"
 "    dataset_name=NAME      dataset name (default: the file's base name)\n"
-"    cache_size=SIZE        memory for generated files, e.g. 512M (default 512M)\n"
+"    cache_dir=PATH         persistent cache (default $XDG_CACHE_HOME/cellucidfs or\n"
+"                           ~/.cache/cellucidfs); none = memory only\n"
+"    cache_size=SIZE        memory for generated files without a cache directory (default 512M)\n"
+"    prefetch=LEVEL         warm the cache after mounting: none, obs (what the viewer loads\n"
+"                           first, the default) or all (every gene too)\n"
 "    host=HOST, port=PORT   what _cellucid/info announces (default 127.0.0.1, 8080)\n"
 "\n"
 "general options:\n"
@@ -76,7 +81,8 @@ static int take_arg(void *data, const char *arg, int key, struct fuse_args *outa
 
 /* Mount, serve until unmounted or signalled, unmount. Up to 16 threads serve
  * requests so that one slow generation does not stall other readers. */
-static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
+static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
+	       ex_prefetch prefetch)
 {
 	int status = 1;
 	struct fuse_session *se = fuse_session_new(args, &ll_ops, sizeof ll_ops, fs);
@@ -88,6 +94,8 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
 		goto out_signals;
 	fuse_daemonize(o->foreground);
 	log_to_syslog(!o->foreground);
+	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
+	pf_worker *warm = pf_start(fs->e, fs->cache, prefetch);
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -103,6 +111,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
 	if (status > 0)
 		status = 0;
 	fuse_session_unmount(se);
+	pf_stop(warm);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
@@ -151,11 +160,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
 		goto out;
 	}
-	fs.cache = fc_new(fs.e, c.opt.cache_size);
+	fs.cache = fc_new(fs.e, ex_store(fs.e), c.opt.cache_size);
 	if (!fs.cache || fuse_opt_add_arg(&args, "-ofsname=cellucidfs,subtype=cellucidfs,ro")) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
-		status = run(&args, &o, &fs);
+		status = run(&args, &o, &fs, c.opt.prefetch);
 	}
 	fc_free(fs.cache);
 	ex_close(fs.e);

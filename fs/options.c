@@ -17,6 +17,7 @@ void ex_options_init(ex_options *o)
 	o->obs_bits = 8;
 	o->cache_size = (size_t)512 << 20;
 	o->port = 8080;
+	o->prefetch = EX_PREFETCH_OBS;
 }
 
 void ex_options_free(ex_options *o)
@@ -26,6 +27,7 @@ void ex_options_free(ex_options *o)
 	free(o->dataset_id);
 	free(o->dataset_name);
 	free(o->host);
+	free(o->cache_dir);
 	memset(o, 0, sizeof *o);
 }
 
@@ -112,11 +114,22 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 		if (parse_long(v, 1, 65535, &n))
 			BAD("bad value '%s' for port (1 to 65535)", v);
 		o->port = (int)n;
+	} else if (KEY("prefetch")) {
+		NEED_VALUE("prefetch");
+		if (!strcmp(v, "none"))
+			o->prefetch = EX_PREFETCH_NONE;
+		else if (!strcmp(v, "obs"))
+			o->prefetch = EX_PREFETCH_OBS;
+		else if (!strcmp(v, "all"))
+			o->prefetch = EX_PREFETCH_ALL;
+		else
+			BAD("bad value '%s' for prefetch (none, obs or all)", v);
 	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
-		   KEY("dataset_name") || KEY("host")) {
+		   KEY("dataset_name") || KEY("host") || KEY("cache_dir")) {
 		char **slot = KEY("latent") ? &o->latent : KEY("embedding") ? &o->embedding
 			    : KEY("dataset_id") ? &o->dataset_id
-			    : KEY("dataset_name") ? &o->dataset_name : &o->host;
+			    : KEY("dataset_name") ? &o->dataset_name
+			    : KEY("cache_dir") ? &o->cache_dir : &o->host;
 		if (!v || !*v)
 			BAD("option %.*s needs a value", (int)klen, opt);
 		if (KEY("host") && strpbrk(v, " \t\r\n"))

@@ -14,6 +14,7 @@ fi
 check "generate a 100 000-cell dataset" test -f "$DATA"
 
 T=$(mktemp -d)
+export XDG_CACHE_HOME=$T/cache   # a fresh persistent cache, removed with $T
 cleanup() {
 	mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt"
 	rm -rf "$T"

@@ -14,9 +14,9 @@ failures=0
 ok()   { echo "ok $*"; }
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 skip() { echo "skip $*"; }
-check() { # check "what" command...
-	local what=$1; shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
+check() { # check "what" command... (its output is shown only when it fails, 5 lines)
+	local what=$1 out; shift
+	if out=$("$@" 2>&1); then ok "$what"; else fail "$what"; head -5 <<<"$out" | sed 's/^/    /'; fi
 }
 finish() { [ "$failures" -eq 0 ]; }
 

@@ -5,6 +5,7 @@ PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 if ! have_fuse; then skip "nginx over a mount: no /dev/fuse"; exit 0; fi
 if [ ! -f "$PBMC" ]; then skip "nginx over a mount: $FIXTURES absent"; exit 0; fi
 T=$(mktemp -d)
+export XDG_CACHE_HOME=$T/cache   # a fresh persistent cache, removed with $T
 trap 'mountpoint -q "$T/mnt" && fusermount3 -u "$T/mnt"; rm -rf "$T"' EXIT
 chmod 755 "$T"
 if mount_fs "$PBMC" "$T/mnt" -o allow_other,default_permissions; then
