@@ -330,3 +330,28 @@ char *doc_datasets(const doc_dataset *d)
 	add_str(&b, o, "name", d->name);
 	return finish(&b, root, 0);
 }
+
+char *doc_status(const doc_status_info *s)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_str(&b, root, "version", s->version);
+	add_str(&b, root, "dataset_id", s->dataset_id);
+	add(&b, root, "cache_dir", s->cache_dir ? cJSON_CreateString(s->cache_dir)
+					       : cJSON_CreateNull());
+	add_num(&b, root, "uptime_seconds", s->uptime);
+	add_num(&b, root, "files", (double)s->files);
+	add_num(&b, root, "files_generated", (double)s->generated);
+	add_num(&b, root, "cache_hits", (double)s->hits);
+	add_num(&b, root, "cache_misses", (double)s->misses);
+	add_num(&b, root, "errors", (double)s->errors);
+	add_num(&b, root, "bytes_served", (double)s->bytes_served);
+	add_num(&b, root, "stored_bytes", (double)s->stored_bytes);
+	add_num(&b, root, "memory_bytes", (double)s->memory_bytes);
+	cJSON *idx = add(&b, root, "gene_index", cJSON_CreateObject());
+	int p = s->index_permille;
+	add_str(&b, idx, "state", p == -1 ? "not started" : p == -2 ? "failed"
+				  : p >= 1000 ? "ready" : "building");
+	add_num(&b, idx, "progress", p < 0 ? 0.0 : p / 1000.0);
+	return finish(&b, root, 1);
+}

@@ -9,6 +9,7 @@
 #define DOCS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "centroid.h"
 #include "quant.h"
 
@@ -49,6 +50,16 @@ char *doc_connectivity_manifest(const doc_dataset *d);
 char *doc_health(const doc_dataset *d);
 char *doc_info(const doc_dataset *d);
 char *doc_datasets(const doc_dataset *d);
+
+/* .cellucidfs/status.json: what the daemon has done so far. */
+typedef struct {
+	const char *version, *dataset_id, *cache_dir; /* cache_dir NULL: memory only */
+	double uptime;
+	uint64_t files, generated, hits, misses, errors, bytes_served;
+	uint64_t stored_bytes, memory_bytes;
+	int index_permille;      /* -1 not started, 0..999 building, 1000 ready, -2 failed */
+} doc_status_info;
+char *doc_status(const doc_status_info *s);
 
 /* File-name pieces shared by the documents and the tree: ".gz" or "". */
 const char *doc_gz_suffix(const doc_dataset *d);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,7 @@ struct ex_export {
 	st_store *store;          /* persistent cache directory, or NULL */
 	double index_started;     /* gene index build: start time, last report */
 	int index_reported;
+	atomic_int index_permille; /* see ex_index_permille */
 	char *id, *name;
 	char created_at[32];
 	size_t n_cells;
@@ -268,6 +270,7 @@ static double now(void)
 static void index_progress(void *ctx, double fraction)
 {
 	ex_export *e = ctx;
+	atomic_store(&e->index_permille, (int)(fraction * 999));
 	int step = (int)(fraction * 10);
 	if (step <= e->index_reported || step >= 10)
 		return;
@@ -281,12 +284,14 @@ static ex_err load_genes(ex_export *e, void *arg, char *msg, size_t len)
 {
 	(void)arg;
 	e->index_started = now();
+	atomic_store(&e->index_permille, 0);
 	const char *dir = e->store ? st_dir(e->store) : NULL;
 	int r = gi_build(e->ad, &e->h5, dir, index_progress, e, &e->gi, msg, len);
 	if (r == GI_EWRITE && dir) {
 		log_warn("%s in %s; building it in a temporary file instead", msg, dir);
 		r = gi_build(e->ad, &e->h5, NULL, index_progress, e, &e->gi, msg, len);
 	}
+	atomic_store(&e->index_permille, r ? -2 : 1000);
 	if (r)
 		return EX_EIO;
 	if (e->index_reported)
@@ -821,6 +826,7 @@ ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *e
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
 	}
+	atomic_init(&e->index_permille, -1);
 	pthread_mutex_init(&e->h5, NULL);
 	pthread_mutex_init(&e->memo, NULL);
 	pthread_cond_init(&e->memo_done, NULL);
@@ -873,6 +879,8 @@ void ex_close(ex_export *e)
 }
 
 size_t ex_node_count(const ex_export *e) { return e->n_nodes; }
+int ex_index_permille(const ex_export *e) { return atomic_load(&e->index_permille); }
+const char *ex_id(const ex_export *e) { return e->id; }
 const ex_node *ex_node_at(const ex_export *e, uint32_t i) { return &e->nodes[i]; }
 time_t ex_mtime(const ex_export *e) { return e->mtime; }
 

@@ -100,6 +100,10 @@ struct st_store *ex_store(const ex_export *e);
 /* Whether file node i belongs to what prefetch level p warms. */
 int ex_prefetches(const ex_export *e, uint32_t i, ex_prefetch p);
 
+/* Gene index build: -1 not started, 0..999 building, 1000 ready, -2 failed. */
+int ex_index_permille(const ex_export *e);
+const char *ex_id(const ex_export *e);
+
 /* The node's path from the root, e.g. "obs/leiden.codes.u8.gz" (for logs). */
 void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);
 

@@ -18,10 +18,28 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "docs.h"
 #include "log.h"
+
+/*
+ * Besides the export, a hidden directory ".cellucidfs" (not listed, so cp -r
+ * and nginx autoindex never see it) holds "status.json": the daemon's
+ * counters, made afresh at each open. Its inode numbers follow the export's.
+ */
+#define STATUS_DIR_NAME "cellucidfs"
+static const char STATUS_DIR[] = "." STATUS_DIR_NAME;
+static const char STATUS_FILE[] = "status.json";
+
+/* What an open file handle holds: a cached export file or a status text. */
+typedef struct {
+	fc_file *cached;
+	char *status;
+	size_t status_len;
+} open_file;
 
 /* libfuse clamps this; it means "as long as the kernel will keep it". */
 static const double FOREVER = 1e9;
@@ -44,6 +62,68 @@ static ll_fs *fs_of(fuse_req_t req)
 static int valid_ino(const ll_fs *fs, fuse_ino_t ino)
 {
 	return ino >= 1 && ino - 1 < ex_node_count(fs->e);
+}
+
+static fuse_ino_t status_dir_ino(const ll_fs *fs)
+{
+	return ex_node_count(fs->e) + 1;
+}
+
+static fuse_ino_t status_file_ino(const ll_fs *fs)
+{
+	return ex_node_count(fs->e) + 2;
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *status_text(ll_fs *fs)
+{
+	fc_stats st;
+	fc_get_stats(fs->cache, &st);
+	st_store *store = ex_store(fs->e);
+	doc_status_info info = {
+		.version = CELLUCIDFS_VERSION, .dataset_id = ex_id(fs->e),
+		.cache_dir = store ? st_dir(store) : NULL, .uptime = seconds() - fs->started,
+		.files = ex_node_count(fs->e), .generated = st.generated, .hits = st.hits,
+		.misses = st.misses, .errors = atomic_load(&fs->errors),
+		.bytes_served = atomic_load(&fs->bytes_served), .stored_bytes = st.stored_bytes,
+		.memory_bytes = st.memory_bytes, .index_permille = ex_index_permille(fs->e),
+	};
+	return doc_status(&info);
+}
+
+/* stat of the hidden status entries; the file's size is that of a fresh
+ * document, and its attributes are never cached (it changes). */
+static int stat_status(ll_fs *fs, fuse_ino_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_mtime = st->st_ctime = st->st_atime = ex_mtime(fs->e);
+	if (ino == status_dir_ino(fs)) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		return 0;
+	}
+	char *text = status_text(fs);
+	if (!text)
+		return ENOMEM;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)strlen(text);
+	free(text);
+	return 0;
+}
+
+static int is_status_ino(const ll_fs *fs, fuse_ino_t ino)
+{
+	return ino == status_dir_ino(fs) || ino == status_file_ino(fs);
 }
 
 static uint32_t node_of(fuse_ino_t ino)
@@ -70,6 +150,7 @@ static int stat_node(ll_fs *fs, uint32_t i, struct stat *st)
 	char err[512];
 	if (fc_size(fs->cache, i, &size, err, sizeof err) != EX_OK) {
 		log_error("%s", err);
+		atomic_fetch_add(&fs->errors, 1);
 		return EIO;
 	}
 	st->st_mode = S_IFREG | 0444;
@@ -85,6 +166,20 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param ep;
 	memset(&ep, 0, sizeof ep);
 	ep.attr_timeout = ep.entry_timeout = FOREVER;
+	fuse_ino_t hidden = parent == FUSE_ROOT_ID && !strcmp(name, STATUS_DIR) ? status_dir_ino(fs)
+			  : parent == status_dir_ino(fs) && !strcmp(name, STATUS_FILE)
+			  ? status_file_ino(fs) : 0;
+	if (hidden || parent == status_dir_ino(fs)) {
+		int err = hidden ? stat_status(fs, hidden, &ep.attr) : 0;
+		if (err) {
+			fuse_reply_err(req, err);
+			return;
+		}
+		ep.ino = hidden;
+		ep.attr_timeout = 0;
+		fuse_reply_entry(req, &ep);
+		return;
+	}
 	if (!valid_ino(fs, parent) || ex_node_at(fs->e, node_of(parent))->kind != EX_DIR) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -109,16 +204,21 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	ll_fs *fs = fs_of(req);
 	struct stat st;
-	int err = valid_ino(fs, ino) ? stat_node(fs, node_of(ino), &st) : ENOENT;
+	int err = is_status_ino(fs, ino) ? stat_status(fs, ino, &st)
+		: valid_ino(fs, ino) ? stat_node(fs, node_of(ino), &st) : ENOENT;
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, FOREVER);
+		fuse_reply_attr(req, &st, is_status_ino(fs, ino) ? 0 : FOREVER);
 }
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
+	if (ino == status_dir_ino(fs)) {
+		fuse_reply_open(req, fi); /* lists only . and .. */
+		return;
+	}
 	if (!valid_ino(fs, ino) || ex_node_at(fs->e, node_of(ino))->kind != EX_DIR) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
@@ -135,7 +235,8 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)fi;
 	ll_fs *fs = fs_of(req);
-	const ex_node *dir = ex_node_at(fs->e, node_of(ino));
+	static const ex_node empty = {0};
+	const ex_node *dir = ino == status_dir_ino(fs) ? &empty : ex_node_at(fs->e, node_of(ino));
 	char *buf = malloc(size);
 	size_t used = 0;
 	if (!buf) {
@@ -147,7 +248,7 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		const char *name;
 		if (k < 2) {
 			name = k == 0 ? "." : "..";
-			st.st_ino = k == 0 ? ino : dir->parent + 1;
+			st.st_ino = k == 0 || ino == status_dir_ino(fs) ? ino : dir->parent + 1;
 			st.st_mode = S_IFDIR;
 		} else {
 			uint32_t child = dir->first_child + (uint32_t)(k - 2);
@@ -172,35 +273,58 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (!valid_ino(fs, ino) || ex_node_at(fs->e, node_of(ino))->kind == EX_DIR) {
-		fuse_reply_err(req, EISDIR);
+	open_file *of = calloc(1, sizeof *of);
+	if (!of) {
+		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fc_file *f;
-	char err[512];
-	if (fc_open(fs->cache, node_of(ino), &f, err, sizeof err) != EX_OK) {
-		log_error("%s", err);
-		fuse_reply_err(req, EIO);
+	if (ino == status_file_ino(fs)) {
+		/* A new document per open, read through to EOF whatever stat said. */
+		of->status = status_text(fs);
+		of->status_len = of->status ? strlen(of->status) : 0;
+		fi->direct_io = 1;
+	} else if (valid_ino(fs, ino) && ex_node_at(fs->e, node_of(ino))->kind != EX_DIR) {
+		char err[512];
+		if (fc_open(fs->cache, node_of(ino), &of->cached, err, sizeof err) != EX_OK) {
+			log_error("%s", err);
+			atomic_fetch_add(&fs->errors, 1);
+			free(of);
+			fuse_reply_err(req, EIO);
+			return;
+		}
+		fi->keep_cache = 1;
+	}
+	if (!of->cached && !of->status) {
+		free(of);
+		fuse_reply_err(req, is_status_ino(fs, ino) ? ENOMEM : EISDIR);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi))
-		fc_close(fs->cache, f); /* the opener went away: no release will come */
+	fi->fh = (uint64_t)(uintptr_t)of;
+	if (fuse_reply_open(req, fi)) { /* the opener went away: no release will come */
+		if (of->cached)
+			fc_close(fs->cache, of->cached);
+		free(of->status);
+		free(of);
+	}
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	(void)ino;
-	const fc_file *f = (const fc_file *)(uintptr_t)fi->fh;
-	if (off < 0 || (size_t)off >= f->len) {
+	const open_file *of = (const open_file *)(uintptr_t)fi->fh;
+	const fc_file *f = of->cached;
+	const char *data = f ? f->data : of->status;
+	size_t len = f ? f->len : of->status_len;
+	if (off < 0 || (size_t)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	size_t n = f->len - (size_t)off < size ? f->len - (size_t)off : size;
-	if (f->fd < 0) {
-		fuse_reply_buf(req, (const char *)f->data + off, n);
+	size_t n = len - (size_t)off < size ? len - (size_t)off : size;
+	if (f)
+		atomic_fetch_add(&fs_of(req)->bytes_served, n);
+	if (!f || f->fd < 0) {
+		fuse_reply_buf(req, data + off, n);
 		return;
 	}
 	/* A stored file: libfuse reads (or splices) it straight from the
@@ -215,7 +339,11 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fc_close(fs_of(req)->cache, (fc_file *)(uintptr_t)fi->fh);
+	open_file *of = (open_file *)(uintptr_t)fi->fh;
+	if (of->cached)
+		fc_close(fs_of(req)->cache, of->cached);
+	free(of->status);
+	free(of);
 	fuse_reply_err(req, 0);
 }
 

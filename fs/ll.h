@@ -10,9 +10,14 @@
 #include "cache.h"
 #include "export.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 typedef struct {
 	ex_export *e;
 	fc_cache *cache;
+	double started;                /* CLOCK_MONOTONIC seconds at mount */
+	atomic_uint_fast64_t bytes_served, errors;
 } ll_fs;
 
 extern const struct fuse_lowlevel_ops ll_ops;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ll.h"
 #include "log.h"
@@ -156,6 +157,9 @@ int main(int argc, char *argv[])
 	}
 	char err[512];
 	ll_fs fs = {0};
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	fs.started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	if (ex_open(source, &c.opt, &fs.e, err, sizeof err) != EX_OK) {
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
 		goto out;
