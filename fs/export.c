@@ -90,7 +90,12 @@ struct ex_export {
 	uint32_t *genes;          /* exposed genes: var positions */
 	char **gene_safe;         /* their file-name stems */
 	size_t n_genes;
-	once_t genes_once;
+	/* The gene index is built by its own thread: var_manifest.json and the
+	 * genes wait for its scan, not for the merge that follows. */
+	enum { GENES_IDLE, GENES_SCANNING, GENES_READY, GENES_FAILED } genes_state;
+	char genes_error[256];
+	pthread_t genes_thread;
+	int genes_thread_started;
 	gi_index *gi;
 
 	int has_graph;
@@ -276,32 +281,89 @@ static void index_progress(void *ctx, double fraction)
 		return;
 	e->index_reported = step;
 	double spent = now() - e->index_started;
-	log_info("gene index: %d%% after %.1f s, about %.0f s left", step * 10, spent,
+	log_info("gene index: scanned %d%% of X in %.1f s, about %.0f s left", step * 10, spent,
 		 spent / fraction * (1 - fraction));
 }
 
-static ex_err load_genes(ex_export *e, void *arg, char *msg, size_t len)
+/* Scan X, into the store if possible, else a temporary file. */
+static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 {
-	(void)arg;
+	int r = GI_EWRITE;
+	for (int attempt = 0; attempt < 2 && r == GI_EWRITE; attempt++) {
+		if (attempt && !dir)
+			break;
+		if (attempt) {
+			log_warn("%s in %s; building it in a temporary file instead", msg, dir);
+			dir = NULL;
+		}
+		gi_free(e->gi);
+		e->gi = gi_new(e->n_cells, e->n_var);
+		r = e->gi ? gi_scan(e->gi, e->ad, &e->h5, dir, index_progress, e, msg, len)
+			  : GI_EWRITE;
+		if (!e->gi)
+			snprintf(msg, len, "out of memory");
+	}
+	return r;
+}
+
+static void genes_done(ex_export *e, int state, const char *msg)
+{
+	pthread_mutex_lock(&e->memo);
+	e->genes_state = state;
+	snprintf(e->genes_error, sizeof e->genes_error, "%s", msg);
+	pthread_cond_broadcast(&e->memo_done);
+	pthread_mutex_unlock(&e->memo);
+}
+
+static void *build_genes(void *arg)
+{
+	ex_export *e = arg;
+	const char *dir = e->store ? st_dir(e->store) : NULL;
+	char msg[256] = "";
 	e->index_started = now();
 	atomic_store(&e->index_permille, 0);
-	const char *dir = e->store ? st_dir(e->store) : NULL;
-	int r = gi_build(e->ad, &e->h5, dir, index_progress, e, &e->gi, msg, len);
-	if (r == GI_EWRITE && dir) {
-		log_warn("%s in %s; building it in a temporary file instead", msg, dir);
-		r = gi_build(e->ad, &e->h5, NULL, index_progress, e, &e->gi, msg, len);
+	e->gi = gi_new(e->n_cells, e->n_var);
+	if (e->gi && !gi_load(e->gi, dir)) {
+		atomic_store(&e->index_permille, 1000);
+		genes_done(e, GENES_READY, "");
+		return NULL;
 	}
-	atomic_store(&e->index_permille, r ? -2 : 1000);
-	if (r)
-		return EX_EIO;
-	if (e->index_reported)
-		log_info("gene index ready after %.1f s", now() - e->index_started);
-	return EX_OK;
+	if (scan_genes(e, dir, msg, sizeof msg)) {
+		atomic_store(&e->index_permille, -2);
+		genes_done(e, GENES_FAILED, msg);
+		return NULL;
+	}
+	double scanned = now();
+	atomic_store(&e->index_permille, 1000);
+	genes_done(e, GENES_READY, "");
+	/* Genes are served from the scan's segments meanwhile. */
+	if (gi_merge(e->gi, dir, NULL, NULL, msg, sizeof msg))
+		log_warn("%s; genes are read from the unmerged scan", msg);
+	else if (e->index_reported)
+		log_info("gene index: scanned in %.1f s, merged in %.1f s", scanned - e->index_started,
+			 now() - scanned);
+	return NULL;
 }
 
 static ex_err need_genes(ex_export *e, char *err, size_t len)
 {
-	return once_run(e, &e->genes_once, load_genes, NULL, err, len);
+	pthread_mutex_lock(&e->memo);
+	if (e->genes_state == GENES_IDLE) {
+		if (pthread_create(&e->genes_thread, NULL, build_genes, e)) {
+			e->genes_state = GENES_FAILED;
+			snprintf(e->genes_error, sizeof e->genes_error, "cannot start a thread");
+		} else {
+			e->genes_state = GENES_SCANNING;
+			e->genes_thread_started = 1;
+		}
+	}
+	while (e->genes_state == GENES_SCANNING)
+		pthread_cond_wait(&e->memo_done, &e->memo);
+	ex_err r = e->genes_state == GENES_READY ? EX_OK : EX_EIO;
+	if (r != EX_OK)
+		snprintf(err, len, "%s", e->genes_error);
+	pthread_mutex_unlock(&e->memo);
+	return r;
 }
 
 /* ------------------------------------------------------------ the tree */
@@ -849,6 +911,8 @@ void ex_close(ex_export *e)
 {
 	if (!e)
 		return;
+	if (e->genes_thread_started)
+		pthread_join(e->genes_thread, NULL);
 	for (size_t i = 0; i < e->n_fields; i++)
 		field_free(&e->fields[i]);
 	free(e->fields);

@@ -53,25 +53,30 @@ typedef struct {
 
 struct gi_index {
 	size_t n_cells, n_genes;
+	gene_stats *stats;
+	pthread_rwlock_t mode;  /* readers vs. the switch to the merged file */
+	int merged;
+	/* merged: genes.idx */
 	int fd;
 	uint64_t *offsets;
-	gene_stats *stats;
 	uint32_t *crcs;
 	off_t pairs_at;
-	char *path;            /* genes.idx, removed if found damaged; NULL if temporary */
+	char *path;             /* removed if found damaged; NULL if temporary */
+	/* segmented: the scratch file of gi_scan */
+	int scratch;
+	size_t n_blocks;
+	uint64_t *block_start;  /* in pairs */
+	uint64_t *block_off;    /* n_blocks * (n_genes + 1) */
 };
 
 typedef struct {
 	gi_index *g;
 	pthread_mutex_t *h5;
-	int scratch;
-	size_t n_blocks, rows_done;
-	uint64_t *block_start; /* in pairs */
-	uint64_t *block_off;   /* n_blocks * (n_genes + 1) */
+	size_t rows_done;
 	pair *buf;
 	size_t buf_len;
 	uint64_t *cursor;
-	int error;             /* errno of a failed write or allocation */
+	int error;              /* errno of a failed write or allocation */
 	gi_progress_fn progress;
 	void *progress_ctx;
 } builder;
@@ -138,20 +143,52 @@ static uint32_t tables_crc(const gi_index *g)
 	return libdeflate_crc32(crc, g->crcs, g->n_genes * sizeof *g->crcs);
 }
 
-static int alloc_tables(gi_index *g)
+gi_index *gi_new(size_t n_cells, size_t n_genes)
 {
-	g->offsets = calloc(g->n_genes + 1, sizeof *g->offsets);
-	g->stats = calloc(g->n_genes ? g->n_genes : 1, sizeof *g->stats);
-	g->crcs = calloc(g->n_genes ? g->n_genes : 1, sizeof *g->crcs);
-	g->pairs_at = (off_t)(sizeof(file_header) + tables_bytes(g->n_genes));
-	return g->offsets && g->stats && g->crcs ? 0 : ENOMEM;
+	gi_index *g = calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	g->n_cells = n_cells;
+	g->n_genes = n_genes;
+	g->fd = g->scratch = -1;
+	g->offsets = calloc(n_genes + 1, sizeof *g->offsets);
+	g->stats = calloc(n_genes ? n_genes : 1, sizeof *g->stats);
+	g->crcs = calloc(n_genes ? n_genes : 1, sizeof *g->crcs);
+	g->pairs_at = (off_t)(sizeof(file_header) + tables_bytes(n_genes));
+	pthread_rwlock_init(&g->mode, NULL);
+	if (!g->offsets || !g->stats || !g->crcs) {
+		gi_free(g);
+		return NULL;
+	}
+	return g;
+}
+
+void gi_free(gi_index *g)
+{
+	if (!g)
+		return;
+	if (g->fd >= 0)
+		close(g->fd);
+	if (g->scratch >= 0)
+		close(g->scratch);
+	pthread_rwlock_destroy(&g->mode);
+	free(g->offsets);
+	free(g->stats);
+	free(g->crcs);
+	free(g->path);
+	free(g->block_start);
+	free(g->block_off);
+	free(g);
 }
 
 /* --------------------------------------------------------- loading */
 
-/* Reuse dir/genes.idx when it is complete and belongs to this matrix. */
-static int load_index(gi_index *g, const char *path)
+int gi_load(gi_index *g, const char *dir)
 {
+	char path[PATH_MAX];
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof path, "%s/genes.idx", dir);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -159,7 +196,6 @@ static int load_index(gi_index *g, const char *path)
 	struct stat st;
 	int ok = !pread_all(fd, &h, sizeof h, 0) && !memcmp(h.magic, MAGIC, sizeof MAGIC) &&
 		 h.n_cells == g->n_cells && h.n_genes == g->n_genes && !fstat(fd, &st) &&
-		 !alloc_tables(g) &&
 		 (uint64_t)st.st_size == (uint64_t)g->pairs_at + h.nnz * sizeof(pair);
 	off_t at = sizeof h;
 	ok = ok && !pread_all(fd, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
@@ -168,11 +204,12 @@ static int load_index(gi_index *g, const char *path)
 	at += (off_t)(g->n_genes * sizeof *g->stats);
 	ok = ok && !pread_all(fd, g->crcs, g->n_genes * sizeof *g->crcs, at);
 	ok = ok && tables_crc(g) == h.tables_crc && g->offsets[g->n_genes] == h.nnz;
-	if (!ok) {
+	if (!ok || !(g->path = strdup(path))) {
 		close(fd);
 		return -1;
 	}
 	g->fd = fd;
+	g->merged = 1;
 	return 0;
 }
 
@@ -192,15 +229,15 @@ static void note_value(gene_stats *s, float v)
 	}
 }
 
-static int grow_blocks(builder *b)
+static int grow_blocks(gi_index *g)
 {
-	size_t n = b->n_blocks + 1, genes = b->g->n_genes + 1;
-	uint64_t *start = realloc(b->block_start, n * sizeof *start);
+	size_t n = g->n_blocks + 1, genes = g->n_genes + 1;
+	uint64_t *start = realloc(g->block_start, n * sizeof *start);
 	if (start)
-		b->block_start = start;
-	uint64_t *off = start ? realloc(b->block_off, n * genes * sizeof *off) : NULL;
+		g->block_start = start;
+	uint64_t *off = start ? realloc(g->block_off, n * genes * sizeof *off) : NULL;
 	if (off)
-		b->block_off = off;
+		g->block_off = off;
 	return off ? 0 : ENOMEM;
 }
 
@@ -209,7 +246,7 @@ static int transpose_block(builder *b, const ad_rowblock *rb)
 {
 	gi_index *g = b->g;
 	size_t nnz = (size_t)rb->indptr[rb->nrows];
-	int err = grow_blocks(b);
+	int err = grow_blocks(g);
 	if (!err && nnz > b->buf_len) {
 		pair *buf = realloc(b->buf, nnz * sizeof *buf);
 		if (buf) {
@@ -220,7 +257,7 @@ static int transpose_block(builder *b, const ad_rowblock *rb)
 	}
 	if (err)
 		return err;
-	uint64_t *off = b->block_off + b->n_blocks * (g->n_genes + 1);
+	uint64_t *off = g->block_off + g->n_blocks * (g->n_genes + 1);
 	memset(off, 0, (g->n_genes + 1) * sizeof *off);
 	for (size_t k = 0; k < nnz; k++)
 		off[rb->indices[k] + 1]++;
@@ -235,11 +272,16 @@ static int transpose_block(builder *b, const ad_rowblock *rb)
 			note_value(&g->stats[gene], rb->values[k]);
 		}
 	}
+	/* This block starts where the previous one ended: its start plus its
+	 * pair count, the last entry of its offset table (just before ours). */
 	uint64_t start = 0;
-	if (b->n_blocks)
-		start = b->block_start[b->n_blocks - 1] + off[-1];
-	b->block_start[b->n_blocks++] = start;
-	return pwrite_all(b->scratch, b->buf, nnz * sizeof(pair), (off_t)(start * sizeof(pair)));
+	if (g->n_blocks)
+		start = g->block_start[g->n_blocks - 1] + off[-1];
+	g->block_start[g->n_blocks] = start;
+	err = pwrite_all(g->scratch, b->buf, nnz * sizeof(pair), (off_t)(start * sizeof(pair)));
+	if (!err)
+		g->n_blocks++;
+	return err;
 }
 
 /* Called with the HDF5 lock held; the transposition runs without it. */
@@ -250,35 +292,35 @@ static int on_block(const ad_rowblock *rb, void *ctx)
 	b->error = transpose_block(b, rb);
 	b->rows_done += rb->nrows;
 	if (b->progress && b->g->n_cells)
-		b->progress(b->progress_ctx, 0.8 * (double)b->rows_done / (double)b->g->n_cells);
+		b->progress(b->progress_ctx, (double)b->rows_done / (double)b->g->n_cells);
 	pthread_mutex_lock(b->h5);
 	return b->error != 0;
 }
 
 /* ----------------------------------------------------------- merge */
 
-static uint64_t block_count(const builder *b, size_t blk, size_t gene)
+static uint64_t block_count(const gi_index *g, size_t blk, size_t gene)
 {
-	const uint64_t *off = b->block_off + blk * (b->g->n_genes + 1);
+	const uint64_t *off = g->block_off + blk * (g->n_genes + 1);
 	return off[gene + 1] - off[gene];
 }
 
-static int merge_run(builder *b, int out, size_t g0, size_t g1, pair *merged, pair *span)
+static int merge_run(gi_index *g, int out, size_t g0, size_t g1, uint64_t *cursor,
+		     pair *merged, pair *span)
 {
-	gi_index *g = b->g;
 	for (size_t j = g0; j < g1; j++)
-		b->cursor[j] = g->offsets[j] - g->offsets[g0];
-	for (size_t blk = 0; blk < b->n_blocks; blk++) {
-		const uint64_t *off = b->block_off + blk * (g->n_genes + 1);
+		cursor[j] = g->offsets[j] - g->offsets[g0];
+	for (size_t blk = 0; blk < g->n_blocks; blk++) {
+		const uint64_t *off = g->block_off + blk * (g->n_genes + 1);
 		uint64_t n = off[g1] - off[g0];
-		off_t at = (off_t)((b->block_start[blk] + off[g0]) * sizeof(pair));
-		int err = n ? pread_all(b->scratch, span, n * sizeof(pair), at) : 0;
+		off_t at = (off_t)((g->block_start[blk] + off[g0]) * sizeof(pair));
+		int err = n ? pread_all(g->scratch, span, n * sizeof(pair), at) : 0;
 		if (err)
 			return err;
 		for (size_t j = g0; j < g1; j++) {
-			uint64_t c = block_count(b, blk, j);
-			memcpy(merged + b->cursor[j], span + (off[j] - off[g0]), c * sizeof(pair));
-			b->cursor[j] += c;
+			uint64_t c = block_count(g, blk, j);
+			memcpy(merged + cursor[j], span + (off[j] - off[g0]), c * sizeof(pair));
+			cursor[j] += c;
 		}
 	}
 	for (size_t j = g0; j < g1; j++)
@@ -289,14 +331,15 @@ static int merge_run(builder *b, int out, size_t g0, size_t g1, pair *merged, pa
 			  g->pairs_at + (off_t)(g->offsets[g0] * sizeof(pair)));
 }
 
-static int merge(builder *b, int out)
+/* Runs of consecutive genes of at most MERGE_PAIRS pairs (or one bigger
+ * gene) are gathered from every block and written in one piece. */
+static int merge_all(gi_index *g, int out, gi_progress_fn progress, void *ctx)
 {
-	gi_index *g = b->g;
 	uint64_t biggest = 0;
 	for (size_t j = 0; j < g->n_genes; j++) {
 		uint64_t n = 0;
-		for (size_t blk = 0; blk < b->n_blocks; blk++)
-			n += block_count(b, blk, j);
+		for (size_t blk = 0; blk < g->n_blocks; blk++)
+			n += block_count(g, blk, j);
 		g->offsets[j + 1] = g->offsets[j] + n;
 		biggest = n > biggest ? n : biggest;
 	}
@@ -305,17 +348,19 @@ static int merge(builder *b, int out)
 		cap = g->offsets[g->n_genes];
 	pair *merged = malloc((cap ? cap : 1) * sizeof *merged);
 	pair *span = malloc((cap ? cap : 1) * sizeof *span);
-	int err = merged && span ? 0 : ENOMEM;
+	uint64_t *cursor = malloc((g->n_genes + 1) * sizeof *cursor);
+	int err = merged && span && cursor ? 0 : ENOMEM;
 	for (size_t g0 = 0, g1; g0 < g->n_genes && !err; g0 = g1) {
 		g1 = g0 + 1;
 		while (g1 < g->n_genes && g->offsets[g1 + 1] - g->offsets[g0] <= cap)
 			g1++;
-		err = merge_run(b, out, g0, g1, merged, span);
-		if (b->progress)
-			b->progress(b->progress_ctx, 0.8 + 0.2 * (double)g1 / (double)g->n_genes);
+		err = merge_run(g, out, g0, g1, cursor, merged, span);
+		if (progress)
+			progress(ctx, (double)g1 / (double)g->n_genes);
 	}
 	free(merged);
 	free(span);
+	free(cursor);
 	return err;
 }
 
@@ -334,115 +379,74 @@ static int write_tables(gi_index *g, int out)
 	return err ? err : pwrite_all(out, &h, sizeof h, 0);
 }
 
-/* Scan X into the scratch file, merge into a new index file, and publish it
- * as dir/genes.idx (or keep it as an unlinked temporary file). */
-static int build_index(builder *b, ad_file *f, const char *dir, char *err, size_t errlen)
+int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
+	    gi_progress_fn progress, void *ctx, char *err, size_t errlen)
 {
-	gi_index *g = b->g;
-	char tmp[PATH_MAX] = "";
-	int out = -1, e, rc = GI_EWRITE;
-	b->scratch = temp_file(dir);
-	b->cursor = malloc((g->n_genes + 1) * sizeof *b->cursor);
+	builder b = {.g = g, .h5 = h5, .progress = progress, .progress_ctx = ctx};
+	g->scratch = temp_file(dir);
+	b.cursor = malloc((g->n_genes + 1) * sizeof *b.cursor);
+	int rc = GI_EWRITE;
+	if (g->scratch < 0 || !b.cursor) {
+		snprintf(err, errlen, "cannot create the gene index: %s",
+			 b.cursor ? strerror(errno) : "out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(h5);
+	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, on_block, &b);
+	if (r != AD_OK)
+		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
+	pthread_mutex_unlock(h5);
+	if (r != AD_OK)
+		rc = GI_EREAD;
+	else if (b.error)
+		snprintf(err, errlen, "cannot write the gene index: %s", strerror(b.error));
+	else
+		rc = 0;
+out:
+	free(b.buf);
+	free(b.cursor);
+	if (rc && g->scratch >= 0) {
+		close(g->scratch);
+		g->scratch = -1;
+	}
+	return rc;
+}
+
+int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, char *err,
+	     size_t errlen)
+{
+	char tmp[PATH_MAX] = "", *path = NULL;
+	int out, e;
 	if (dir) {
 		snprintf(tmp, sizeof tmp, "%s/tmp-genes-XXXXXX", dir);
 		out = mkstemp(tmp);
 	} else {
 		out = temp_file(NULL);
 	}
-	if (b->scratch < 0 || out < 0 || !b->cursor || (e = alloc_tables(g))) {
-		snprintf(err, errlen, "cannot create the gene index: %s",
-			 b->cursor ? strerror(errno) : "out of memory");
-		goto fail;
-	}
-	pthread_mutex_lock(b->h5);
-	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, on_block, b);
-	if (r != AD_OK)
-		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
-	pthread_mutex_unlock(b->h5);
-	if (r != AD_OK) {
-		rc = GI_EREAD;
-		goto fail;
-	}
-	if (b->error || (e = merge(b, out)) || (e = write_tables(g, out))) {
-		snprintf(err, errlen, "cannot write the gene index: %s",
-			 strerror(b->error ? b->error : e));
-		goto fail;
-	}
-	if (dir) {
-		if (asprintf(&g->path, "%s/genes.idx", dir) < 0) {
-			g->path = NULL;
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-		if (rename(tmp, g->path)) {
-			snprintf(err, errlen, "cannot write the gene index: %s", strerror(errno));
-			goto fail;
-		}
-	}
-	close(b->scratch);
-	g->fd = out;
-	return 0;
-fail:
-	if (b->scratch >= 0)
-		close(b->scratch);
-	if (out >= 0)
-		close(out);
-	if (*tmp)
-		unlink(tmp);
-	return rc;
-}
-
-int gi_build(ad_file *f, pthread_mutex_t *h5, const char *dir, gi_progress_fn progress,
-	     void *progress_ctx, gi_index **out, char *err, size_t errlen)
-{
-	gi_index *g = calloc(1, sizeof *g);
-	if (!g) {
-		snprintf(err, errlen, "out of memory");
+	if (out < 0)
+		e = errno;
+	else if (!(e = merge_all(g, out, progress, ctx)) && !(e = write_tables(g, out)) && dir &&
+		 asprintf(&path, "%s/genes.idx", dir) < 0)
+		e = ENOMEM, path = NULL;
+	if (!e && path && rename(tmp, path))
+		e = errno;
+	if (e) {
+		snprintf(err, errlen, "cannot write the gene index: %s", strerror(e));
+		if (out >= 0)
+			close(out);
+		if (*tmp)
+			unlink(tmp);
+		free(path);
 		return GI_EWRITE;
 	}
-	g->fd = -1;
-	pthread_mutex_lock(h5);
-	g->n_cells = ad_n_obs(f);
-	g->n_genes = ad_n_var(f);
-	pthread_mutex_unlock(h5);
-
-	char path[PATH_MAX];
-	if (dir) {
-		snprintf(path, sizeof path, "%s/genes.idx", dir);
-		if (!load_index(g, path)) {
-			g->path = strdup(path);
-			*out = g;
-			return 0;
-		}
-		free(g->offsets), free(g->stats), free(g->crcs);
-		g->offsets = NULL, g->stats = NULL, g->crcs = NULL;
-	}
-	builder b = {.g = g, .h5 = h5, .scratch = -1, .progress = progress,
-		     .progress_ctx = progress_ctx};
-	int rc = build_index(&b, f, dir, err, errlen);
-	free(b.block_start);
-	free(b.block_off);
-	free(b.buf);
-	free(b.cursor);
-	if (rc) {
-		gi_free(g);
-		return rc;
-	}
-	*out = g;
+	pthread_rwlock_wrlock(&g->mode);
+	g->fd = out;
+	g->path = path;
+	g->merged = 1;
+	close(g->scratch);
+	g->scratch = -1;
+	pthread_rwlock_unlock(&g->mode);
 	return 0;
-}
-
-void gi_free(gi_index *g)
-{
-	if (!g)
-		return;
-	if (g->fd >= 0)
-		close(g->fd);
-	free(g->offsets);
-	free(g->stats);
-	free(g->crcs);
-	free(g->path);
-	free(g);
 }
 
 quant_range gi_range(const gi_index *g, size_t gene)
@@ -453,7 +457,15 @@ quant_range gi_range(const gi_index *g, size_t gene)
 	return quant_range_adjust(s.min, s.max, (int)s.have_finite);
 }
 
-int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+static void scatter(const pair *p, uint64_t n, float *out, size_t n_cells)
+{
+	for (uint64_t k = 0; k < n; k++)
+		if (p[k].cell < n_cells)
+			out[p[k].cell] = p[k].value;
+}
+
+/* One contiguous read, checked against the gene's CRC. */
+static int read_merged(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 {
 	uint64_t n = g->offsets[gene + 1] - g->offsets[gene];
 	pair *buf = malloc((n ? n : 1) * sizeof *buf);
@@ -471,10 +483,46 @@ int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 		free(buf);
 		return -1;
 	}
-	memset(out, 0, g->n_cells * sizeof *out);
-	for (uint64_t k = 0; k < n; k++)
-		if (buf[k].cell < g->n_cells)
-			out[buf[k].cell] = buf[k].value;
+	scatter(buf, n, out, g->n_cells);
 	free(buf);
 	return 0;
+}
+
+/* One read per scanned block, before the merge is done. */
+static int read_segments(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+{
+	uint64_t most = 0;
+	for (size_t blk = 0; blk < g->n_blocks; blk++) {
+		uint64_t n = block_count(g, blk, gene);
+		most = n > most ? n : most;
+	}
+	pair *buf = malloc((most ? most : 1) * sizeof *buf);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t blk = 0; blk < g->n_blocks; blk++) {
+		const uint64_t *off = g->block_off + blk * (g->n_genes + 1);
+		uint64_t n = block_count(g, blk, gene);
+		off_t at = (off_t)((g->block_start[blk] + off[gene]) * sizeof(pair));
+		int e = n ? pread_all(g->scratch, buf, n * sizeof *buf, at) : 0;
+		if (e) {
+			snprintf(err, errlen, "cannot read the gene scratch file: %s", strerror(e));
+			free(buf);
+			return -1;
+		}
+		scatter(buf, n, out, g->n_cells);
+	}
+	free(buf);
+	return 0;
+}
+
+int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+{
+	memset(out, 0, g->n_cells * sizeof *out);
+	pthread_rwlock_rdlock(&g->mode);
+	int r = g->merged ? read_merged(g, gene, out, err, errlen)
+			  : read_segments(g, gene, out, err, errlen);
+	pthread_rwlock_unlock(&g->mode);
+	return r;
 }

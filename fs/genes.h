@@ -3,13 +3,15 @@
  * values for every cell come from one contiguous read instead of a pass over
  * all of X.
  *
- * gi_build streams X once by row blocks (ad_x_scan_rows, any storage: CSR,
+ * gi_scan streams X once by row blocks (ad_x_scan_rows, any storage: CSR,
  * dense, CSC). Each block is transposed in memory to gene order and appended
- * to a scratch file; a merge pass then writes every gene's (cell, value)
- * pairs contiguously into the index file. The same pass records each gene's
- * min and max, which var_manifest.json needs. Memory stays bounded by the
- * block size whatever the matrix size, and the HDF5 lock is released while a
- * block is transposed, so other files are served during the build.
+ * to a scratch file; the same pass records each gene's min and max, which
+ * var_manifest.json needs, so that file can be served as soon as the scan
+ * ends. gi_merge then rewrites every gene's (cell, value) pairs contiguously
+ * into the index file, while genes are already served from the scratch
+ * segments. Memory stays bounded by the block size whatever the matrix size,
+ * and the HDF5 lock is released while a block is transposed, so other files
+ * are served during the scan.
  *
  * The index file ("genes.idx") lives in the persistent cache directory when
  * there is one, and is reused by a later mount; its tables carry a CRC-32 and
@@ -26,20 +28,35 @@
 
 typedef struct gi_index gi_index;
 
-/* Progress of a build: called with genes' share of the work done, 0..1. */
+/* Progress of a build: called with the share of the work done, 0..1. */
 typedef void (*gi_progress_fn)(void *ctx, double fraction);
 
 enum { GI_EREAD = 1, GI_EWRITE = 2 };
 
-/* dir: where genes.idx is kept (NULL: a temporary file). All HDF5 work
- * happens with *h5 held. Returns 0, GI_EREAD (X cannot be read) or GI_EWRITE
- * (the index cannot be written: out of space, memory, ...) with a reason in
- * err. */
-int gi_build(ad_file *f, pthread_mutex_t *h5, const char *dir, gi_progress_fn progress,
-	     void *progress_ctx, gi_index **out, char *err, size_t errlen);
+gi_index *gi_new(size_t n_cells, size_t n_genes); /* NULL: out of memory */
 void gi_free(gi_index *g);
 
-/* Quantisation range of gene g (its implicit zeros included). */
+/* Reuse dir/genes.idx when it is complete and belongs to this matrix: 0, or
+ * -1 when it must be built. */
+int gi_load(gi_index *g, const char *dir);
+
+/* Stream X once into a scratch file in dir (NULL: $TMPDIR), one segment per
+ * row block. Afterwards the ranges are known and genes can be read (from the
+ * segments). All HDF5 work happens with *h5 held, the transposition without.
+ * Returns 0, GI_EREAD (X cannot be read) or GI_EWRITE (the scratch file
+ * cannot be written) with a reason in err. */
+int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
+	    gi_progress_fn progress, void *ctx, char *err, size_t errlen);
+
+/* Rewrite the segments gene by gene into dir/genes.idx (dir NULL: an unlinked
+ * temporary file), then serve reads from it with one contiguous read per
+ * gene. Readers keep working during the merge. On failure (GI_EWRITE, with a
+ * reason) reads keep using the segments. */
+int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, char *err,
+	     size_t errlen);
+
+/* Quantisation range of gene g (its implicit zeros included); valid after a
+ * successful gi_load or gi_scan. */
 quant_range gi_range(const gi_index *g, size_t gene);
 
 /* Values of one gene for every cell. Thread-safe. 0, or -1 with err set. */
