@@ -333,6 +333,14 @@ ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen)
 	return EX_OK;
 }
 
+int fc_known(fc_cache *c, uint32_t i)
+{
+	pthread_mutex_lock(&c->lock);
+	int known = c->slots[i].size >= 0;
+	pthread_mutex_unlock(&c->lock);
+	return known;
+}
+
 void fc_get_stats(fc_cache *c, fc_stats *out)
 {
 	pthread_mutex_lock(&c->lock);

@@ -42,6 +42,9 @@ void fc_close(fc_cache *c, fc_file *f);
 /* The size of file node i, generating it if it was never generated. */
 ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen);
 
+/* Whether file node i's size is known (no lookup would generate it). */
+int fc_known(fc_cache *c, uint32_t i);
+
 /* Counters for status and logs. */
 typedef struct {
 	uint64_t generated, hits, misses, stored_bytes, memory_bytes;

@@ -190,7 +190,10 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_entry(req, &ep);
 		return;
 	}
+	int missed = !fc_known(fs->cache, (uint32_t)i);
 	int err = stat_node(fs, (uint32_t)i, &ep.attr);
+	if (missed && ex_node_at(fs->e, (uint32_t)i)->kind != EX_DIR)
+		pf_missed(fs->warm, (uint32_t)i);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;

@@ -9,6 +9,7 @@
 
 #include "cache.h"
 #include "export.h"
+#include "prefetch.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@
 typedef struct {
 	ex_export *e;
 	fc_cache *cache;
+	pf_pool *warm;                 /* NULL: nothing is generated ahead */
 	double started;                /* CLOCK_MONOTONIC seconds at mount */
 	atomic_uint_fast64_t bytes_served, errors;
 } ll_fs;

@@ -26,9 +26,11 @@
 #include "ll.h"
 #include "log.h"
 #include "prefetch.h"
+#include "cmd_export.h"
 
 static const char usage[] =
 "usage: cellucidfs SOURCE.h5ad MOUNTPOINT [-f] [-o OPTION[,OPTION...]]\n"
+"       cellucidfs export SOURCE.h5ad OUTDIR [-o OPTION[,OPTION...]]\n"
 "\n"
 "Mount an AnnData .h5ad file read-only as a Cellucid viewer export.\n"
 "\n"
@@ -52,7 +54,9 @@ static const char usage[] =
 "    -h, --help             this help, then libfuse's options\n"
 "    -V, --version          print the version\n"
 "\n"
-"Unmount with: fusermount3 -u MOUNTPOINT\n";
+"Unmount with: fusermount3 -u MOUNTPOINT\n"
+"\n"
+"export writes the same tree to OUTDIR without FUSE, using every core.\n";
 
 typedef struct {
 	char *source;
@@ -96,7 +100,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	fuse_daemonize(o->foreground);
 	log_to_syslog(!o->foreground);
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
-	pf_worker *warm = pf_start(fs->e, fs->cache, prefetch);
+	fs->warm = pf_start(fs->e, fs->cache, prefetch);
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -112,7 +116,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	if (status > 0)
 		status = 0;
 	fuse_session_unmount(se);
-	pf_stop(warm);
+	pf_stop(fs->warm);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
@@ -120,8 +124,56 @@ out_destroy:
 	return status ? 1 : 0;
 }
 
+/* "export SOURCE OUTDIR [-o OPTIONS]...": the FUSE-free command. */
+static int run_export(int argc, char *argv[])
+{
+	ex_options opt;
+	ex_options_init(&opt);
+	const char *pos[2] = {NULL, NULL};
+	size_t npos = 0;
+	int status = 2;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			status = 0;
+			goto out;
+		}
+		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			char *list = strdup(argv[++i]), *save = NULL, err[256];
+			for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+				int r = ex_options_set(&opt, o, err, sizeof err);
+				if (r <= 0) {
+					if (r)
+						fprintf(stderr, "cellucidfs: %s\n", err);
+					else
+						fprintf(stderr, "cellucidfs: unknown option '%s'\n", o);
+					free(list);
+					goto out;
+				}
+			}
+			free(list);
+		} else if (argv[i][0] != '-' && npos < 2) {
+			pos[npos++] = argv[i];
+		} else {
+			fprintf(stderr, "cellucidfs: unexpected argument '%s'\n", argv[i]);
+			goto out;
+		}
+	}
+	if (npos != 2) {
+		fputs(usage, stderr);
+		goto out;
+	}
+	status = cmd_export(pos[0], pos[1], &opt);
+out:
+	ex_options_free(&opt);
+	return status;
+}
+
 int main(int argc, char *argv[])
 {
+	if (argc > 1 && !strcmp(argv[1], "export"))
+		return run_export(argc, argv);
+
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts o = {0};
 	cli c = {0};

@@ -4,7 +4,6 @@
 #include "prefetch.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -12,12 +11,25 @@
 
 #include "log.h"
 
-struct pf_worker {
+#define MAX_THREADS 8
+#define MAX_WINDOW 256
+
+struct pf_pool {
 	ex_export *e;
 	fc_cache *c;
 	ex_prefetch level;
-	atomic_int stop;
-	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	int stop;
+	/* readahead: nodes [ahead_next, ahead_end) are wanted */
+	uint32_t ahead_next, ahead_end, last_miss, window;
+	/* prefetch level: the next node to consider */
+	uint32_t level_next;
+	size_t level_done, level_failed;
+	double started;
+	int busy;
+	size_t n_threads;
+	pthread_t threads[MAX_THREADS];
 };
 
 static double seconds(void)
@@ -27,53 +39,119 @@ static double seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void *prefetch_main(void *arg)
+/* The next node to warm, or -1 to wait (lock held). Readahead comes first:
+ * someone is waiting for those files. */
+static int64_t next_job(pf_pool *p, int *for_level)
 {
-	pf_worker *w = arg;
+	uint32_t n = (uint32_t)ex_node_count(p->e);
+	if (p->ahead_next < p->ahead_end && p->ahead_next < n) {
+		*for_level = 0;
+		return p->ahead_next++;
+	}
+	while (p->level_next < n && !ex_prefetches(p->e, p->level_next, p->level))
+		p->level_next++;
+	if (p->level_next < n) {
+		*for_level = 1;
+		return p->level_next++;
+	}
+	return -1;
+}
+
+static void *warm(void *arg)
+{
+	pf_pool *p = arg;
 	/* Nice only this thread (Linux applies it per thread), so the readers'
 	 * threads keep the CPU when both want it. */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
-	double start = seconds();
-	size_t done = 0, failed = 0;
-	for (uint32_t i = 0; i < ex_node_count(w->e) && !atomic_load(&w->stop); i++) {
-		if (!ex_prefetches(w->e, i, w->level))
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		int for_level;
+		int64_t i = next_job(p, &for_level);
+		if (i < 0) {
+			if (!p->busy && p->level != EX_PREFETCH_NONE && p->level_done + p->level_failed) {
+				log_info("prefetch: %zu files ready in %.1f s%s", p->level_done,
+					 seconds() - p->started,
+					 p->level_failed ? " (some failed: see above)" : "");
+				p->level_done = p->level_failed = 0;
+			}
+			pthread_cond_wait(&p->work, &p->lock);
 			continue;
+		}
+		if (ex_node_at(p->e, (uint32_t)i)->kind == EX_DIR)
+			continue;
+		p->busy++;
+		pthread_mutex_unlock(&p->lock);
 		size_t size;
 		char err[512];
-		if (fc_size(w->c, i, &size, err, sizeof err) == EX_OK) {
-			done++;
-		} else if (failed++ == 0) {
+		int ok = fc_size(p->c, (uint32_t)i, &size, err, sizeof err) == EX_OK;
+		pthread_mutex_lock(&p->lock);
+		p->busy--;
+		if (for_level && ok)
+			p->level_done++;
+		else if (!ok && (!for_level || p->level_failed++ == 0))
 			log_warn("prefetch: %s", err);
-		}
 	}
-	if (!atomic_load(&w->stop))
-		log_info("prefetch: %zu files ready in %.1f s%s", done, seconds() - start,
-			 failed ? " (some failed: see above)" : "");
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
-pf_worker *pf_start(ex_export *e, fc_cache *c, ex_prefetch level)
+pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level)
 {
-	if (level == EX_PREFETCH_NONE)
+	pf_pool *p = calloc(1, sizeof *p);
+	if (!p)
 		return NULL;
-	pf_worker *w = calloc(1, sizeof *w);
-	if (!w)
-		return NULL;
-	*w = (pf_worker){.e = e, .c = c, .level = level};
-	atomic_init(&w->stop, 0);
-	if (pthread_create(&w->thread, NULL, prefetch_main, w)) {
+	p->e = e;
+	p->c = c;
+	p->level = level;
+	p->started = seconds();
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (size_t)cores;
+	for (; p->n_threads < want; p->n_threads++)
+		if (pthread_create(&p->threads[p->n_threads], NULL, warm, p))
+			break;
+	if (!p->n_threads) {
 		log_warn("prefetch: cannot start a thread");
-		free(w);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->work);
+		free(p);
 		return NULL;
 	}
-	return w;
+	return p;
 }
 
-void pf_stop(pf_worker *w)
+void pf_stop(pf_pool *p)
 {
-	if (!w)
+	if (!p)
 		return;
-	atomic_store(&w->stop, 1);
-	pthread_join(w->thread, NULL);
-	free(w);
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t k = 0; k < p->n_threads; k++)
+		pthread_join(p->threads[k], NULL);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->work);
+	free(p);
+}
+
+void pf_missed(pf_pool *p, uint32_t i)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (i == p->last_miss + 1 || (i >= p->ahead_next && i < p->ahead_end)) {
+		/* Sequential: keep a growing window ahead of the reader. */
+		p->window = p->window ? (p->window * 2 > MAX_WINDOW ? MAX_WINDOW : p->window * 2) : 4;
+		if (p->ahead_next <= i)
+			p->ahead_next = i + 1;
+		if (p->ahead_end < i + 1 + p->window)
+			p->ahead_end = i + 1 + p->window;
+		pthread_cond_broadcast(&p->work);
+	} else {
+		p->window = 0;
+	}
+	p->last_miss = i;
+	pthread_mutex_unlock(&p->lock);
 }

@@ -1,11 +1,16 @@
 /*
- * prefetch.h - warm the cache in the background after mounting.
+ * prefetch.h - generate files before they are asked for.
  *
- * One low-priority thread generates, in tree order, every file of the chosen
- * prefetch level that is not cached yet. Foreground requests are never
- * queued behind it: a file the thread is generating is simply shared with
- * the reader who asks for it (single flight), and the HDF5 lock is held only
- * around reads.
+ * A small pool of low-priority threads (one per core) does two kinds of
+ * work, readahead first:
+ *   - readahead: when files are looked up one after the other in tree order
+ *     (cp -r, rsync, a crawler), the next ones are generated in parallel,
+ *     the window doubling while the pattern holds, as the kernel does for
+ *     file pages; a random lookup (the viewer picking a gene) warms nothing;
+ *   - the prefetch level: every file of that level (see ex_prefetch) that is
+ *     not cached yet, in tree order, right after mounting.
+ * Foreground requests are never queued behind the pool: a file it is
+ * generating is shared with the reader who asks for it (single flight).
  */
 #ifndef PREFETCH_H
 #define PREFETCH_H
@@ -13,11 +18,14 @@
 #include "cache.h"
 #include "export.h"
 
-typedef struct pf_worker pf_worker;
+typedef struct pf_pool pf_pool;
 
-/* NULL when level is EX_PREFETCH_NONE or the thread cannot start. */
-pf_worker *pf_start(ex_export *e, fc_cache *c, ex_prefetch level);
-/* Ask the thread to stop after its current file and wait for it. */
-void pf_stop(pf_worker *w);
+/* NULL when the threads cannot start (then nothing is warmed). */
+pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level);
+/* Stop after the files in progress and wait for the threads. */
+void pf_stop(pf_pool *p);
+
+/* File node i was just looked up and was not cached. */
+void pf_missed(pf_pool *p, uint32_t i);
 
 #endif

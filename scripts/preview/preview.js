@@ -1,0 +1,810 @@
+/*
+ * scripts/preview/preview.js - the cellucidfs preview page.
+ *
+ * Loads a Cellucid export the way the web viewer does (fetch; DecompressionStream('gzip') for
+ * files whose name ends in .gz, the raw bytes otherwise; little-endian typed arrays;
+ * dequantisation min + code*(max-min)/top, the missing marker becoming NaN) and draws the cells
+ * on a canvas, coloured by an obs field or a gene. Both layouts are understood: payload paths
+ * come from the manifests' patterns, with {key} replaced by the safe name (layout=names) or
+ * {index} by the tuple's index (layout=index).
+ *
+ * Every payload it reads is also a self-check (gzip header and ISIZE trailer, exact decoded
+ * length, plausible content); at start-up it reads the metadata, every embedding, every obs file
+ * and a sample of genes. The results go to window.cellucidChecks and to <pre id="checks">, and
+ * document.title ends in "(checks done)" once that sweep is over, so that a headless browser
+ * (tests/browser.sh) can read them.
+ */
+'use strict';
+
+const GENE_SAMPLE = 50;   // genes checked at start-up: all of them when there are no more
+const FETCH_POOL = 6;     // parallel requests during the start-up sweep
+const MAX_LABELS = 40;    // centroid labels are drawn for fields with at most this many categories
+
+const DTYPES = {
+	uint8: { bytes: 1, Array: Uint8Array, ext: 'u8', top: 254, missing: 255 },
+	uint16: { bytes: 2, Array: Uint16Array, ext: 'u16', top: 65534, missing: 65535 },
+	float32: { bytes: 4, Array: Float32Array, ext: 'f32' },
+};
+
+const PALETTE = [
+	'#3b7dd8', '#f08a24', '#2ca25f', '#d7263d', '#8e6cc7', '#8c564b', '#e377c2', '#17becf',
+	'#bcbd22', '#1b3a6b', '#ff9f80', '#66c2a5', '#a6761d', '#f7b6d2', '#6b8e23', '#ffd92f',
+	'#7570b3', '#b15928', '#00a6a6', '#c51b7d', '#80b1d3', '#5e3c99', '#fdb462', '#b3de69',
+];
+const RAMP = ['#440154', '#414487', '#2a788e', '#22a884', '#7ad151', '#fde725'];
+const RAMP_LUT = rampLut(RAMP);
+const MISSING_RGB = [207, 211, 218];
+const MISSING = packRgb(MISSING_RGB);
+
+// ?data=BASE (default "/"), and optionally the first view: ?field=KEY or ?gene=NAME, ?dim=D.
+const PARAMS = new URLSearchParams(location.search);
+
+const state = {
+	base: datasetBase(),
+	identity: null,
+	nCells: 0,
+	fields: [],             // expanded obs fields, categorical first
+	genes: [],              // expanded genes in var order
+	geneByName: new Map(),  // lower-cased name -> gene
+	dim: 0,
+	embedding: null,        // {xyz, bounds} of the dimension shown
+	embeddings: new Map(),  // dim -> Promise of {xyz, bounds}
+	obsData: new Map(),     // key -> Promise of {codes} or {values}
+	colouring: null,        // {colours, rims, order, legend, centroids}
+	gene: null,             // the gene shown or being loaded (null: an obs field)
+	rotation: { yaw: 0.6, pitch: 0.35 },
+	ticket: 0,              // the latest colouring request; older answers are dropped
+};
+
+const checks = { done: false, passed: 0, failed: 0, failures: [], lines: [] };
+
+start();
+
+async function start() {
+	bindControls();
+	try {
+		await loadDataset().catch(err => setStatus(err.message, true));
+		if (state.identity) await runSelfChecks();
+	} finally {
+		checks.done = true;
+		publishChecks();
+		document.title += ' (checks done)';
+	}
+}
+
+/* ---------- dataset and manifests ---------- */
+
+// The dataset base URL: the ?data= parameter (default "/") resolved against the page, ending in "/".
+function datasetBase() {
+	const url = new URL(PARAMS.get('data') || '/', location.href);
+	url.search = url.hash = '';
+	if (!url.pathname.endsWith('/')) url.pathname += '/';
+	return url.href;
+}
+
+async function loadDataset() {
+	const identity = await loadJson('dataset_identity.json', identityProblem);
+	if (!identity) return offerCatalog();
+	state.identity = identity;
+	state.nCells = identity.stats.n_cells;
+	showIdentity(identity);
+
+	const obsManifest = await loadJson('obs_manifest.json', obsManifestProblem);
+	if (!obsManifest) throw new Error('obs_manifest.json could not be read (see the self-checks)');
+	state.fields = expandObsManifest(obsManifest);
+	fillFieldSelect(state.fields);
+
+	if (identity.stats.n_genes > 0) {
+		const varManifest = await loadJson('var_manifest.json', varManifestProblem);
+		if (varManifest) setGenes(expandVarManifest(varManifest));
+	}
+
+	const dims = identity.embeddings.available_dimensions;
+	const dim = dims.includes(Number(PARAMS.get('dim'))) ? Number(PARAMS.get('dim')) : identity.embeddings.default_dimension;
+	fillDimSelect(dims, dim);
+	await showEmbedding(dim);
+	if (!state.embedding) throw new Error(`The ${dim}-D embedding could not be loaded (see the self-checks)`);
+	await colourAtStart();
+}
+
+// The first colouring: ?gene=NAME, else ?field=KEY, else the first categorical field.
+async function colourAtStart() {
+	const gene = PARAMS.get('gene');
+	if (gene && state.geneByName.has(gene.toLowerCase())) {
+		$('gene').value = gene;
+		return colourByGene(gene);
+	}
+	const field = state.fields.find(f => f.key === PARAMS.get('field')) ||
+		state.fields.find(f => f.kind === 'category') || state.fields[0];
+	if (field) return colourByField(field.key);
+	showColouring(uniformColouring());
+}
+
+function identityProblem(doc) {
+	if (doc.version !== 2) return `version ${doc.version}, expected 2`;
+	if (!Number.isSafeInteger(doc.stats.n_cells) || doc.stats.n_cells < 1) return 'stats.n_cells is not a positive count';
+	const dims = doc.embeddings.available_dimensions;
+	if (!dims.length || dims.some(d => !doc.embeddings.files[`${d}d`])) return 'embeddings lack a file per dimension';
+	return null;
+}
+
+function obsManifestProblem(doc) {
+	const n = doc._continuousFields.length + doc._categoricalFields.length;
+	return manifestProblem(doc, n, state.identity.stats.n_obs_fields, 'obs fields');
+}
+
+function varManifestProblem(doc) {
+	return manifestProblem(doc, doc.fields.length, state.identity.stats.n_genes, 'genes');
+}
+
+function manifestProblem(doc, entries, expected, what) {
+	if (doc._format !== 'compact_v1') return `_format ${JSON.stringify(doc._format)}, expected "compact_v1"`;
+	if (doc.n_points !== state.nCells) return `n_points ${doc.n_points}, but the identity has ${state.nCells} cells`;
+	if (entries !== expected) return `${entries} ${what}, but the identity counts ${expected}`;
+	return null;
+}
+
+// The safe-name rule of the names layout: runs outside [A-Za-z0-9._-] become one '_',
+// leading and trailing '.' and '_' go, and an empty result is 'field'.
+function safeName(key) {
+	return String(key).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+|[._]+$/g, '') || 'field';
+}
+
+function payloadPath(pattern, key, index, ext) {
+	return pattern.replace('{key}', safeName(key)).replace('{index}', String(index)).replace('{ext}', ext);
+}
+
+// A manifest tuple starts with the payload index exactly when its path pattern uses {index}.
+function splitTuple(tuple, pattern) {
+	return pattern.includes('{index}') ? [tuple[0], tuple.slice(1)] : [null, tuple];
+}
+
+function expandObsManifest(manifest) {
+	const { continuous, categorical } = manifest._obsSchemas;
+	const categoricalFields = manifest._categoricalFields.map(tuple => {
+		const [index, [key, categories, codesDtype, , centroids, outlierMin, outlierMax]] =
+			splitTuple(tuple, categorical.codesPathPattern);
+		return {
+			key: String(key), kind: 'category', categories: categories.map(String), centroids,
+			codes: { path: payloadPath(categorical.codesPathPattern, key, index, DTYPES[codesDtype].ext), dtype: codesDtype },
+			outliers: categorical.outlierPathPattern && {
+				path: payloadPath(categorical.outlierPathPattern, key, index),
+				dtype: categorical.outlierDtype, min: outlierMin, max: outlierMax,
+			},
+		};
+	});
+	const continuousFields = manifest._continuousFields.map(tuple => {
+		const [index, [key, min, max]] = splitTuple(tuple, continuous.pathPattern);
+		return { key: String(key), kind: 'continuous', values: { path: payloadPath(continuous.pathPattern, key, index), dtype: continuous.dtype, min, max } };
+	});
+	return [...categoricalFields, ...continuousFields];
+}
+
+function expandVarManifest(manifest) {
+	const schema = manifest._varSchema;
+	return manifest.fields.map(tuple => {
+		const [index, [name, min, max]] = splitTuple(tuple, schema.pathPattern);
+		return { name: String(name), path: payloadPath(schema.pathPattern, name, index), dtype: schema.dtype, min, max };
+	});
+}
+
+// No dataset at the base URL: if it holds a catalog (datasets.json), list links to its datasets.
+async function offerCatalog() {
+	const response = await fetch(state.base + 'datasets.json').catch(() => null);
+	if (!response || !response.ok) throw new Error(`No dataset at ${state.base}: dataset_identity.json could not be read`);
+	const catalog = await response.json();
+	const list = el('ul');
+	for (const dataset of catalog.datasets) {
+		const link = el('a', dataset.name || dataset.id);
+		link.href = '?data=' + encodeURIComponent(new URL(dataset.path, state.base).pathname);
+		list.append(el('li', '', '', link));
+	}
+	$('legend').replaceChildren(el('h2', 'Datasets'), list);
+	throw new Error(`${state.base} is a collection of ${catalog.datasets.length} datasets: pick one`);
+}
+
+/* ---------- fetching, inflating and checking payloads ---------- */
+
+async function fetchOk(path) {
+	const response = await fetch(state.base + path);
+	if (!response.ok) throw new Error(`HTTP ${response.status}`);
+	return response;
+}
+
+// Fetch and parse one metadata document and record its check; null when it failed.
+async function loadJson(path, problemOf) {
+	const problems = [];
+	let doc = null;
+	try {
+		doc = await (await fetchOk(path)).json();
+		const problem = problemOf(doc);
+		if (problem) problems.push(problem);
+	} catch (err) {
+		problems.push(err.message);
+	}
+	record(path, problems, 'parsed');
+	return problems.length ? null : doc;
+}
+
+// Fetch one binary payload, inflate it when its name ends in .gz, check the gzip header, the
+// ISIZE trailer and the decoded length, then decode(buffer), which throws on bad content.
+// Records one check and returns the decoded value, or null when any check failed.
+async function loadPayload(path, expectedBytes, decode) {
+	const gzipped = path.endsWith('.gz');
+	const problems = [];
+	let result = null;
+	try {
+		const response = await fetchOk(path);
+		const encoding = response.headers.get('Content-Encoding');
+		if (gzipped && encoding) problems.push(`sent with Content-Encoding: ${encoding} (the raw gzip bytes are needed)`);
+		let buffer = await response.arrayBuffer();
+		if (gzipped) {
+			problems.push(...gzipProblems(new Uint8Array(buffer), expectedBytes));
+			buffer = await gunzip(buffer, expectedBytes);
+		}
+		if (buffer.byteLength !== expectedBytes) problems.push(`decoded ${buffer.byteLength} bytes, expected ${expectedBytes}`);
+		else if (!problems.length) result = decode(buffer);
+	} catch (err) {
+		problems.push(err.message);
+	}
+	record(path, problems, `${expectedBytes} bytes` + (gzipped ? ', gzip ISIZE agrees' : ''));
+	return problems.length ? null : result;
+}
+
+function gzipProblems(bytes, expectedBytes) {
+	if (bytes.length < 18) return [`gzip file of ${bytes.length} bytes is too short`];
+	const problems = [];
+	if (bytes[0] !== 0x1f || bytes[1] !== 0x8b || bytes[2] !== 8) problems.push('no gzip header (1f 8b 08)');
+	else if (bytes[3] & 0xe0) problems.push('reserved gzip flag bits are set');
+	const isize = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(bytes.length - 4, true);
+	const expected = expectedBytes % 0x100000000;
+	if (isize !== expected) problems.push(`gzip ISIZE ${isize}, expected ${expected}`);
+	return problems;
+}
+
+// Inflate with DecompressionStream into a buffer of the expected size: output beyond it is an
+// error, not a bigger allocation (a bad file cannot make the page inflate without bound).
+async function gunzip(buffer, expectedBytes) {
+	const reader = new Blob([buffer]).stream().pipeThrough(new DecompressionStream('gzip')).getReader();
+	const out = new Uint8Array(expectedBytes);
+	let length = 0;
+	for (;;) {
+		let chunk;
+		try {
+			chunk = await reader.read();
+		} catch (err) {
+			throw new Error(`gzip data does not inflate: ${err.message}`);
+		}
+		if (chunk.done) return length === expectedBytes ? out.buffer : out.buffer.slice(0, length);
+		if (length + chunk.value.length > expectedBytes) {
+			reader.cancel();
+			throw new Error(`inflates to more than the expected ${expectedBytes} bytes`);
+		}
+		out.set(chunk.value, length);
+		length += chunk.value.length;
+	}
+}
+
+// Quantised payloads become float32 values (missing marker -> NaN); float32 ones are used as is.
+// Typed arrays use the host byte order, little-endian in every browser the viewer supports.
+function decodeValues(buffer, spec) {
+	const type = DTYPES[spec.dtype];
+	const raw = new type.Array(buffer);
+	if (spec.dtype === 'float32') return raw;
+	const step = (spec.max - spec.min) / type.top;
+	const values = new Float32Array(raw.length);
+	for (let i = 0; i < raw.length; i++) values[i] = raw[i] === type.missing ? NaN : spec.min + raw[i] * step;
+	return values;
+}
+
+function loadValues(spec, check = values => values) {
+	return loadPayload(spec.path, state.nCells * DTYPES[spec.dtype].bytes, buffer => check(decodeValues(buffer, spec)));
+}
+
+function loadCodes(field) {
+	const type = DTYPES[field.codes.dtype];
+	return loadPayload(field.codes.path, state.nCells * type.bytes, buffer => {
+		const codes = new type.Array(buffer);
+		const limit = field.categories.length;
+		const bad = codes.findIndex(c => c >= limit && c !== type.missing);
+		if (bad >= 0) throw new Error(`cell ${bad} has code ${codes[bad]}, but there are ${limit} categories`);
+		return codes;
+	});
+}
+
+function checkQuantiles(values) {
+	const bad = values.findIndex(v => !Number.isNaN(v) && !(v >= 0 && v <= 1));
+	if (bad >= 0) throw new Error(`cell ${bad} has outlier quantile ${values[bad]}, outside [0, 1]`);
+	return values;
+}
+
+function loadObsField(field) {
+	if (!state.obsData.has(field.key)) state.obsData.set(field.key, fetchObsField(field));
+	return state.obsData.get(field.key);
+}
+
+async function fetchObsField(field) {
+	if (field.kind === 'continuous') {
+		const values = await loadValues(field.values);
+		return values && { values };
+	}
+	const [codes] = await Promise.all([loadCodes(field), field.outliers && loadValues(field.outliers, checkQuantiles)]);
+	return codes && { codes };
+}
+
+function loadEmbedding(dim) {
+	if (!state.embeddings.has(dim)) state.embeddings.set(dim, fetchEmbedding(dim));
+	return state.embeddings.get(dim);
+}
+
+function fetchEmbedding(dim) {
+	const path = state.identity.embeddings.files[`${dim}d`];
+	return loadPayload(path, state.nCells * dim * 4, buffer => {
+		const coords = new Float32Array(buffer);
+		const bad = coords.findIndex(v => !Number.isFinite(v));
+		if (bad >= 0) throw new Error(`cell ${Math.floor(bad / dim)} has a non-finite coordinate`);
+		const xyz = padToXYZ(coords, dim);
+		return { xyz, bounds: bounds(xyz) };
+	});
+}
+
+// The start-up sweep: every embedding, every obs file and a spread-out sample of genes.
+async function runSelfChecks() {
+	const dims = state.identity.embeddings.available_dimensions;
+	const jobs = [
+		...dims.map(dim => () => loadEmbedding(dim)),
+		...state.fields.map(field => () => loadObsField(field)),
+		...sampleGenes(state.genes, GENE_SAMPLE).map(gene => () => loadValues(gene)),
+	];
+	let next = 0;
+	const worker = async () => { while (next < jobs.length) await jobs[next++](); };
+	await Promise.all(Array.from({ length: Math.min(FETCH_POOL, jobs.length) }, worker));
+}
+
+function sampleGenes(genes, n) {
+	if (genes.length <= n) return genes;
+	return Array.from({ length: n }, (_, k) => genes[Math.floor(k * genes.length / n)]);
+}
+
+function record(name, problems, note) {
+	if (problems.length) {
+		const text = `${name}: ${problems.join('; ')}`;
+		checks.failed++;
+		checks.failures.push(text);
+		checks.lines.push(`FAIL ${text}`);
+	} else {
+		checks.passed++;
+		checks.lines.push(`ok   ${name} (${note})`);
+	}
+	publishChecks();
+}
+
+function publishChecks() {
+	const { done, passed, failed, failures } = checks;
+	window.cellucidChecks = { done, passed, failed, failures: [...failures] };
+	$('checks').textContent = [...checks.lines, `checks: ${passed} passed, ${failed} failed`].join('\n');
+	const summary = $('checks-summary');
+	summary.textContent = `Self-checks${done ? '' : ' (running)'}: ${passed} passed, ${failed} failed`;
+	summary.classList.toggle('failed', failed > 0);
+}
+
+/* ---------- colourings ---------- */
+
+async function colourByField(key) {
+	const field = state.fields.find(f => f.key === key);
+	state.gene = null;
+	const ticket = ++state.ticket;
+	$('field').value = key;
+	setStatus(`Loading ${key}…`);
+	const data = await loadObsField(field);
+	if (ticket !== state.ticket) return;
+	if (!data) return setStatus(`${key} could not be loaded (see the self-checks)`, true);
+	showColouring(field.kind === 'category' ? categoricalColouring(field, data.codes) : continuousColouring(key, data.values));
+}
+
+async function colourByGene(name) {
+	const gene = state.geneByName.get(name.toLowerCase());
+	if (!gene) return setStatus(`No gene named "${name}"`, true);
+	if (gene === state.gene) return;
+	state.gene = gene;
+	const ticket = ++state.ticket;
+	$('field').value = '';
+	setStatus(`Loading ${gene.name}…`);
+	const values = await loadValues(gene);
+	if (ticket !== state.ticket) return;
+	if (!values) return setStatus(`${gene.name} could not be loaded (see the self-checks)`, true);
+	showColouring(continuousColouring(gene.name, values));
+}
+
+function categoricalColouring(field, codes) {
+	const rgb = field.categories.map((_, c) => categoryRgb(c));
+	const packed = rgb.map(packRgb);
+	const counts = new Array(rgb.length).fill(0);
+	const colours = new Uint32Array(codes.length);
+	let missing = 0;
+	for (let i = 0; i < codes.length; i++) {
+		const code = codes[i];
+		if (code < packed.length) {
+			colours[i] = packed[code];
+			counts[code]++;
+		} else {
+			colours[i] = MISSING;
+			missing++;
+		}
+	}
+	const items = field.categories.map((name, c) => ({ name, rgb: rgb[c], count: counts[c] }));
+	const centroids = field.categories.length <= MAX_LABELS ? field.centroids : null;
+	return makeColouring(colours, { kind: 'category', title: field.key, items, missing }, centroids);
+}
+
+function continuousColouring(title, values) {
+	let min = Infinity, max = -Infinity, missing = 0;
+	for (const v of values) {
+		if (!Number.isFinite(v)) {
+			missing++;
+		} else {
+			min = Math.min(min, v);
+			max = Math.max(max, v);
+		}
+	}
+	const span = max > min ? max - min : 1;
+	const colours = new Uint32Array(values.length);
+	for (let i = 0; i < values.length; i++) {
+		const v = values[i];
+		colours[i] = Number.isFinite(v) ? RAMP_LUT[Math.round((v - min) / span * 255)] : MISSING;
+	}
+	return makeColouring(colours, { kind: 'continuous', title, min, max, missing });
+}
+
+function uniformColouring() {
+	const colours = new Uint32Array(state.nCells).fill(packRgb(categoryRgb(0)));
+	return makeColouring(colours, { kind: 'category', title: 'cells', items: [], missing: 0 });
+}
+
+// Adds what drawing needs: a darker rim colour per cell and a drawing order with the cells
+// that have no value first, so that they never hide coloured ones in 2-D.
+function makeColouring(colours, legend, centroids = null) {
+	const rimOf = new Map();
+	const rims = colours.map(c => {
+		if (!rimOf.has(c)) rimOf.set(c, packRgb(unpackRgb(c).map(v => Math.round(v * 0.78))));
+		return rimOf.get(c);
+	});
+	const order = new Uint32Array(colours.length);
+	let k = 0;
+	colours.forEach((c, i) => { if (c === MISSING) order[k++] = i; });
+	colours.forEach((c, i) => { if (c !== MISSING) order[k++] = i; });
+	return { colours, rims, order, legend, centroids };
+}
+
+function categoryRgb(c) {
+	if (c < PALETTE.length) return hexRgb(PALETTE[c]);
+	return hslRgb((c * 137.508) % 360, 0.62, c % 2 ? 0.42 : 0.58);  // golden-angle hues past the palette
+}
+
+function hexRgb(hex) {
+	const v = parseInt(hex.slice(1), 16);
+	return [v >> 16, (v >> 8) & 255, v & 255];
+}
+
+function hslRgb(h, s, l) {
+	const a = s * Math.min(l, 1 - l);
+	const channel = n => {
+		const k = (n + h / 30) % 12;
+		return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+	};
+	return [channel(0), channel(8), channel(4)];
+}
+
+// ImageData bytes are R,G,B,A in memory, so on a little-endian host a pixel is 0xAABBGGRR.
+function packRgb([r, g, b]) {
+	return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
+}
+
+function unpackRgb(c) {
+	return [c & 255, (c >> 8) & 255, (c >> 16) & 255];
+}
+
+function rampLut(stops) {
+	const rgb = stops.map(hexRgb);
+	return Uint32Array.from({ length: 256 }, (_, k) => {
+		const t = k / 255 * (rgb.length - 1);
+		const s = Math.min(Math.floor(t), rgb.length - 2), f = t - s;
+		return packRgb(rgb[s].map((v, j) => Math.round(v + (rgb[s + 1][j] - v) * f)));
+	});
+}
+
+/* ---------- drawing ---------- */
+
+// Pad an n x dim embedding to n x 3 (absent axes 0); a 1-D embedding gets a deterministic
+// vertical jitter of 10% of its width so that its cells form a readable strip.
+function padToXYZ(coords, dim) {
+	const n = coords.length / dim;
+	const xyz = new Float32Array(n * 3);
+	for (let i = 0; i < n; i++) for (let a = 0; a < dim; a++) xyz[i * 3 + a] = coords[i * dim + a];
+	if (dim === 1) {
+		let lo = Infinity, hi = -Infinity;
+		for (const x of coords) { lo = Math.min(lo, x); hi = Math.max(hi, x); }
+		const height = 0.1 * (hi - lo || 1);
+		for (let i = 0; i < n; i++) xyz[i * 3 + 1] = height * ((Math.imul(i, 2654435761) >>> 0) / 2 ** 32 - 0.5);
+	}
+	return xyz;
+}
+
+// Centre, half extents and radius of the cells: fixed per embedding, so rotating does not rescale.
+function bounds(xyz) {
+	const lo = [Infinity, Infinity, Infinity], hi = [-Infinity, -Infinity, -Infinity];
+	for (let i = 0; i < xyz.length; i += 3) {
+		for (let a = 0; a < 3; a++) {
+			lo[a] = Math.min(lo[a], xyz[i + a]);
+			hi[a] = Math.max(hi[a], xyz[i + a]);
+		}
+	}
+	const centre = lo.map((v, a) => (v + hi[a]) / 2);
+	const half = lo.map((v, a) => Math.max((hi[a] - v) / 2, 1e-9));
+	let radius = 1e-9;
+	for (let i = 0; i < xyz.length; i += 3) {
+		radius = Math.max(radius, Math.hypot(xyz[i] - centre[0], xyz[i + 1] - centre[1], xyz[i + 2] - centre[2]));
+	}
+	return { centre, half, radius };
+}
+
+// 2-D and 1-D: x,y fitted to the canvas with the aspect ratio kept. 3-D: an orthographic view
+// rotated by yaw (about y) then pitch (about x), the bounding sphere fitted to the canvas.
+function makeView({ centre, half, radius }, dim, w, h) {
+	const fit = dim === 3 ? Math.min(w, h) / (2 * radius) : Math.min(w / (2 * half[0]), h / (2 * half[1]));
+	return { m: dim === 3 ? rotationMatrix(state.rotation) : [1, 0, 0, 0, 1, 0, 0, 0, 1], scale: 0.92 * fit, centre, cx: w / 2, cy: h / 2 };
+}
+
+function rotationMatrix({ yaw, pitch }) {
+	const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
+	return [cy, 0, sy, sp * sy, cp, -sp * cy, -cp * sy, sp, cp * cy];
+}
+
+// Screen x, y and depth (larger is nearer) of one point, written to out[0..2].
+function project(view, x, y, z, out) {
+	const { m, scale, centre } = view;
+	const px = x - centre[0], py = y - centre[1], pz = z - centre[2];
+	out[0] = view.cx + scale * (m[0] * px + m[1] * py + m[2] * pz);
+	out[1] = view.cy - scale * (m[3] * px + m[4] * py + m[5] * pz);
+	out[2] = m[6] * px + m[7] * py + m[8] * pz;
+}
+
+// Pixel offsets of one dot: [dx, dy, rim] triples, rim = 1 on its outer ring.
+function dotStamp(r) {
+	const stamp = [];
+	for (let dy = -r; dy <= r; dy++) {
+		for (let dx = -r; dx <= r; dx++) {
+			const d = Math.hypot(dx, dy);
+			if (d <= r + 0.5) stamp.push(dx, dy, r >= 2 && d > r - 0.5 ? 1 : 0);
+		}
+	}
+	return stamp;
+}
+
+function dotRadius(n, dpr) {
+	const r = n <= 2000 ? 3 : n <= 20000 ? 2 : n <= 200000 ? 1 : 0;
+	return Math.round(r * dpr);
+}
+
+// Plot every cell into the pixel buffer; in 3-D a depth buffer keeps the nearest dot on top.
+function plotCells(pixels, w, h, view, xyz, colouring, stamp, useDepth) {
+	const depth = useDepth ? new Float32Array(w * h).fill(-Infinity) : null;
+	const { colours, rims, order } = colouring;
+	const p = new Float64Array(3);
+	for (const i of order) {
+		project(view, xyz[i * 3], xyz[i * 3 + 1], xyz[i * 3 + 2], p);
+		const x0 = Math.round(p[0]), y0 = Math.round(p[1]);
+		for (let k = 0; k < stamp.length; k += 3) {
+			const x = x0 + stamp[k], y = y0 + stamp[k + 1];
+			if (x < 0 || y < 0 || x >= w || y >= h) continue;
+			const at = y * w + x;
+			if (depth) {
+				if (p[2] < depth[at]) continue;
+				depth[at] = p[2];
+			}
+			pixels[at] = stamp[k + 2] ? rims[i] : colours[i];
+		}
+	}
+}
+
+// Category names at their centroids (from the manifest), on a light box; the biggest
+// categories first, and a label that would overlap one already drawn is left out.
+function drawCentroidLabels(ctx, view, dpr) {
+	const centroids = state.colouring.centroids && state.colouring.centroids[String(state.dim)];
+	if (!centroids || state.dim === 1) return;
+	ctx.font = `600 ${12 * dpr}px system-ui, "DejaVu Sans", sans-serif`;
+	ctx.textAlign = 'center';
+	ctx.textBaseline = 'middle';
+	const placed = [];
+	const p = new Float64Array(3);
+	for (const { category, position: [x, y, z = 0] } of [...centroids].sort((a, b) => b.n_points - a.n_points)) {
+		const text = String(category);
+		project(view, x, y, z, p);
+		const w = ctx.measureText(text).width + 10 * dpr, h = 18 * dpr;
+		const box = { x: p[0] - w / 2, y: p[1] - h / 2, w, h };
+		if (placed.some(b => b.x < box.x + w && box.x < b.x + b.w && b.y < box.y + h && box.y < b.y + b.h)) continue;
+		placed.push(box);
+		ctx.fillStyle = 'rgba(255, 255, 255, 0.82)';
+		ctx.beginPath();
+		ctx.roundRect(box.x, box.y, w, h, 4 * dpr);
+		ctx.fill();
+		ctx.fillStyle = '#1d2433';
+		ctx.fillText(text, p[0], p[1]);
+	}
+}
+
+function render() {
+	const { embedding, colouring, dim } = state;
+	if (!embedding || !colouring) return;
+	const canvas = $('canvas');
+	const dpr = window.devicePixelRatio || 1;
+	const w = Math.max(1, Math.round(canvas.clientWidth * dpr)), h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+	if (canvas.width !== w || canvas.height !== h) Object.assign(canvas, { width: w, height: h });
+	const ctx = canvas.getContext('2d');
+	const image = ctx.createImageData(w, h);
+	const view = makeView(embedding.bounds, dim, w, h);
+	const stamp = dotStamp(dotRadius(state.nCells, dpr));
+	plotCells(new Uint32Array(image.data.buffer), w, h, view, embedding.xyz, colouring, stamp, dim === 3);
+	ctx.putImageData(image, 0, 0);
+	drawCentroidLabels(ctx, view, dpr);
+}
+
+let renderQueued = false;
+function requestRender() {
+	if (renderQueued) return;
+	renderQueued = true;
+	requestAnimationFrame(() => { renderQueued = false; render(); });
+}
+
+/* ---------- page: controls, legend, status ---------- */
+
+function $(id) {
+	return document.getElementById(id);
+}
+
+function el(tag, text = '', className = '', ...children) {
+	const node = document.createElement(tag);
+	if (text) node.textContent = text;
+	if (className) node.className = className;
+	node.append(...children);
+	return node;
+}
+
+function setStatus(text, isError = false) {
+	const status = $('status');
+	status.textContent = text;
+	status.classList.toggle('error', isError);
+}
+
+function formatNumber(v) {
+	if (!Number.isFinite(v)) return '–';
+	const a = Math.abs(v);
+	return a !== 0 && (a >= 1e5 || a < 1e-3) ? v.toExponential(2) : String(Number(v.toPrecision(4)));
+}
+
+function showIdentity(identity) {
+	const { stats } = identity;
+	document.title = `${identity.name} · cellucid preview`;
+	$('dataset-name').textContent = identity.name;
+	$('dataset-stats').textContent =
+		`${stats.n_cells.toLocaleString()} cells · ${stats.n_genes.toLocaleString()} genes · ${stats.n_obs_fields} obs fields`;
+}
+
+function fillFieldSelect(fields) {
+	const select = $('field');
+	const gene = el('option', '(gene)');
+	Object.assign(gene, { value: '', disabled: true, hidden: true });
+	select.replaceChildren(gene);
+	for (const [kind, label] of [['category', 'Categorical'], ['continuous', 'Continuous']]) {
+		const group = el('optgroup');
+		group.label = label;
+		for (const field of fields.filter(f => f.kind === kind)) {
+			const option = el('option', field.key);
+			option.value = field.key;
+			group.append(option);
+		}
+		if (group.children.length) select.append(group);
+	}
+}
+
+function setGenes(genes) {
+	state.genes = genes;
+	for (const gene of genes) {
+		const key = gene.name.toLowerCase();
+		if (!state.geneByName.has(key)) state.geneByName.set(key, gene);
+	}
+	$('gene-names').replaceChildren(...genes.map(gene => {
+		const option = el('option');
+		option.value = gene.name;
+		return option;
+	}));
+}
+
+function fillDimSelect(dims, dim) {
+	const select = $('dim');
+	select.replaceChildren(...dims.map(d => {
+		const option = el('option', `${d}-D`);
+		option.value = String(d);
+		return option;
+	}));
+	select.value = String(dim);
+	$('dim-label').hidden = dims.length < 2;
+}
+
+async function showEmbedding(dim) {
+	const embedding = await loadEmbedding(dim);
+	if (!embedding) return setStatus(`The ${dim}-D embedding could not be loaded (see the self-checks)`, true);
+	Object.assign(state, { dim, embedding });
+	$('canvas').classList.toggle('rotatable', dim === 3);
+	$('hint').textContent = dim === 3 ? 'drag the plot to rotate' : '';
+	if (state.colouring) showColouring(state.colouring);
+}
+
+function showColouring(colouring) {
+	state.colouring = colouring;
+	renderLegend(colouring.legend);
+	render();
+	if (state.embedding) {
+		setStatus(`${state.nCells.toLocaleString()} cells · ${state.dim}-D embedding · coloured by ${colouring.legend.title}`);
+	}
+}
+
+function renderLegend(legend) {
+	const box = $('legend');
+	box.replaceChildren(el('h2', legend.title));
+	if (legend.kind === 'category') {
+		box.append(el('ul', '', '', ...legend.items.map(item => {
+			const swatch = el('span', '', 'swatch');
+			swatch.style.background = `rgb(${item.rgb.join(',')})`;
+			return el('li', '', '', swatch, el('span', item.name, 'name'), el('span', item.count.toLocaleString(), 'count'));
+		})));
+	} else {
+		const ramp = el('div', '', 'ramp');
+		ramp.style.background = `linear-gradient(to right, ${RAMP.join(', ')})`;
+		box.append(ramp, el('div', '', 'ramp-labels', el('span', formatNumber(legend.min)), el('span', formatNumber(legend.max))));
+	}
+	if (legend.missing) {
+		const swatch = el('span', '', 'swatch');
+		swatch.style.background = `rgb(${MISSING_RGB.join(',')})`;
+		box.append(el('div', '', 'note', swatch, ` ${legend.missing.toLocaleString()} cells without a value`));
+	}
+}
+
+function bindControls() {
+	$('field').addEventListener('change', e => {
+		if (!e.target.value) return;
+		$('gene').value = '';
+		colourByField(e.target.value);
+	});
+	// Picking a datalist suggestion is an 'input' of type insertReplacementText; typing ends
+	// with 'change' (Enter or leaving the box).
+	const pickGene = () => {
+		const name = $('gene').value.trim();
+		if (name) colourByGene(name);
+	};
+	$('gene').addEventListener('input', e => { if (e.inputType === 'insertReplacementText') pickGene(); });
+	$('gene').addEventListener('change', pickGene);
+	$('dim').addEventListener('change', e => showEmbedding(Number(e.target.value)));
+	bindRotation($('canvas'));
+	new ResizeObserver(() => render()).observe($('plot'));
+}
+
+function bindRotation(canvas) {
+	let last = null;
+	canvas.addEventListener('pointerdown', e => {
+		if (state.dim !== 3) return;
+		last = [e.clientX, e.clientY];
+		canvas.setPointerCapture(e.pointerId);
+	});
+	canvas.addEventListener('pointermove', e => {
+		if (!last) return;
+		const { rotation } = state;
+		rotation.yaw += (e.clientX - last[0]) * 0.01;
+		rotation.pitch = Math.max(-1.5, Math.min(1.5, rotation.pitch + (e.clientY - last[1]) * 0.01));
+		last = [e.clientX, e.clientY];
+		requestRender();
+	});
+	const stop = () => { last = null; };
+	canvas.addEventListener('pointerup', stop);
+	canvas.addEventListener('pointercancel', stop);
+}
