@@ -78,6 +78,9 @@ bench: deps
 install: cellucidfs
 	install -D -m 0755 cellucidfs $(DESTDIR)$(PREFIX)/bin/cellucidfs
 	install -D -m 0644 man/cellucidfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/cellucidfs.1
+	install -d $(DESTDIR)$(PREFIX)/share/cellucidfs/preview
+	install -m 0644 scripts/preview/* $(DESTDIR)$(PREFIX)/share/cellucidfs/preview/
+	install -D -m 0644 scripts/nginx/cellucid.conf $(DESTDIR)$(PREFIX)/share/cellucidfs/nginx/cellucid.conf
 
 clean:
 	rm -rf build cellucidfs

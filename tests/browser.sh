@@ -39,7 +39,6 @@ fi
 SERVE=$(cd "$1" && pwd)
 PORT=${2:-18090}
 TIMEOUT=${BROWSER_TIMEOUT:-300}
-PREVIEW=$ROOT/scripts/preview
 GENE_SAMPLE=50   # as GENE_SAMPLE in scripts/preview/preview.js
 
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
@@ -95,47 +94,8 @@ if ! as_worker test -r "$SERVE/dataset_identity.json"; then
 	fail "browser: user $WORKER cannot read $SERVE (mounted without allow_other, or a parent directory lacks o+x)"
 	exit 1
 fi
-# The worker must read the page where it lies; if the work tree is private, serve a copy.
-if ! as_worker test -r "$PREVIEW/preview.js"; then
-	cp -r "$PREVIEW" "$PREFIX/preview"
-	chmod -R a+rX "$PREFIX/preview"
-	PREVIEW=$PREFIX/preview
-fi
-
-# Like scripts/nginx/cellucid.conf: JSON as application/json, every payload as plain bytes
-# (never Content-Encoding: gzip); plus the page's own three types.
-{
-	[ "$(id -u)" -eq 0 ] && echo "user $WORKER $(id -gn "$WORKER");"
-	cat <<-EOF
-	worker_processes 1;
-	pid "$PREFIX/nginx.pid";
-	error_log "$PREFIX/error.log";
-	events { worker_connections 64; }
-	http {
-	    access_log "$PREFIX/access.log";
-	    client_body_temp_path "$PREFIX/tmp/client_body";
-	EOF
-	for m in proxy fastcgi uwsgi scgi; do
-		nginx -V 2>&1 | grep -q -- "--without-http_${m}_module" ||
-			echo "    ${m}_temp_path \"$PREFIX/tmp/$m\";"
-	done
-	cat <<-EOF
-	    types { application/json json; }
-	    default_type application/octet-stream;
-	    charset off;
-	    gzip off;
-	    server {
-	        listen 127.0.0.1:$PORT;
-	        root "$SERVE";
-	        location /_cellucid/ { default_type application/json; }
-	        location /_preview/ {
-	            alias "$PREVIEW/";
-	            types { text/html html; text/javascript js; text/css css; }
-	        }
-	    }
-	}
-	EOF
-} >"$PREFIX/nginx.conf"
+# The shipped server block, as `make demo` serves it (the preview included).
+bash "$ROOT/scripts/demo.sh" conf "$SERVE" "$PORT" "$PREFIX" >"$PREFIX/nginx.conf"
 
 if ! { run_nginx -q -t && run_nginx; } 2>"$PREFIX/start.log"; then
 	fail "browser: nginx does not start on port $PORT: $(tr '\n' ' ' <"$PREFIX/start.log")"

@@ -42,11 +42,16 @@ mount_fs() {
 	return 1
 }
 
-# unmount_fs MNT: unmount and wait (up to 30 s) for the daemon to exit; its
-# exit status is returned.
+# unmount_fs MNT: unmount and wait for the daemon to exit; its exit status is
+# returned.
 unmount_fs() {
-	local mnt=$1
-	mountpoint -q "$mnt" && fusermount3 -u "$mnt"
+	mountpoint -q "$1" && fusermount3 -u "$1"
+	wait_daemon
+}
+
+# wait_daemon: wait (up to 30 s, then kill it) for the daemon started by
+# mount_fs to exit; its exit status is returned.
+wait_daemon() {
 	local i
 	for i in $(seq 1 300); do
 		kill -0 "$MOUNT_PID" 2>/dev/null || break

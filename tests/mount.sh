@@ -51,7 +51,7 @@ if mount_fs "$PBMC" "$T/mnt" -o compression=0,var_quantization=none,obs_quantiza
 	$PY tests/compare.py "$T/mnt" "$REFERENCE/pbmc68k_reduced-raw" raw || true
 	$PY tests/validate.py "$T/mnt" raw 700 || true
 	kill -TERM "$MOUNT_PID"
-	unmount_fs "$T/mnt"; check "SIGTERM ends the daemon with status 0" test $? -eq 0
+	wait_daemon; check "SIGTERM ends the daemon with status 0" test $? -eq 0
 	check "SIGTERM unmounts" bash -c "! mountpoint -q '$T/mnt'"
 else
 	fail "mount pbmc68k_reduced.h5ad with -o compression=0,var_quantization=none,obs_quantization=none"

@@ -12,8 +12,8 @@
 # test. PORT defaults to the first free port from 18080.
 #
 # Files checked: all of them, or, when there are more than 300, every JSON and
-# _cellucid/ file plus 300 payloads spread evenly over the sorted list (all
-# payloads outside var/ when there are at most 150 of them). Each is fetched
+# _cellucid/ file plus 300 payloads: those outside var/ (at most 150) and
+# genes for the rest, each picked evenly from its sorted list. Each is fetched
 # with curl as a browser would (Accept-Encoding: gzip, deflate, br), and each
 # check below prints one line for all files together:
 #   - status 200;
@@ -30,7 +30,7 @@
 #   $ cp -r ../shared/reference/pbmc68k_reduced-c6-q8 /tmp/ref
 #   $ bash tests/nginx.sh /tmp/ref
 #   ok nginx: started on 127.0.0.1:18080 (workers as www-data)
-#   ok nginx: status 200 (772 files fetched of 772)
+#   ok nginx: status 200 (304 files fetched of 783)
 #   ok nginx: Content-Length = body length = size on disk
 #   ...
 set -u
@@ -55,15 +55,22 @@ chmod 755 "$PREFIX"
 mkdir -p "$PREFIX/tmp" "$PREFIX/fetch"
 run_nginx() { nginx -p "$PREFIX/" -c "$PREFIX/nginx.conf" -e "$PREFIX/error.log" "$@"; }
 
+# alive PID: running and not a zombie (the daemonised master's parent is
+# PID 1, which in some containers never reaps it).
+alive() {
+	local state
+	state=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
+}
+
 cleanup() {
 	local pid i
-	if pid=$(cat "$PREFIX/nginx.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; then
+	if pid=$(cat "$PREFIX/nginx.pid" 2>/dev/null) && alive "$pid"; then
 		run_nginx -s quit 2>/dev/null || kill -QUIT "$pid"
 		for i in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
+			alive "$pid" || break
 			sleep 0.1
 		done
-		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
+		alive "$pid" && kill -TERM "$pid"
 	fi
 	rm -rf "$PREFIX"
 }
@@ -73,10 +80,10 @@ trap cleanup EXIT
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# start_nginx PORT (nginx's errors go to its log, which a failure reports)
 start_nginx() {
-	local port=$1
-	bash "$ROOT/scripts/demo.sh" conf "$SERVE" "$port" "$PREFIX" >"$PREFIX/nginx.conf" &&
-		run_nginx -q -t && run_nginx
+	bash "$ROOT/scripts/demo.sh" conf "$SERVE" "$1" "$PREFIX" >"$PREFIX/nginx.conf" &&
+		run_nginx -q -t 2>/dev/null && run_nginx 2>/dev/null
 }
 
 if [ $# -eq 2 ]; then
@@ -159,15 +166,18 @@ read_headers() {
 	done <"$1"
 }
 
-declare -A bad   # check name -> "file (why); file (why); ..."
-note() { bad[$1]+="${bad[$1]:+; }$2"; }
+declare -A bad   # check name -> "file (why)" lines
+note() { bad[$1]+="$2"$'\n'; }
 
-B=$PREFIX/fetch/body H=$PREFIX/fetch/headers
+B=$PREFIX/fetch/body H=$PREFIX/fetch/headers E=$PREFIX/fetch/error
 n=0
 while IFS= read -r f; do
 	n=$((n + 1))
-	status=$(curl -sS --max-time 300 -H 'Accept-Encoding: gzip, deflate, br' \
-		-D "$H" -o "$B" -w '%{http_code}' "$BASE/$(urlencode "$f")" 2>&1)
+	if ! status=$(curl -sS --max-time 300 -H 'Accept-Encoding: gzip, deflate, br' \
+		-D "$H" -o "$B" -w '%{http_code}' "$BASE/$(urlencode "$f")" 2>"$E"); then
+		note status "$f ($(head -n 1 "$E"))"
+		continue
+	fi
 	if [ "$status" != 200 ]; then
 		note status "$f ($status)"
 		continue
@@ -195,15 +205,17 @@ while IFS= read -r f; do
 	fi
 done <<<"$files"
 
-# report CHECK WHAT: one line for the check over all files (first 5 failures).
+# report CHECK WHAT: one line for the check over all files (the first three
+# failures named).
 report() {
 	local list=${bad[$1]:-}
 	if [ -z "$list" ]; then
 		ok "nginx: $2"
 	else
 		local count
-		count=$(($(grep -o '; ' <<<"$list" | wc -l) + 1))
-		fail "nginx: $2: $count files: $(cut -d';' -f1-5 <<<"$list")"
+		count=$(grep -c . <<<"$list")
+		fail "nginx: $2: wrong for $count file$([ "$count" -eq 1 ] || echo s), e.g." \
+			"$(grep . <<<"$list" | head -n 3 | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')"
 	fi
 }
 report status "status 200 ($n files fetched of $n_all)"

@@ -782,6 +782,42 @@ static void test_columns(void)
 	ad_close(f);
 }
 
+/* Indexes that are groups: a nullable-string-array obs index (pandas 3), and
+ * a categorical var index found without an _index attribute. */
+static void test_index_kinds(void)
+{
+	const char *ids[4] = { "a", "", "c", "d" }, *cats[2] = { "B", "A" };
+	signed char mask[4] = { 0, 1, 0, 0 }, codes[3] = { 0, 1, -1 };
+	hid_t file = new_file("index_kinds.h5ad"), bt = bool_type();
+	char err[256];
+	ad_file *f;
+	char **names;
+	int ok;
+
+	dataframe(file, "obs", "cell_id", NULL, 0, NULL, 0);
+	group(file, "obs/cell_id", "nullable-string-array");
+	put_strs(file, "obs/cell_id/values", ids, 4);
+	put_1d(file, "obs/cell_id/mask", bt, 4, mask);
+	group(file, "var", "dataframe");
+	group(file, "var/_index", "categorical");
+	put_strs(file, "var/_index/categories", cats, 2);
+	put_1d(file, "var/_index/codes", H5T_NATIVE_SCHAR, 3, codes);
+	H5Tclose(bt);
+	H5Fclose(file);
+	if (ad_open(tmp_path("index_kinds.h5ad"), &f, err, sizeof err) != AD_OK) {
+		CHECK(0, "index kinds: opens (%s)", err);
+		return;
+	}
+	CHECK(ad_n_obs(f) == 4 && ad_n_var(f) == 3 && ad_obs_ncols(f) == 0,
+	      "index kinds: n_obs from a nullable-string index, n_var from a categorical one");
+	ok = ad_var_names(f, &names) == AD_OK && !strcmp(names[0], "B") && !strcmp(names[1], "A") &&
+	     !strcmp(names[2], "");
+	CHECK(ok, "index kinds: categorical var names, a missing one as \"\"");
+	if (ok)
+		ad_strings_free(names, 3);
+	ad_close(f);
+}
+
 /* X as CSR (and a CSC graph and obsm entries); then the same X as CSC. */
 static void test_sparse(void)
 {
@@ -812,9 +848,9 @@ static void test_sparse(void)
 
 		gptr[c] = (int64_t)k;
 		gidx[k] = (int32_t)(a < b ? a : b);
-		w[k++] = a < b ? a + 0.5 : 1.0;
+		w[k++] = a < b ? (double)a + 0.5 : 1.0;
 		gidx[k] = (int32_t)(a < b ? b : a);
-		w[k++] = a < b ? 1.0 : a + 0.5;
+		w[k++] = a < b ? 1.0 : (double)a + 0.5;
 	}
 	gptr[10] = 20;
 
@@ -867,7 +903,7 @@ static void test_sparse(void)
 
 		ok = g.indptr[r + 1] - g.indptr[r] == 2;
 		for (int64_t k = g.indptr[r]; ok && k < g.indptr[r + 1]; k++)
-			ok = (g.indices[k] == a && g.data[k] == r + 0.5) ||
+			ok = (g.indices[k] == a && g.data[k] == (double)r + 0.5) ||
 			     (g.indices[k] == b && g.data[k] == 1.0);
 		ok = ok && g.indices[g.indptr[r]] < g.indices[g.indptr[r] + 1];
 	}
@@ -1095,7 +1131,7 @@ static void test_hostile(void)
 /* ---- main ---- */
 
 static const char *written[] = {
-	"columns.h5ad", "csr.h5ad", "csc.h5ad", "dense.h5ad", "dense_int.h5ad",
+	"columns.h5ad", "index_kinds.h5ad", "csr.h5ad", "csc.h5ad", "dense.h5ad", "dense_int.h5ad",
 	"decreasing.h5ad", "negative.h5ad", "gene_out.h5ad", "gene_neg.h5ad", "shape.h5ad",
 	"beyond.h5ad", "start.h5ad", "rank3.h5ad", "transposed.h5ad", "awkward_x.h5ad",
 	"no_obs.h5ad", "no_var.h5ad", "bad_index.h5ad", "text.h5ad", "truncated.h5ad",
@@ -1113,6 +1149,7 @@ int main(void)
 	}
 	make_matrix();
 	test_columns();
+	test_index_kinds();
 	test_sparse();
 	test_dense();
 	test_hostile();
