@@ -45,7 +45,7 @@ typedef enum {
 size_t ad_obs_ncols(const ad_file *f);
 const char *ad_obs_col_name(const ad_file *f, size_t i);
 ad_col_kind ad_obs_col_kind(const ad_file *f, size_t i);
-const char *ad_obs_col_reason(const ad_file *f, size_t i);
+const char *ad_obs_col_reason(const ad_file *f, size_t i);  /* "" when readable */
 
 /* A numeric column cast to float32 (as numpy astype(float32)); masked -> NaN. */
 ad_err ad_obs_read_numeric(ad_file *f, size_t i, float *out /* n_obs */);
@@ -85,6 +85,8 @@ typedef struct {
 	uint32_t *indices;  /* indptr[n] column ids */
 	double *data;       /* indptr[n] weights */
 } ad_graph;
+/* 1 when obsp/connectivities exists (pre-0.7 files: uns/neighbors/connectivities);
+ * ad_read_connectivities then reads it (CSR, CSC or dense) or says why not. */
 int ad_has_connectivities(const ad_file *f);
 ad_err ad_read_connectivities(ad_file *f, ad_graph *out); /* CSC is converted to CSR */
 void ad_graph_free(ad_graph *g);
@@ -106,7 +108,12 @@ typedef int (*ad_rowblock_fn)(const ad_rowblock *b, void *ctx); /* non-zero stop
 /* Stream every row of X once, in order, in blocks of about block_nnz stored
  * values (dense: about block_nnz elements). Memory is bounded by the block
  * size, not by the matrix. Returns AD_OK, an error, or AD_OK after a callback
- * stopped it early (the callback knows). */
+ * stopped it early (the callback knows). A row longer than block_nnz comes
+ * alone in its block. CSC X is transposed on the way: one counting pass, then
+ * one pass over all entries per 8M (or block_nnz, if larger) delivered
+ * entries, holding those and O(n_obs) counters in memory; within a row, CSC
+ * entries come sorted by gene, CSR entries in stored order (explicit zeros
+ * and duplicates included). */
 ad_err ad_x_scan_rows(ad_file *f, size_t block_nnz, ad_rowblock_fn fn, void *ctx);
 
 /* One gene's values for every cell (n_obs floats). Direct for dense and CSC

@@ -946,6 +946,36 @@ static void test_sparse(void)
 	ad_close(f);
 }
 
+/* A sparse X without a single stored value, as CSC and as CSR. */
+static void test_empty_sparse(void)
+{
+	static const char *name[2] = { "empty_csc.h5ad", "empty_csr.h5ad" };
+	int64_t ptr[11] = { 0 };
+	char err[256];
+	ad_file *f;
+	struct collect sc;
+	float g[10];
+	int ok;
+
+	for (int csr = 0; csr < 2; csr++) {
+		hid_t file = new_file(name[csr]);
+
+		frames(file);
+		put_sparse(file, "X", csr ? "csr_matrix" : "csc_matrix", 10, 6, H5T_NATIVE_INT64,
+			   ptr, csr ? 11 : 7, H5T_NATIVE_INT32, NULL, H5T_NATIVE_FLOAT, NULL, 0);
+		H5Fclose(file);
+		if (ad_open(tmp_path(name[csr]), &f, err, sizeof err) != AD_OK) {
+			CHECK(0, "%s: opens (%s)", name[csr], err);
+			continue;
+		}
+		ok = scan_x(f, 4, &sc) == AD_OK && sc.sane && sc.next_row == 10 && sc.stored == 0 &&
+		     ad_x_read_gene(f, 5, g) == AD_OK && g[0] == 0 && g[9] == 0;
+		CHECK(ok, "%s: every row delivered, none stored", name[csr]);
+		free(sc.m);
+		ad_close(f);
+	}
+}
+
 /* Dense X: float64, chunked 3 x 4 with deflate; and int32, contiguous. */
 static void test_dense(void)
 {
@@ -1131,7 +1161,8 @@ static void test_hostile(void)
 /* ---- main ---- */
 
 static const char *written[] = {
-	"columns.h5ad", "index_kinds.h5ad", "csr.h5ad", "csc.h5ad", "dense.h5ad", "dense_int.h5ad",
+	"columns.h5ad", "index_kinds.h5ad", "csr.h5ad", "csc.h5ad", "empty_csc.h5ad",
+	"empty_csr.h5ad", "dense.h5ad", "dense_int.h5ad",
 	"decreasing.h5ad", "negative.h5ad", "gene_out.h5ad", "gene_neg.h5ad", "shape.h5ad",
 	"beyond.h5ad", "start.h5ad", "rank3.h5ad", "transposed.h5ad", "awkward_x.h5ad",
 	"no_obs.h5ad", "no_var.h5ad", "bad_index.h5ad", "text.h5ad", "truncated.h5ad",
@@ -1151,6 +1182,7 @@ int main(void)
 	test_columns();
 	test_index_kinds();
 	test_sparse();
+	test_empty_sparse();
 	test_dense();
 	test_hostile();
 	CHECK(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "every HDF5 object closed");
