@@ -30,8 +30,10 @@ TOOLS      := $(BUILD)/gen-h5ad
 .PHONY: all deps build check test asan demo demo-stop bench install clean
 all: cellucidfs
 
+# Copied by rename: a running daemon keeps its old binary (cp would fail with
+# "Text file busy").
 cellucidfs: $(BUILD)/cellucidfs
-	@[ "$(BUILD)" = build ] && cp $< $@ || true
+	@cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/cellucidfs: $(FUSE_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

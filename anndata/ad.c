@@ -16,15 +16,27 @@
 #include "ad_internal.h"
 
 /* HDF5 prints its error stack by default; every error here is reported as
- * one line of our own instead. The LZF filter must be there before the
- * first read of the 0.7 files. Both are process-wide. */
+ * one line of our own instead. A thread-safe HDF5 keeps that switch per
+ * thread, hence a thread-local flag. */
+void ad_thread_init(void)
+{
+	static _Thread_local int quiet;
+
+	if (quiet)
+		return;
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	quiet = 1;
+}
+
+/* The LZF filter must be there before the first read of the 0.7 files; the
+ * filter table is process-wide. */
 static void init_hdf5(void)
 {
 	static int done;
 
+	ad_thread_init();
 	if (done)
 		return;
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	ad_lzf_register();
 	done = 1;
 }

@@ -25,6 +25,11 @@ typedef enum {
 
 typedef struct ad_file ad_file;
 
+/* HDF5 keeps its error-printing switch per thread (in thread-safe builds):
+ * call this in every thread before its first ad_ call, so that failures are
+ * reported only as this module's one-line messages. Cheap after the first. */
+void ad_thread_init(void);
+
 /* Open path read-only and read the layout (shapes, names, kinds), not the data.
  * On failure *out is NULL and err holds a one-line reason without the path,
  * e.g. "not an HDF5 file" or "no obs dataframe". */

@@ -26,6 +26,7 @@
 #include "edges.h"
 #include "embed.h"
 #include "genes.h"
+#include "h5lock.h"
 #include "gz.h"
 #include "log.h"
 #include "quant.h"
@@ -157,7 +158,7 @@ static ex_err load_points(ex_export *e, void *arg, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return EX_ENOMEM;
 	}
-	pthread_mutex_lock(&e->h5);
+	h5_lock(&e->h5);
 	ad_err r = ad_obsm_read(e->ad, e->emb_obsm[d], raw);
 	if (r != AD_OK)
 		snprintf(msg, len, "%s", ad_last_error(e->ad));
@@ -192,7 +193,7 @@ static ex_err load_latent(ex_export *e, void *arg, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return EX_ENOMEM;
 	}
-	pthread_mutex_lock(&e->h5);
+	h5_lock(&e->h5);
 	ad_err r = ad_obsm_read_f32(e->ad, e->latent_obsm, out);
 	if (r != AD_OK)
 		snprintf(msg, len, "%s", ad_last_error(e->ad));
@@ -243,7 +244,7 @@ static ex_err load_edges(ex_export *e, void *arg, char *msg, size_t len)
 {
 	(void)arg;
 	ad_graph g = {0};
-	pthread_mutex_lock(&e->h5);
+	h5_lock(&e->h5);
 	ad_err r = ad_read_connectivities(e->ad, &g);
 	if (r != AD_OK)
 		snprintf(msg, len, "%s", ad_last_error(e->ad));

@@ -12,6 +12,7 @@
  * sequential I/O.
  */
 #include "genes.h"
+#include "h5lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -293,7 +294,7 @@ static int on_block(const ad_rowblock *rb, void *ctx)
 	b->rows_done += rb->nrows;
 	if (b->progress && b->g->n_cells)
 		b->progress(b->progress_ctx, (double)b->rows_done / (double)b->g->n_cells);
-	pthread_mutex_lock(b->h5);
+	h5_lock(b->h5);
 	return b->error != 0;
 }
 
@@ -391,7 +392,7 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 			 b.cursor ? strerror(errno) : "out of memory");
 		goto out;
 	}
-	pthread_mutex_lock(h5);
+	h5_lock(h5);
 	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, on_block, &b);
 	if (r != AD_OK)
 		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));

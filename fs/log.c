@@ -9,6 +9,8 @@
 #include <syslog.h>
 
 static int use_syslog;
+static void (*warning_sink)(void *ctx, const char *line);
+static void *warning_ctx;
 
 void log_to_syslog(int on)
 {
@@ -21,10 +23,18 @@ static void emit(int priority, const char *fmt, va_list ap)
 {
 	char line[1024];
 	vsnprintf(line, sizeof line, fmt, ap);
-	if (use_syslog)
+	if (priority == LOG_WARNING && warning_sink)
+		warning_sink(warning_ctx, line);
+	else if (use_syslog)
 		syslog(priority, "%s", line);
 	else
 		fprintf(stderr, "cellucidfs: %s\n", line);
+}
+
+void log_divert_warnings(void (*fn)(void *ctx, const char *line), void *ctx)
+{
+	warning_ctx = ctx;
+	warning_sink = fn;
 }
 
 #define DEFINE_LOG(name, priority)                  \

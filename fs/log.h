@@ -10,4 +10,9 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Hand warnings to fn instead of writing them (fn NULL: write them again), so
+ * that a command can list them in its own report. Set it while no other
+ * thread logs; fn is then called from whichever thread warns. */
+void log_divert_warnings(void (*fn)(void *ctx, const char *line), void *ctx);
+
 #endif
