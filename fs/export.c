@@ -91,9 +91,11 @@ struct ex_export {
 	uint32_t *genes;          /* exposed genes: var positions */
 	char **gene_safe;         /* their file-name stems */
 	size_t n_genes;
-	/* The gene index is built by its own thread: var_manifest.json and the
-	 * genes wait for its scan, not for the merge that follows. */
-	enum { GENES_IDLE, GENES_SCANNING, GENES_READY, GENES_FAILED } genes_state;
+	/* The gene index is built by its own thread: var_manifest.json waits
+	 * for the ranges (known once X has been read), genes for the scan's
+	 * segments, neither for the merge that follows. */
+	enum { GENES_IDLE, GENES_SCANNING, GENES_RANGES, GENES_READY, GENES_FAILED } genes_state;
+	quant_range *gene_ranges;  /* by var position, from GENES_RANGES on */
 	char genes_error[256];
 	pthread_t genes_thread;
 	int genes_thread_started;
@@ -286,6 +288,26 @@ static void index_progress(void *ctx, double fraction)
 		 spent / fraction * (1 - fraction));
 }
 
+static void genes_state(ex_export *e, int state, const char *msg)
+{
+	pthread_mutex_lock(&e->memo);
+	e->genes_state = state;
+	snprintf(e->genes_error, sizeof e->genes_error, "%s", msg);
+	pthread_cond_broadcast(&e->memo_done);
+	pthread_mutex_unlock(&e->memo);
+}
+
+/* The ranges are copied out: a failed scan retried elsewhere replaces the
+ * index, and var_manifest.json may be in the making meanwhile. */
+static void ranges_ready(void *ctx, const gi_index *g)
+{
+	ex_export *e = ctx;
+	for (size_t j = 0; j < e->n_var; j++)
+		e->gene_ranges[j] = gi_range(g, j);
+	atomic_store(&e->index_permille, 1000);
+	genes_state(e, GENES_RANGES, "");
+}
+
 /* Scan X, into the store if possible, else a temporary file. */
 static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 {
@@ -299,21 +321,13 @@ static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 		}
 		gi_free(e->gi);
 		e->gi = gi_new(e->n_cells, e->n_var);
-		r = e->gi ? gi_scan(e->gi, e->ad, &e->h5, dir, index_progress, e, msg, len)
+		r = e->gi ? gi_scan(e->gi, e->ad, &e->h5, dir, index_progress, ranges_ready, e, msg,
+				    len)
 			  : GI_EWRITE;
 		if (!e->gi)
 			snprintf(msg, len, "out of memory");
 	}
 	return r;
-}
-
-static void genes_done(ex_export *e, int state, const char *msg)
-{
-	pthread_mutex_lock(&e->memo);
-	e->genes_state = state;
-	snprintf(e->genes_error, sizeof e->genes_error, "%s", msg);
-	pthread_cond_broadcast(&e->memo_done);
-	pthread_mutex_unlock(&e->memo);
 }
 
 static void *build_genes(void *arg)
@@ -325,18 +339,17 @@ static void *build_genes(void *arg)
 	atomic_store(&e->index_permille, 0);
 	e->gi = gi_new(e->n_cells, e->n_var);
 	if (e->gi && !gi_load(e->gi, dir)) {
-		atomic_store(&e->index_permille, 1000);
-		genes_done(e, GENES_READY, "");
+		ranges_ready(e, e->gi);
+		genes_state(e, GENES_READY, "");
 		return NULL;
 	}
 	if (scan_genes(e, dir, msg, sizeof msg)) {
 		atomic_store(&e->index_permille, -2);
-		genes_done(e, GENES_FAILED, msg);
+		genes_state(e, GENES_FAILED, msg);
 		return NULL;
 	}
 	double scanned = now();
-	atomic_store(&e->index_permille, 1000);
-	genes_done(e, GENES_READY, "");
+	genes_state(e, GENES_READY, "");
 	/* Genes are served from the scan's segments meanwhile. */
 	if (gi_merge(e->gi, dir, NULL, NULL, msg, sizeof msg))
 		log_warn("%s; genes are read from the unmerged scan", msg);
@@ -346,7 +359,9 @@ static void *build_genes(void *arg)
 	return NULL;
 }
 
-static ex_err need_genes(ex_export *e, char *err, size_t len)
+/* Wait until the gene index reaches state (GENES_RANGES or GENES_READY),
+ * starting its thread if nobody did. */
+static ex_err wait_genes(ex_export *e, int state, char *err, size_t len)
 {
 	pthread_mutex_lock(&e->memo);
 	if (e->genes_state == GENES_IDLE) {
@@ -358,9 +373,9 @@ static ex_err need_genes(ex_export *e, char *err, size_t len)
 			e->genes_thread_started = 1;
 		}
 	}
-	while (e->genes_state == GENES_SCANNING)
+	while ((int)e->genes_state < state)
 		pthread_cond_wait(&e->memo_done, &e->memo);
-	ex_err r = e->genes_state == GENES_READY ? EX_OK : EX_EIO;
+	ex_err r = e->genes_state == GENES_FAILED ? EX_EIO : EX_OK;
 	if (r != EX_OK)
 		snprintf(err, len, "%s", e->genes_error);
 	pthread_mutex_unlock(&e->memo);
@@ -440,61 +455,234 @@ static void close_dir(ex_export *e, int64_t dir)
 	e->nodes[dir].n_children = (uint32_t)(e->n_nodes - e->nodes[dir].first_child);
 }
 
+/* ---------------------------------------- what each layout exposes */
+
+/* layout=index leaves out what the strict viewer (viewer-contract-strict.md)
+ * would refuse and the names layout serves as the reference does: a key with
+ * surrounding whitespace or used twice (§3.4), repeated categories (§3.3), a
+ * continuous field missing in every cell (§14), an empty or repeated gene
+ * name (§4). The choice is made once, here; documents read it back from the
+ * tree. */
+typedef struct {
+	uint8_t *field, *gene;    /* per e->fields and e->genes entry: 1 to expose */
+	size_t n_fields, n_genes;
+} exposure;
+
+static int has_value(const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 when two categories have the same text, -1 when memory ran out. */
+static int repeats_category(const ad_categorical *c)
+{
+	safename_set *seen = safename_set_new();
+	int r = seen ? 0 : -1;
+	for (size_t k = 0; k < c->n_categories && r == 0; k++) {
+		int added = safename_set_add(seen, c->categories[k]);
+		r = added < 0 ? -1 : !added;
+	}
+	safename_set_free(seen);
+	return r;
+}
+
+/* 1 to expose, 0 to leave out (with a warning), -1 when memory ran out. */
+static int index_field_ok(const ex_export *e, const field *f, safename_set *keys)
+{
+	const char *why = NULL;
+	int r = 0;
+	if (!doc_is_trimmed(f->key))
+		why = "its name is empty or has surrounding whitespace";
+	else if (f->categorical && (r = repeats_category(&f->cat)))
+		why = "two of its categories have the same name";
+	else if (!f->categorical && !has_value(f->values, e->n_cells))
+		why = "it has no value in any cell";
+	else if ((r = safename_set_add(keys, f->key)) == 0)
+		why = "its name is used twice";
+	if (r < 0)
+		return -1;
+	if (why)
+		log_warn("obs field '%s' left out of layout=index: %s", f->key, why);
+	return !why;
+}
+
+static int index_gene_ok(const char *name, safename_set *names)
+{
+	int added = *name ? safename_set_add(names, name) : 0;
+	if (added == 0)
+		log_warn("gene '%s' left out of layout=index: %s", name,
+			 *name ? "its name is used twice" : "its name is empty");
+	return added;
+}
+
+static int choose_exposed(const ex_export *e, exposure *x)
+{
+	memset(x, 0, sizeof *x);
+	x->field = calloc(e->n_fields ? e->n_fields : 1, 1);
+	x->gene = calloc(e->n_genes ? e->n_genes : 1, 1);
+	safename_set *keys = safename_set_new(), *genes = safename_set_new();
+	int r = x->field && x->gene && keys && genes ? 0 : -1;
+	for (size_t i = 0; i < e->n_fields && r == 0; i++) {
+		int ok = e->opt.index_layout ? index_field_ok(e, &e->fields[i], keys) : 1;
+		x->field[i] = ok > 0;
+		x->n_fields += ok > 0;
+		r = ok < 0 ? -1 : 0;
+	}
+	for (size_t i = 0; i < e->n_genes && r == 0; i++) {
+		int ok = e->opt.index_layout ? index_gene_ok(e->var_names[e->genes[i]], genes) : 1;
+		x->gene[i] = ok > 0;
+		x->n_genes += ok > 0;
+		r = ok < 0 ? -1 : 0;
+	}
+	safename_set_free(keys);
+	safename_set_free(genes);
+	return r;
+}
+
+/* The id and name every layout=index document shows (§2, §10, §13). Values
+ * the user chose were checked with the options; those derived from the file
+ * name are made to fit here, once, so that all documents agree. */
+static int index_identity(ex_export *e)
+{
+	if (!doc_is_local_id(e->id)) {
+		char *id = doc_local_id(e->id);
+		if (!id)
+			return -1;
+		log_warn("dataset id '%s' is '%s' in layout=index", e->id, id);
+		free(e->id);
+		e->id = id;
+	}
+	if (!doc_is_trimmed(e->name) || doc_has_control(e->name)) {
+		char *name = doc_clean_name(e->name);
+		if (name && !*name) {
+			free(name);
+			name = strdup(e->id);
+		}
+		if (!name)
+			return -1;
+		free(e->name);
+		e->name = name;
+	}
+	return 0;
+}
+
+/* The strict viewer refuses a payload over 512 MiB decoded and an embedding
+ * whose working set passes 512 MiB (§1, §5, §15), a metadata document over
+ * 64 MiB (§1). The files are served all the same, for other readers. */
+#define VIEWER_PAYLOAD_LIMIT ((double)(512 << 20))
+#define VIEWER_JSON_LIMIT ((double)(64 << 20))
+
+static void over_limit(const char *what, double bytes, double limit)
+{
+	if (bytes > limit)
+		log_warn("layout=index: %s needs %.0f MiB, more than the viewer's limit of "
+			 "%.0f MiB; the viewer will refuse it", what, bytes / (1 << 20),
+			 limit / (1 << 20));
+}
+
+static void warn_index_limits(const ex_export *e)
+{
+	double n = (double)e->n_cells;
+	for (int d = 1; d <= 3; d++) {
+		char what[32];
+		snprintf(what, sizeof what, "the %dd embedding", d);
+		/* float32 positions, plus a copy padded to 3d below 3d */
+		if (e->has_dim[d])
+			over_limit(what, n * (d == 3 ? 12 : 4 * d + 12), VIEWER_PAYLOAD_LIMIT);
+	}
+	int widest = !e->opt.obs_bits || (e->n_genes && !e->opt.var_bits) ? 4 : 2;
+	over_limit("each obs field or gene", n * widest, VIEWER_PAYLOAD_LIMIT);
+}
+
+/* A payload's file-name stem: the safe name, or its number in layout=index. */
+static const char *payload_stem(const ex_export *e, const char *safe, uint32_t index,
+				char buf[static 12])
+{
+	if (!e->opt.index_layout)
+		return safe;
+	snprintf(buf, 12, "%u", (unsigned)index);
+	return buf;
+}
+
+static int add_field_files(ex_export *e, int64_t obs, uint32_t i, uint32_t index)
+{
+	const field *f = &e->fields[i];
+	const char *gz = e->opt.compression ? ".gz" : "", *ext = doc_ext(e->opt.obs_bits);
+	char buf[12];
+	const char *stem = payload_stem(e, f->safe, index, buf);
+	if (!f->categorical)
+		return add_node(e, obs, EX_OBS_VALUES, i, "%s.values.%s%s", stem, ext, gz) < 0;
+	return add_node(e, obs, EX_OBS_CODES, i, "%s.codes.%s%s", stem, doc_ext(f->code_bits),
+			gz) < 0 ||
+	       add_node(e, obs, EX_OBS_OUTLIERS, i, "%s.outliers.%s%s", stem, ext, gz) < 0;
+}
+
+/* The obs directory holds each exposed field's files in payload order: the
+ * names layout's column order, or layout=index's numbering, continuous
+ * fields first (§3.4, §8.4), as doc_identity lists them. */
 static int build_tree(ex_export *e)
 {
 	const char *gz = e->opt.compression ? ".gz" : "";
-	const char *obs_ext = doc_ext(e->opt.obs_bits), *var_ext = doc_ext(e->opt.var_bits);
-	int ok = 1;
-	int64_t root = add_node(e, 0, EX_DIR, 0, "%s", "");
+	const char *var_ext = doc_ext(e->opt.var_bits);
+	exposure x;
+	int ok = choose_exposed(e, &x) == 0 && (!e->opt.index_layout || index_identity(e) == 0);
+	if (ok && e->opt.index_layout)
+		warn_index_limits(e);
+	int64_t root = ok ? add_node(e, 0, EX_DIR, 0, "%s", "") : -1;
 	ok &= root == 0;
 	if (!ok)
-		return -1;
+		goto done;
 	open_dir(e, root);
 	ok &= add_node(e, 0, EX_IDENTITY, 0, "dataset_identity.json") >= 0;
 	ok &= add_node(e, 0, EX_OBS_MANIFEST, 0, "obs_manifest.json") >= 0;
-	if (e->n_genes)
+	if (x.n_genes)
 		ok &= add_node(e, 0, EX_VAR_MANIFEST, 0, "var_manifest.json") >= 0;
 	if (e->has_graph)
 		ok &= add_node(e, 0, EX_CONN_MANIFEST, 0, "connectivity_manifest.json") >= 0;
 	for (int d = 1; d <= 3; d++)
 		if (e->has_dim[d])
 			ok &= add_node(e, 0, EX_POINTS, d, "points_%dd.bin%s", d, gz) >= 0;
-	int64_t obs = e->n_fields ? add_node(e, 0, EX_DIR, 0, "obs") : 0;
-	int64_t var = e->n_genes ? add_node(e, 0, EX_DIR, 0, "var") : 0;
+	int64_t obs = x.n_fields ? add_node(e, 0, EX_DIR, 0, "obs") : 0;
+	int64_t var = x.n_genes ? add_node(e, 0, EX_DIR, 0, "var") : 0;
 	int64_t conn = e->has_graph ? add_node(e, 0, EX_DIR, 0, "connectivity") : 0;
 	int64_t meta = add_node(e, 0, EX_DIR, 0, "_cellucid");
 	ok &= obs >= 0 && var >= 0 && conn >= 0 && meta >= 0;
 	if (!ok)
-		return -1;
+		goto done;
 	close_dir(e, root);
 
 	if (obs) {
 		open_dir(e, obs);
-		for (uint32_t i = 0; i < e->n_fields && ok; i++) {
-			field *f = &e->fields[i];
-			if (!f->categorical) {
-				ok &= add_node(e, obs, EX_OBS_VALUES, i, "%s.values.%s%s", f->safe,
-					       obs_ext, gz) >= 0;
-				continue;
+		uint32_t index = 0;
+		for (int pass = 0; pass < 2; pass++) {
+			for (uint32_t i = 0; i < e->n_fields && ok; i++) {
+				int cat = e->fields[i].categorical;
+				if (x.field[i] && (e->opt.index_layout ? cat == pass : !pass))
+					ok &= !add_field_files(e, obs, i, index++);
 			}
-			ok &= add_node(e, obs, EX_OBS_CODES, i, "%s.codes.%s%s", f->safe,
-				       doc_ext(f->code_bits), gz) >= 0;
-			ok &= add_node(e, obs, EX_OBS_OUTLIERS, i, "%s.outliers.%s%s", f->safe,
-				       obs_ext, gz) >= 0;
 		}
 		close_dir(e, obs);
 	}
 	if (var) {
 		open_dir(e, var);
+		uint32_t index = 0;
+		char buf[12];
 		for (uint32_t i = 0; i < e->n_genes && ok; i++)
-			ok &= add_node(e, var, EX_GENE, i, "%s.values.%s%s",
-				       e->gene_safe[i], var_ext, gz) >= 0;
+			if (x.gene[i])
+				ok &= add_node(e, var, EX_GENE, i, "%s.values.%s%s",
+					       payload_stem(e, e->gene_safe[i], index++, buf),
+					       var_ext, gz) >= 0;
 		close_dir(e, var);
 	}
 	if (conn) {
 		open_dir(e, conn);
 		ok &= add_node(e, conn, EX_EDGES_SRC, 0, "edges.src.bin%s", gz) >= 0;
 		ok &= add_node(e, conn, EX_EDGES_DST, 0, "edges.dst.bin%s", gz) >= 0;
+		if (e->opt.index_layout)
+			ok &= add_node(e, conn, EX_EDGES_WEIGHTS, 0, "edges.weights.bin%s", gz) >= 0;
 		close_dir(e, conn);
 	}
 	open_dir(e, meta);
@@ -502,6 +690,9 @@ static int build_tree(ex_export *e)
 	ok &= add_node(e, meta, EX_INFO, 0, "info") >= 0;
 	ok &= add_node(e, meta, EX_DATASETS, 0, "datasets") >= 0;
 	close_dir(e, meta);
+done:
+	free(x.field);
+	free(x.gene);
 	return ok ? build_table(e) : -1;
 }
 
@@ -629,9 +820,10 @@ static ex_err load_genes_names(ex_export *e)
 	if (ad_var_names(e->ad, &e->var_names) != AD_OK)
 		return EX_EIO;
 	e->genes = alloc_array(e->n_var, sizeof *e->genes);
+	e->gene_ranges = alloc_array(e->n_var, sizeof *e->gene_ranges);
 	e->gene_safe = calloc(e->n_var, sizeof *e->gene_safe);
 	safename_set *taken = safename_set_new();
-	ex_err status = e->genes && e->gene_safe && taken ? EX_OK : EX_ENOMEM;
+	ex_err status = e->genes && e->gene_safe && e->gene_ranges && taken ? EX_OK : EX_ENOMEM;
 	size_t longest = suffix_len("values", e->opt.var_bits, e->opt.compression);
 	for (size_t j = 0; j < e->n_var && status == EX_OK; j++) {
 		char *safe = safename(e->var_names[j]);
@@ -926,6 +1118,7 @@ void ex_close(ex_export *e)
 		free(e->gene_safe[i]);
 	free(e->gene_safe);
 	free(e->genes);
+	free(e->gene_ranges);
 	gi_free(e->gi);
 	edges_free(&e->edges);
 	for (size_t i = 0; i < e->n_nodes; i++)
@@ -960,15 +1153,27 @@ void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len)
 
 /* ------------------------------------------------------- generation */
 
+/* The children of top-level directory name: NULL and 0 when it is absent. */
+static const ex_node *dir_children(const ex_export *e, const char *name, size_t *n)
+{
+	int64_t dir = ex_lookup(e, 0, name);
+	*n = dir < 0 ? 0 : e->nodes[dir].n_children;
+	return dir < 0 ? NULL : &e->nodes[e->nodes[dir].first_child];
+}
+
+/* What the documents show is what build_tree exposed: the fields are read
+ * back from the obs directory in payload order, so their indices are the
+ * file numbers, and the genes are counted in the var directory. */
 static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)
 {
 	memset(d, 0, sizeof *d);
+	d->index_layout = e->opt.index_layout;
 	d->id = e->id;
 	d->name = e->name;
 	d->created_at = e->created_at;
 	d->version = CELLUCIDFS_VERSION;
 	d->n_cells = e->n_cells;
-	d->n_genes = e->n_genes;
+	dir_children(e, "var", &d->n_genes);
 	for (int dim = 1; dim <= 3; dim++)
 		d->has_dim[dim] = e->has_dim[dim];
 	d->default_dim = e->has_dim[3] ? 3 : e->has_dim[2] ? 2 : 1;
@@ -981,17 +1186,69 @@ static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)
 	d->host = e->opt.host;
 	d->port = e->opt.port;
 	d->fields = fields;
-	d->n_fields = e->n_fields;
-	for (size_t i = 0; i < e->n_fields; i++) {
-		const field *f = &e->fields[i];
-		fields[i] = (doc_field){
+	size_t n_files;
+	const ex_node *files = dir_children(e, "obs", &n_files);
+	for (size_t k = 0; k < n_files; k++) {
+		if (files[k].kind == EX_OBS_OUTLIERS) /* the codes came first */
+			continue;
+		const field *f = &e->fields[files[k].arg];
+		doc_field *out = &fields[d->n_fields];
+		*out = (doc_field){
 			.key = f->key, .categorical = f->categorical, .range = f->range,
 			.n_categories = f->cat.n_categories, .categories = f->cat.categories,
 			.code_bits = f->code_bits, .outlier_range = f->outlier_range,
+			.index = d->n_fields,
 		};
 		for (int dim = 1; dim <= 3; dim++)
-			fields[i].centroids[dim] = f->centroids[dim];
+			out->centroids[dim] = f->centroids[dim];
+		d->n_fields++;
 	}
+}
+
+/* layout=index serves only the edges whose weight the strict viewer accepts,
+ * finite and > 0 (§6). A sum C[u,v] + C[v,u] below 0 is no affinity (scipy
+ * already drops those that are exactly 0) and a non-finite one no usable
+ * value: such an edge is left out rather than given an invented weight, and
+ * max_neighbors is the largest degree over the edges that remain. */
+static int usable_weight(double w)
+{
+	return isfinite(w) && w > 0;
+}
+
+static int index_edge_stats(const ex_export *e, size_t *n_edges, size_t *max_degree)
+{
+	const edges *g = &e->edges;
+	size_t kept = 0;
+	for (size_t k = 0; k < g->n_edges; k++)
+		kept += usable_weight(g->weight[k]);
+	*n_edges = kept;
+	*max_degree = g->max_degree;
+	if (kept == g->n_edges)
+		return 0;
+	uint32_t *degree = calloc(e->n_cells, sizeof *degree);
+	if (!degree)
+		return -1;
+	*max_degree = 0;
+	for (size_t k = 0; k < g->n_edges; k++) {
+		if (!usable_weight(g->weight[k]))
+			continue;
+		uint32_t a = ++degree[g->src[k]], b = ++degree[g->dst[k]];
+		*max_degree = a > *max_degree ? a : *max_degree;
+		*max_degree = b > *max_degree ? b : *max_degree;
+	}
+	free(degree);
+	return 0;
+}
+
+/* The viewer's limits on the graph (§6, §15), and the edges left out. */
+static void warn_index_edges(const ex_export *e, size_t n_edges)
+{
+	if (n_edges < e->edges.n_edges)
+		log_warn("layout=index: %zu of %zu edges left out: their weight is not a finite "
+			 "number above 0", e->edges.n_edges - n_edges, e->edges.n_edges);
+	size_t per_edge = doc_index_bytes(e->n_cells, 1) == 2 ? 48 : 44;
+	over_limit("the connectivity graph", (double)n_edges * per_edge + 4.0 * e->n_cells,
+		   VIEWER_PAYLOAD_LIMIT);
 }
 
 static ex_err take_text(char *text, void **data, size_t *len, char *err, size_t errlen)
@@ -1016,7 +1273,7 @@ static ex_err prepare_document(ex_export *e, ex_kind kind, char *err, size_t err
 			if (e->fields[i].categorical)
 				r = need_summary(e, &e->fields[i], err, errlen);
 	if (kind == EX_VAR_MANIFEST && e->opt.var_bits)
-		r = need_genes(e, err, errlen);
+		r = wait_genes(e, GENES_RANGES, err, errlen);
 	return r;
 }
 
@@ -1031,6 +1288,15 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	if (!fields)
 		return take_text(NULL, data, len, err, errlen);
 	describe(e, &d, fields);
+	if (e->opt.index_layout && e->has_graph &&
+	    (kind == EX_IDENTITY || kind == EX_CONN_MANIFEST)) {
+		if (index_edge_stats(e, &d.n_edges, &d.max_neighbors)) {
+			free(fields);
+			return take_text(NULL, data, len, err, errlen);
+		}
+		if (kind == EX_CONN_MANIFEST)
+			warn_index_edges(e, d.n_edges);
+	}
 	char *text = NULL;
 	switch (kind) {
 	case EX_IDENTITY: text = doc_identity(&d); break;
@@ -1040,14 +1306,17 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	case EX_INFO: text = doc_info(&d); break;
 	case EX_DATASETS: text = doc_datasets(&d); break;
 	case EX_VAR_MANIFEST: {
-		char **names = alloc_array(e->n_genes, sizeof *names);
-		quant_range *ranges = alloc_array(e->n_genes, sizeof *ranges);
-		for (size_t i = 0; names && ranges && i < e->n_genes; i++) {
-			names[i] = e->var_names[e->genes[i]];
-			ranges[i] = e->opt.var_bits ? gi_range(e->gi, e->genes[i]) : (quant_range){0, 1};
+		/* the exposed genes, in payload order */
+		const ex_node *files = dir_children(e, "var", &d.n_genes);
+		char **names = alloc_array(d.n_genes, sizeof *names);
+		quant_range *ranges = alloc_array(d.n_genes, sizeof *ranges);
+		for (size_t i = 0; names && ranges && i < d.n_genes; i++) {
+			uint32_t var = e->genes[files[i].arg];
+			names[i] = e->var_names[var];
+			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1};
 		}
 		if (names && ranges)
-			text = doc_var_manifest(&d, names, ranges, e->n_genes);
+			text = doc_var_manifest(&d, names, ranges, d.n_genes);
 		free(names);
 		free(ranges);
 		break;
@@ -1055,6 +1324,8 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	default: break;
 	}
 	free(fields);
+	if (text && e->opt.index_layout)
+		over_limit("a metadata document", (double)strlen(text), VIEWER_JSON_LIMIT);
 	return take_text(text, data, len, err, errlen);
 }
 
@@ -1096,26 +1367,47 @@ static ex_err encode_codes(const field *f, size_t n, void **out, size_t *len)
 	return EX_OK;
 }
 
-static ex_err encode_edges(const ex_export *e, const uint32_t *ids, void **out, size_t *len)
+/* One edge file (kind EX_EDGES_SRC, _DST or _WEIGHTS); layout=index leaves
+ * out the edges index_edge_stats does not count. */
+static ex_err encode_edges(const ex_export *e, ex_kind kind, void **out, size_t *len)
 {
-	size_t n = e->edges.n_edges, width = e->n_cells > 65535 ? 4 : 2;
-	void *buf = alloc_array(n, width);
+	const edges *g = &e->edges;
+	const uint32_t *ids = kind == EX_EDGES_SRC ? g->src : g->dst;
+	size_t width = kind == EX_EDGES_WEIGHTS ? sizeof(double)
+						 : doc_index_bytes(e->n_cells, e->opt.index_layout);
+	void *buf = alloc_array(g->n_edges, width);
 	if (!buf)
 		return EX_ENOMEM;
-	if (width == 4)
-		memcpy(buf, ids, n * width);
-	else
-		for (size_t i = 0; i < n; i++)
-			((uint16_t *)buf)[i] = (uint16_t)ids[i];
+	size_t m = 0;
+	for (size_t k = 0; k < g->n_edges; k++) {
+		if (e->opt.index_layout && !usable_weight(g->weight[k]))
+			continue;
+		if (kind == EX_EDGES_WEIGHTS)
+			((double *)buf)[m++] = g->weight[k];
+		else if (width == 4)
+			((uint32_t *)buf)[m++] = ids[k];
+		else
+			((uint16_t *)buf)[m++] = (uint16_t)ids[k];
+	}
 	*out = buf;
-	*len = n * width;
+	*len = m * width;
 	return EX_OK;
+}
+
+/* The strict viewer cannot colour a float32 field holding ±Inf (§14);
+ * layout=index writes those values as missing (NaN), as quantisation does. */
+static void inf_to_nan(const ex_export *e, int bits, void *data, size_t len)
+{
+	if (e->opt.index_layout && !bits)
+		for (float *v = data; len >= sizeof *v; v++, len -= sizeof *v)
+			if (isinf(*v))
+				*v = NAN;
 }
 
 static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, char *err,
 		       size_t errlen)
 {
-	ex_err r = need_genes(e, err, errlen);
+	ex_err r = wait_genes(e, GENES_READY, err, errlen);
 	if (r != EX_OK)
 		return r;
 	float *col = alloc_array(e->n_cells, sizeof *col);
@@ -1126,7 +1418,7 @@ static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, ch
 		free(col);
 		return EX_EIO;
 	}
-	r = encode_values(col, e->n_cells, e->opt.var_bits, gi_range(e->gi, var), data, len);
+	r = encode_values(col, e->n_cells, e->opt.var_bits, e->gene_ranges[var], data, len);
 	free(col);
 	return r;
 }
@@ -1145,7 +1437,10 @@ static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *l
 		return encode_values(e->points[n->arg], e->n_cells * n->arg, 0,
 				     (quant_range){0, 1}, data, len);
 	case EX_OBS_VALUES:
-		return encode_values(f->values, e->n_cells, e->opt.obs_bits, f->range, data, len);
+		r = encode_values(f->values, e->n_cells, e->opt.obs_bits, f->range, data, len);
+		if (r == EX_OK)
+			inf_to_nan(e, e->opt.obs_bits, *data, *len);
+		return r;
 	case EX_OBS_CODES:
 		return encode_codes(f, e->n_cells, data, len);
 	case EX_OBS_OUTLIERS:
@@ -1154,13 +1449,16 @@ static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *l
 		return encode_values(f->outliers, e->n_cells, e->opt.obs_bits, f->outlier_range,
 				     data, len);
 	case EX_GENE:
-		return gen_gene(e, n->arg, data, len, err, errlen);
+		r = gen_gene(e, n->arg, data, len, err, errlen);
+		if (r == EX_OK)
+			inf_to_nan(e, e->opt.var_bits, *data, *len);
+		return r;
 	case EX_EDGES_SRC:
 	case EX_EDGES_DST:
+	case EX_EDGES_WEIGHTS:
 		if ((r = need_edges(e, err, errlen)))
 			return r;
-		return encode_edges(e, n->kind == EX_EDGES_SRC ? e->edges.src : e->edges.dst,
-				    data, len);
+		return encode_edges(e, n->kind, data, len);
 	default:
 		snprintf(err, errlen, "not a payload");
 		return EX_ENOENT;
@@ -1207,4 +1505,33 @@ ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err
 	*data = raw;
 	*len = raw_len;
 	return EX_OK;
+}
+
+/* ------------------------------------------------------ for check */
+
+void ex_layout_of(const ex_export *e, ex_layout *out)
+{
+	memset(out, 0, sizeof *out);
+	out->n_cells = e->n_cells;
+	out->has_x = ad_x_kind(e->ad) != AD_X_NONE;
+	out->n_var = ad_n_var(e->ad);
+	out->n_genes = e->n_genes;
+	for (int d = 1; d <= 3; d++) {
+		if (!e->has_dim[d])
+			continue;
+		out->embedding[d] = ad_obsm_key(e->ad, e->emb_obsm[d]);
+		out->embedding_cols[d] = ad_obsm_cols(e->ad, e->emb_obsm[d]);
+	}
+	if (e->has_latent) {
+		out->latent = ad_obsm_key(e->ad, e->latent_obsm);
+		out->latent_dim = e->latent_dim;
+	}
+	out->n_fields = e->n_fields;
+	out->has_graph = e->has_graph;
+}
+
+void ex_field_at(const ex_export *e, size_t i, ex_field_info *out)
+{
+	const field *f = &e->fields[i];
+	*out = (ex_field_info){f->key, f->categorical, f->cat.n_categories};
 }

@@ -26,9 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* About 64 MiB of pairs per scanned block, 256 MiB per merged run of genes:
- * large enough for few, long reads; small enough to bound the memory. */
-#define BLOCK_NNZ ((size_t)8 << 20)
+/* 2 Mi values per scanned block (16 MiB of pairs): small enough that the
+ * transposition scatters within the CPU caches, large enough that a gene's
+ * segments stay few before the merge. 256 MiB per merged run of genes. */
+#define BLOCK_NNZ ((size_t)2 << 20)
 #define MERGE_PAIRS ((uint64_t)32 << 20)
 
 static const char MAGIC[8] = "CFSGENE1";
@@ -70,16 +71,35 @@ struct gi_index {
 	uint64_t *block_off;    /* n_blocks * (n_genes + 1) */
 };
 
+/* A copy of one row block, handed from the scan to the transposer. Two of
+ * them circulate (one filled while the other is transposed), so their pages
+ * are touched once, not once per block. */
+typedef struct {
+	size_t row0, nrows;
+	int64_t *indptr;
+	uint32_t *indices;
+	float *values;
+	size_t rows_cap, nnz_cap;
+} block_copy;
+
+/* The scan thread reads X and keeps the statistics; a second thread
+ * transposes and writes the blocks, one block behind, so the statistics
+ * (all var_manifest.json needs) are ready as soon as X has been read. */
 typedef struct {
 	gi_index *g;
 	pthread_mutex_t *h5;
 	size_t rows_done;
-	pair *buf;
-	size_t buf_len;
-	uint64_t *cursor;
-	int error;              /* errno of a failed write or allocation */
 	gi_progress_fn progress;
 	void *progress_ctx;
+	pthread_mutex_t lock;   /* pending, finished, error */
+	pthread_cond_t changed;
+	block_copy *pending;
+	block_copy *spare;      /* a transposed copy, for the scan to refill */
+	int finished;
+	int error;              /* errno of a failed write or allocation */
+	pair *buf;              /* transposer's scratch */
+	size_t buf_len;
+	uint64_t *cursor;
 } builder;
 
 /* ------------------------------------------------------------- I/O */
@@ -243,7 +263,7 @@ static int grow_blocks(gi_index *g)
 }
 
 /* Transpose one row block into gene order and append it to the scratch file. */
-static int transpose_block(builder *b, const ad_rowblock *rb)
+static int transpose_block(builder *b, const block_copy *rb)
 {
 	gi_index *g = b->g;
 	size_t nnz = (size_t)rb->indptr[rb->nrows];
@@ -270,7 +290,6 @@ static int transpose_block(builder *b, const ad_rowblock *rb)
 		for (int64_t k = rb->indptr[r]; k < rb->indptr[r + 1]; k++) {
 			uint32_t gene = rb->indices[k];
 			b->buf[b->cursor[gene]++] = (pair){cell, rb->values[k]};
-			note_value(&g->stats[gene], rb->values[k]);
 		}
 	}
 	/* This block starts where the previous one ended: its start plus its
@@ -285,17 +304,104 @@ static int transpose_block(builder *b, const ad_rowblock *rb)
 	return err;
 }
 
-/* Called with the HDF5 lock held; the transposition runs without it. */
+static void free_copy(block_copy *c)
+{
+	if (!c)
+		return;
+	free(c->indptr);
+	free(c->indices);
+	free(c->values);
+	free(c);
+}
+
+/* Copy rb into c (a recycled copy, or NULL for a new one). */
+static block_copy *copy_block(block_copy *c, const ad_rowblock *rb)
+{
+	size_t nnz = (size_t)rb->indptr[rb->nrows];
+	if (!c && !(c = calloc(1, sizeof *c)))
+		return NULL;
+	if (rb->nrows + 1 > c->rows_cap) {
+		free(c->indptr);
+		c->rows_cap = rb->nrows + 1;
+		c->indptr = malloc(c->rows_cap * sizeof *c->indptr);
+	}
+	if (nnz > c->nnz_cap || !c->indices) {
+		free(c->indices);
+		free(c->values);
+		c->nnz_cap = nnz ? nnz : 1;
+		c->indices = malloc(c->nnz_cap * sizeof *c->indices);
+		c->values = malloc(c->nnz_cap * sizeof *c->values);
+	}
+	if (!c->indptr || !c->indices || !c->values) {
+		free_copy(c);
+		return NULL;
+	}
+	c->row0 = rb->row0;
+	c->nrows = rb->nrows;
+	memcpy(c->indptr, rb->indptr, (rb->nrows + 1) * sizeof *c->indptr);
+	memcpy(c->indices, rb->indices, nnz * sizeof *c->indices);
+	memcpy(c->values, rb->values, nnz * sizeof *c->values);
+	return c;
+}
+
+static void *transposer(void *arg)
+{
+	builder *b = arg;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		while (!b->pending && !b->finished)
+			pthread_cond_wait(&b->changed, &b->lock);
+		block_copy *c = b->pending;
+		int failed = b->error;
+		b->pending = NULL;
+		pthread_cond_broadcast(&b->changed);
+		pthread_mutex_unlock(&b->lock);
+		if (!c)
+			return NULL;
+		int err = failed ? 0 : transpose_block(b, c);
+		pthread_mutex_lock(&b->lock);
+		free_copy(b->spare);
+		b->spare = c;
+		if (err && !b->error)
+			b->error = err;
+		pthread_cond_broadcast(&b->changed);
+		pthread_mutex_unlock(&b->lock);
+	}
+}
+
+/* Called with the HDF5 lock held, which is released meanwhile: keep the
+ * statistics, then queue a copy of the block for the transposer. */
 static int on_block(const ad_rowblock *rb, void *ctx)
 {
 	builder *b = ctx;
+	gi_index *g = b->g;
 	pthread_mutex_unlock(b->h5);
-	b->error = transpose_block(b, rb);
+	size_t nnz = (size_t)rb->indptr[rb->nrows];
+	for (size_t k = 0; k < nnz; k++)
+		note_value(&g->stats[rb->indices[k]], rb->values[k]);
+	pthread_mutex_lock(&b->lock);
+	block_copy *c = b->spare;
+	b->spare = NULL;
+	pthread_mutex_unlock(&b->lock);
+	c = copy_block(c, rb);
+	pthread_mutex_lock(&b->lock);
+	while (b->pending && !b->error)
+		pthread_cond_wait(&b->changed, &b->lock);
+	if (c && !b->error) {
+		b->pending = c;
+		c = NULL;
+		pthread_cond_broadcast(&b->changed);
+	} else if (!b->error) {
+		b->error = ENOMEM;
+	}
+	int stop = b->error != 0;
+	pthread_mutex_unlock(&b->lock);
+	free_copy(c);
 	b->rows_done += rb->nrows;
-	if (b->progress && b->g->n_cells)
-		b->progress(b->progress_ctx, (double)b->rows_done / (double)b->g->n_cells);
+	if (b->progress && g->n_cells)
+		b->progress(b->progress_ctx, (double)b->rows_done / (double)g->n_cells);
 	h5_lock(b->h5);
-	return b->error != 0;
+	return stop;
 }
 
 /* ----------------------------------------------------------- merge */
@@ -381,9 +487,12 @@ static int write_tables(gi_index *g, int out)
 }
 
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
-	    gi_progress_fn progress, void *ctx, char *err, size_t errlen)
+	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
 {
 	builder b = {.g = g, .h5 = h5, .progress = progress, .progress_ctx = ctx};
+	pthread_t thread;
+	pthread_mutex_init(&b.lock, NULL);
+	pthread_cond_init(&b.changed, NULL);
 	g->scratch = temp_file(dir);
 	b.cursor = malloc((g->n_genes + 1) * sizeof *b.cursor);
 	int rc = GI_EWRITE;
@@ -392,11 +501,23 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 			 b.cursor ? strerror(errno) : "out of memory");
 		goto out;
 	}
+	if (pthread_create(&thread, NULL, transposer, &b)) {
+		snprintf(err, errlen, "cannot start a thread");
+		goto out;
+	}
 	h5_lock(h5);
 	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, on_block, &b);
 	if (r != AD_OK)
 		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
 	pthread_mutex_unlock(h5);
+	pthread_mutex_lock(&b.lock);
+	b.finished = 1;
+	int failed = b.error;
+	pthread_cond_broadcast(&b.changed);
+	pthread_mutex_unlock(&b.lock);
+	if (r == AD_OK && !failed && stats_ready)
+		stats_ready(ctx, g);
+	pthread_join(thread, NULL);
 	if (r != AD_OK)
 		rc = GI_EREAD;
 	else if (b.error)
@@ -404,8 +525,11 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	else
 		rc = 0;
 out:
+	free_copy(b.spare);
 	free(b.buf);
 	free(b.cursor);
+	pthread_mutex_destroy(&b.lock);
+	pthread_cond_destroy(&b.changed);
 	if (rc && g->scratch >= 0) {
 		close(g->scratch);
 		g->scratch = -1;

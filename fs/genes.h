@@ -40,13 +40,18 @@ void gi_free(gi_index *g);
  * -1 when it must be built. */
 int gi_load(gi_index *g, const char *dir);
 
+/* Called once every gene's range is known (gi_range may be used from then
+ * on), while the scan is still writing its last blocks. */
+typedef void (*gi_stats_fn)(void *ctx, const gi_index *g);
+
 /* Stream X once into a scratch file in dir (NULL: $TMPDIR), one segment per
- * row block. Afterwards the ranges are known and genes can be read (from the
- * segments). All HDF5 work happens with *h5 held, the transposition without.
+ * row block. Afterwards genes can be read (from the segments). All HDF5 work
+ * happens with *h5 held, the transposition without, in a second thread.
  * Returns 0, GI_EREAD (X cannot be read) or GI_EWRITE (the scratch file
  * cannot be written) with a reason in err. */
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
-	    gi_progress_fn progress, void *ctx, char *err, size_t errlen);
+	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err,
+	    size_t errlen);
 
 /* Rewrite the segments gene by gene into dir/genes.idx (dir NULL: an unlinked
  * temporary file), then serve reads from it with one contiguous read per
