@@ -145,10 +145,48 @@ static int sorts_after(float a, float b)
 	return a > b || (isnan(a) && !isnan(b));
 }
 
-static int cmp_float(const void *pa, const void *pb)
+/* A float's bits mapped to an unsigned key in numpy's order: flip the sign
+ * bit of positives, every bit of negatives, and put any NaN last. */
+static uint32_t sort_key(float f)
 {
-	float a = *(const float *)pa, b = *(const float *)pb;
-	return sorts_after(a, b) - sorts_after(b, a);
+	uint32_t u;
+	if (isnan(f))
+		return UINT32_MAX;
+	memcpy(&u, &f, sizeof u);
+	return u & 0x80000000u ? ~u : u ^ 0x80000000u;
+}
+
+static float from_key(uint32_t k)
+{
+	if (k == UINT32_MAX)
+		return NAN;
+	uint32_t u = k & 0x80000000u ? k ^ 0x80000000u : ~k;
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+/* Sort a[0..m) as numpy does (NaN last), by LSD radix on 11-bit digits:
+ * linear, where qsort's comparisons dominated the whole computation. */
+static void sort_floats(float *a, size_t m, uint32_t *keys, uint32_t *tmp)
+{
+	for (size_t k = 0; k < m; k++)
+		keys[k] = sort_key(a[k]);
+	for (unsigned shift = 0; shift < 32; shift += 11) {
+		size_t count[2049] = {0};
+		for (size_t k = 0; k < m; k++)
+			count[((keys[k] >> shift) & 2047) + 1]++;
+		for (size_t d = 0; d < 2048; d++)
+			count[d + 1] += count[d];
+		for (size_t k = 0; k < m; k++)
+			tmp[count[(keys[k] >> shift) & 2047]++] = keys[k];
+		uint32_t *swap = keys;
+		keys = tmp;
+		tmp = swap;
+	}
+	/* Three passes: the sorted keys ended in tmp's original buffer. */
+	for (size_t k = 0; k < m; k++)
+		a[k] = from_key(keys[k]);
 }
 
 /* np.quantile(x, q) (method "linear") of sorted[0..m) as numpy 1.x
@@ -186,6 +224,7 @@ static size_t rank_right(const float *sorted, size_t m, float x)
 typedef struct {
 	float *dist, *sorted, *gather;
 	size_t *kept;
+	uint32_t *keys, *keys_tmp;
 } scratch;
 
 static void scratch_free(scratch *s)
@@ -194,6 +233,8 @@ static void scratch_free(scratch *s)
 	free(s->sorted);
 	free(s->gather);
 	free(s->kept);
+	free(s->keys);
+	free(s->keys_tmp);
 }
 
 static int scratch_alloc(scratch *s, size_t m)
@@ -202,7 +243,9 @@ static int scratch_alloc(scratch *s, size_t m)
 	s->sorted = alloc_array(m, sizeof(float));
 	s->gather = alloc_array(m, sizeof(float));
 	s->kept = alloc_array(m, sizeof(size_t));
-	if (!s->dist || !s->sorted || !s->gather || !s->kept) {
+	s->keys = alloc_array(m, sizeof(uint32_t));
+	s->keys_tmp = alloc_array(m, sizeof(uint32_t));
+	if (!s->dist || !s->sorted || !s->gather || !s->kept || !s->keys || !s->keys_tmp) {
 		scratch_free(s);
 		return -1;
 	}
@@ -219,7 +262,7 @@ static void one_centroid(const float *points, size_t d, const size_t *cell,
 		for (size_t k = 0; k < m; k++)
 			s->dist[k] = distance(points + cell[k] * d, mean, d, sq);
 		memcpy(s->sorted, s->dist, m * sizeof(float));
-		qsort(s->sorted, m, sizeof(float), cmp_float);
+		sort_floats(s->sorted, m, s->keys, s->keys_tmp);
 		/* numpy compares the float32 distances with the threshold
 		 * rounded to float32. */
 		float threshold =
@@ -290,7 +333,7 @@ int outlier_quantiles(const float *latent, size_t n, size_t dim,
 		for (size_t k = 0; k < m; k++)
 			s.dist[k] = distance(latent + cell[k] * dim, mean, dim, sq);
 		memcpy(s.sorted, s.dist, m * sizeof(float));
-		qsort(s.sorted, m, sizeof(float), cmp_float);
+		sort_floats(s.sorted, m, s.keys, s.keys_tmp);
 		/* numpy divides the float32 ranks by the int n in float32:
 		 * both are rounded to float32 first (visible above 2^24). */
 		for (size_t k = 0; k < m; k++)
