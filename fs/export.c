@@ -343,6 +343,16 @@ static void *build_genes(void *arg)
 		genes_state(e, GENES_READY, "");
 		return NULL;
 	}
+	h5_lock(&e->h5);
+	int csc = ad_x_kind(e->ad) == AD_X_CSC;
+	pthread_mutex_unlock(&e->h5);
+	if (csc && e->gi) {
+		int r = gi_direct(e->gi, e->ad, &e->h5, index_progress, ranges_ready, e, msg,
+				  sizeof msg);
+		atomic_store(&e->index_permille, r ? -2 : 1000);
+		genes_state(e, r ? GENES_FAILED : GENES_READY, msg);
+		return NULL;
+	}
 	if (scan_genes(e, dir, msg, sizeof msg)) {
 		atomic_store(&e->index_permille, -2);
 		genes_state(e, GENES_FAILED, msg);

@@ -45,6 +45,7 @@ typedef struct {
 	char *cache_dir;          /* NULL: $XDG_CACHE_HOME/cellucidfs or ~/.cache/cellucidfs;
 				     "none": memory only */
 	ex_prefetch prefetch;     /* default EX_PREFETCH_OBS */
+	int index_layout;         /* layout=index (viewer-contract-strict.md); 0: layout=names */
 } ex_options;
 
 void ex_options_init(ex_options *o);
@@ -63,7 +64,8 @@ typedef enum {
 	EX_OBS_CODES,         /* arg = field */
 	EX_OBS_OUTLIERS,      /* arg = field */
 	EX_GENE,              /* arg = gene */
-	EX_EDGES_SRC, EX_EDGES_DST
+	EX_EDGES_SRC, EX_EDGES_DST,
+	EX_EDGES_WEIGHTS      /* layout=index only */
 } ex_kind;
 
 /* Nodes are numbered from 0 (the root); a directory's children are
@@ -106,5 +108,28 @@ const char *ex_id(const ex_export *e);
 
 /* The node's path from the root, e.g. "obs/leiden.codes.u8.gz" (for logs). */
 void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);
+
+/* What ex_open decided, for "cellucidfs check". Strings live until ex_close. */
+typedef struct {
+	size_t n_cells;
+	int has_x;                    /* whether the file has an X at all */
+	size_t n_var, n_genes;        /* var entries; genes exposed (one file each) */
+	const char *embedding[4];     /* obsm key behind points_<d>d, or NULL */
+	size_t embedding_cols[4];     /* that entry's column count */
+	const char *latent;           /* obsm key of the latent space, or NULL */
+	size_t latent_dim;
+	size_t n_fields;              /* obs fields exposed */
+	int has_graph;
+} ex_layout;
+
+typedef struct {
+	const char *key;
+	int categorical;
+	size_t n_categories;
+} ex_field_info;
+
+void ex_layout_of(const ex_export *e, ex_layout *out);
+/* Obs field i < n_fields, in the order of obs_manifest.json. */
+void ex_field_at(const ex_export *e, size_t i, ex_field_info *out);
 
 #endif

@@ -64,6 +64,9 @@ struct gi_index {
 	uint32_t *crcs;
 	off_t pairs_at;
 	char *path;             /* removed if found damaged; NULL if temporary */
+	/* direct: a CSC matrix, already gene-major, read in place */
+	ad_file *direct;
+	pthread_mutex_t *h5;
 	/* segmented: the scratch file of gi_scan */
 	int scratch;
 	size_t n_blocks;
@@ -537,6 +540,33 @@ out:
 	return rc;
 }
 
+int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progress,
+	      gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
+{
+	float *col = malloc((g->n_cells ? g->n_cells : 1) * sizeof *col);
+	if (!col) {
+		snprintf(err, errlen, "out of memory");
+		return GI_EWRITE;
+	}
+	g->direct = f;
+	g->h5 = h5;
+	for (size_t j = 0; j < g->n_genes; j++) {
+		if (gi_read(g, j, col, err, errlen)) {
+			free(col);
+			return GI_EREAD;
+		}
+		for (size_t i = 0; i < g->n_cells; i++)
+			if (col[i] != 0.0f)
+				note_value(&g->stats[j], col[i]);
+		if (progress && (j & 255) == 0)
+			progress(ctx, (double)j / (double)g->n_genes);
+	}
+	free(col);
+	if (stats_ready)
+		stats_ready(ctx, g);
+	return 0;
+}
+
 int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, char *err,
 	     size_t errlen)
 {
@@ -642,8 +672,20 @@ static int read_segments(gi_index *g, size_t gene, float *out, char *err, size_t
 	return 0;
 }
 
+static int read_direct(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+{
+	h5_lock(g->h5);
+	ad_err r = ad_x_read_gene(g->direct, gene, out);
+	if (r != AD_OK)
+		snprintf(err, errlen, "cannot read X column %zu: %s", gene, ad_last_error(g->direct));
+	pthread_mutex_unlock(g->h5);
+	return r == AD_OK ? 0 : -1;
+}
+
 int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 {
+	if (g->direct)
+		return read_direct(g, gene, out, err, errlen);
 	memset(out, 0, g->n_cells * sizeof *out);
 	pthread_rwlock_rdlock(&g->mode);
 	int r = g->merged ? read_merged(g, gene, out, err, errlen)

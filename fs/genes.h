@@ -13,6 +13,8 @@
  * and the HDF5 lock is released while a block is transposed, so other files
  * are served during the scan.
  *
+ * CSC matrices are gene-major already: gi_direct reads them in place.
+ *
  * The index file ("genes.idx") lives in the persistent cache directory when
  * there is one, and is reused by a later mount; its tables carry a CRC-32 and
  * each gene's pairs another, so a damaged file is detected and rebuilt.
@@ -52,6 +54,12 @@ typedef void (*gi_stats_fn)(void *ctx, const gi_index *g);
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err,
 	    size_t errlen);
+
+/* A CSC matrix is gene-major already: no copy, every gene is read in place
+ * (under *h5); this reads each column once for the ranges. Returns like
+ * gi_scan; no merge follows. */
+int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progress,
+	      gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen);
 
 /* Rewrite the segments gene by gene into dir/genes.idx (dir NULL: an unlinked
  * temporary file), then serve reads from it with one contiguous read per

@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ll.h"
 #include "log.h"
 #include "prefetch.h"
+#include "cmd_check.h"
 #include "cmd_export.h"
 
 static const char usage[] =
@@ -64,6 +66,33 @@ typedef struct {
 	int bad;
 } cli;
 
+/* Options that mount(8) passes, or that fstab lines carry, which mean nothing
+ * here and which libfuse would refuse as unknown; they are dropped. "rw":
+ * mount(8) passes it whenever ro is not asked for, and this file system is
+ * read-only whatever is asked. Access times, i_version, mandatory locks,
+ * lazytime: nothing is ever written to a read-only mount. Symlink and log
+ * flags: there are no symlinks, and nothing to be silent about. The rest is
+ * for mount(8), mount.fuse3 and systemd, which strip it before the helper
+ * runs; dropping it too lets an fstab option string work on the command line
+ * (or in a unit file) as well. The options libfuse knows (ro, dev, nodev,
+ * suid, nosuid, exec, noexec, atime, noatime, sync, async, dirsync, ...) reach
+ * the kernel as usual. */
+static int ignored_mount_option(const char *opt)
+{
+	static const char *const ignored[] = {
+		"rw", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime",
+		"nodiratime", "lazytime", "nolazytime", "iversion", "noiversion", "mand",
+		"nomand", "symfollow", "nosymfollow", "silent", "loud",
+		"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser", "users",
+		"owner", "group",
+	};
+	for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
+		if (!strcmp(opt, ignored[i]))
+			return 1;
+	/* x-systemd.automount, X-mount.mkdir, comment=x-gvfs-show: userspace notes. */
+	return !strncasecmp(opt, "x-", 2) || !strncmp(opt, "comment=", 8);
+}
+
 static int take_arg(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	(void)outargs;
@@ -74,6 +103,8 @@ static int take_arg(void *data, const char *arg, int key, struct fuse_args *outa
 	}
 	if (key != FUSE_OPT_KEY_OPT)
 		return 1;
+	if (ignored_mount_option(arg))
+		return 0;
 	char err[256];
 	int r = ex_options_set(&c->opt, arg, err, sizeof err);
 	if (r < 0) {
@@ -82,6 +113,24 @@ static int take_arg(void *data, const char *arg, int key, struct fuse_args *outa
 		return -1;
 	}
 	return r ? 0 : 1; /* ours: consumed; otherwise libfuse's */
+}
+
+/* "-o fsname=SOURCE,subtype=cellucidfs,ro", last so that it wins. The real
+ * path as fsname is what the mount table shows (findmnt, df) and what
+ * mount -a and systemd compare with an fstab line's source to see that it is
+ * already mounted. fuse_opt splits on commas: they and backslashes are
+ * escaped. */
+static int add_mount_identity(struct fuse_args *args, const char *source)
+{
+	char opt[2 * PATH_MAX + 64], *p = opt;
+	p += sprintf(p, "-ofsname=");
+	for (const char *s = source; *s; s++) {
+		if (*s == ',' || *s == '\\')
+			*p++ = '\\';
+		*p++ = *s;
+	}
+	strcpy(p, ",subtype=cellucidfs,ro");
+	return fuse_opt_add_arg(args, opt);
 }
 
 /* Mount, serve until unmounted or signalled, unmount. Up to 16 threads serve
@@ -124,55 +173,72 @@ out_destroy:
 	return status ? 1 : 0;
 }
 
-/* "export SOURCE OUTDIR [-o OPTIONS]...": the FUSE-free command. */
-static int run_export(int argc, char *argv[])
+/* The arguments of a FUSE-free command, "NAME POSITIONAL... [-o LIST]...":
+ * exactly npos positional arguments into pos, every option applied to opt.
+ * Returns -1 to go on, else the exit status: 0 after the help, 2 after one
+ * line saying what is wrong. */
+static int parse_command(int argc, char *argv[], const char **pos, size_t npos,
+			 ex_options *opt)
 {
-	ex_options opt;
-	ex_options_init(&opt);
-	const char *pos[2] = {NULL, NULL};
-	size_t npos = 0;
-	int status = 2;
+	size_t n = 0;
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(usage, stdout);
-			status = 0;
-			goto out;
+			return 0;
 		}
 		if (!strcmp(argv[i], "-o") && i + 1 < argc) {
 			char *list = strdup(argv[++i]), *save = NULL, err[256];
+			if (!list) {
+				fprintf(stderr, "cellucidfs: out of memory\n");
+				return 2;
+			}
 			for (char *o = strtok_r(list, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
-				int r = ex_options_set(&opt, o, err, sizeof err);
+				int r = ex_options_set(opt, o, err, sizeof err);
 				if (r <= 0) {
 					if (r)
 						fprintf(stderr, "cellucidfs: %s\n", err);
 					else
 						fprintf(stderr, "cellucidfs: unknown option '%s'\n", o);
 					free(list);
-					goto out;
+					return 2;
 				}
 			}
 			free(list);
-		} else if (argv[i][0] != '-' && npos < 2) {
-			pos[npos++] = argv[i];
+		} else if (argv[i][0] != '-' && n < npos) {
+			pos[n++] = argv[i];
 		} else {
 			fprintf(stderr, "cellucidfs: unexpected argument '%s'\n", argv[i]);
-			goto out;
+			return 2;
 		}
 	}
-	if (npos != 2) {
+	if (n != npos) {
 		fputs(usage, stderr);
-		goto out;
+		return 2;
 	}
-	status = cmd_export(pos[0], pos[1], &opt);
-out:
+	return -1;
+}
+
+/* "export SOURCE OUTDIR" and "check SOURCE". check keeps nothing on disk
+ * unless asked: its default cache_dir is none. */
+static int run_command(int argc, char *argv[])
+{
+	int check = !strcmp(argv[1], "check");
+	ex_options opt;
+	ex_options_init(&opt);
+	const char *pos[2];
+	char err[64];
+	int status = check && ex_options_set(&opt, "cache_dir=none", err, sizeof err) < 0
+		? 1 : parse_command(argc, argv, pos, check ? 1 : 2, &opt);
+	if (status < 0)
+		status = check ? cmd_check(pos[0], &opt) : cmd_export(pos[0], pos[1], &opt);
 	ex_options_free(&opt);
 	return status;
 }
 
 int main(int argc, char *argv[])
 {
-	if (argc > 1 && !strcmp(argv[1], "export"))
-		return run_export(argc, argv);
+	if (argc > 1 && (!strcmp(argv[1], "export") || !strcmp(argv[1], "check")))
+		return run_command(argc, argv);
 
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts o = {0};
@@ -217,7 +283,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	fs.cache = fc_new(fs.e, ex_store(fs.e), c.opt.cache_size);
-	if (!fs.cache || fuse_opt_add_arg(&args, "-ofsname=cellucidfs,subtype=cellucidfs,ro")) {
+	if (!fs.cache || add_mount_identity(&args, source)) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
 		status = run(&args, &o, &fs, c.opt.prefetch);

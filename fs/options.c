@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "docs.h"
+
 void ex_options_init(ex_options *o)
 {
 	memset(o, 0, sizeof *o);
@@ -75,6 +77,31 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* layout=index may be given before or after dataset_id and dataset_name, so
+ * the pair is checked whenever one of them is set. The strict viewer rejects
+ * an id outside its local-folder rule and a name with surrounding whitespace
+ * or control characters (viewer-contract-strict.md §2, §10, §13); derived
+ * defaults are cleaned instead (fs/export.c), but a value the user chose is
+ * refused rather than silently changed. */
+static int check_index_names(const ex_options *o, char *err, size_t errlen)
+{
+	if (!o->index_layout)
+		return 0;
+	if (o->dataset_id && !doc_is_local_id(o->dataset_id)) {
+		snprintf(err, errlen, "dataset_id '%s' cannot be used with layout=index (letters, "
+			 "digits, '.', '_' and '-', starting with a letter or digit, not ending "
+			 "in '.')", o->dataset_id);
+		return -1;
+	}
+	if (o->dataset_name && (!doc_is_trimmed(o->dataset_name) ||
+				doc_has_control(o->dataset_name))) {
+		snprintf(err, errlen, "dataset_name '%s' cannot be used with layout=index "
+			 "(no surrounding whitespace, no control characters)", o->dataset_name);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_string(char **slot, const char *value)
 {
 	char *copy = strdup(value);
@@ -124,6 +151,14 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 			o->prefetch = EX_PREFETCH_ALL;
 		else
 			BAD("bad value '%s' for prefetch (none, obs or all)", v);
+	} else if (KEY("layout")) {
+		NEED_VALUE("layout");
+		if (!strcmp(v, "names"))
+			o->index_layout = 0;
+		else if (!strcmp(v, "index"))
+			o->index_layout = 1;
+		else
+			BAD("bad value '%s' for layout (names or index)", v);
 	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
 		   KEY("dataset_name") || KEY("host") || KEY("cache_dir")) {
 		char **slot = KEY("latent") ? &o->latent : KEY("embedding") ? &o->embedding
@@ -139,7 +174,7 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 	} else {
 		return 0;
 	}
-	return 1;
+	return check_index_names(o, err, errlen) ? -1 : 1;
 #undef KEY
 #undef BAD
 #undef NEED_VALUE
