@@ -1,18 +1,29 @@
 /*
- * docs.c - build the JSON documents of a names-layout export.
+ * docs.c - build the JSON documents of an export, in both dialects.
  *
- * The shapes follow what the reference exporter writes (shared/reference/):
- * manifests as compact_v1, quantised fields as [key, min, max] tuples, float32
- * ones as [key]. Numbers that the reference computes in float32 are passed
- * here as float and widened to double unchanged, so a parsed document equals
- * the reference's value for value. cJSON writes NaN as null, which keeps every
- * document valid JSON whatever the data holds.
+ * The names layout follows what the reference exporter writes
+ * (shared/reference/): manifests as compact_v1, quantised fields as
+ * [key, min, max] tuples, float32 ones as [key]. Numbers that the reference
+ * computes in float32 are passed here as float and widened to double
+ * unchanged, so a parsed document equals the reference's value for value.
+ * cJSON writes NaN as null, which keeps every document valid JSON whatever
+ * the data holds.
+ *
+ * layout=index writes the same documents with the strict viewer's
+ * differences (viewer-contract-strict.md): tuples led by the payload index,
+ * {index} path patterns, continuous fields first in the identity, a real
+ * categorical dtype in export_settings (or none), edge weights. Both dialects
+ * go through the same builders; the differences are the few branches on
+ * index_layout below.
  */
 #include "docs.h"
 
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "safename.h"
 
 const char *doc_gz_suffix(const doc_dataset *d)
 {
@@ -27,6 +38,17 @@ const char *doc_ext(int bits)
 static const char *dtype_name(int bits)
 {
 	return bits == 8 ? "uint8" : bits == 16 ? "uint16" : "float32";
+}
+
+size_t doc_index_bytes(size_t n_cells, int index_layout)
+{
+	return n_cells > (index_layout ? 65536u : 65535u) ? 4 : 2;
+}
+
+/* The payload-name placeholder of path patterns. */
+static const char *placeholder(const doc_dataset *d)
+{
+	return d->index_layout ? "{index}" : "{key}";
 }
 
 /* cJSON reports allocation failure by returning NULL from each constructor and
@@ -108,6 +130,25 @@ static void add_embeddings(builder *b, cJSON *root, const doc_dataset *d)
 	}
 }
 
+/* export_settings.obs_categorical_dtype: "auto" as the reference writes it;
+ * the strict viewer wants the one dtype every categorical field has, so
+ * there is none to write (NULL: leave export_settings out) when they mix. */
+static const char *categorical_dtype(const doc_dataset *d)
+{
+	if (!d->index_layout)
+		return "auto";
+	int bits = 0;
+	for (size_t i = 0; i < d->n_fields; i++) {
+		const doc_field *f = &d->fields[i];
+		if (!f->categorical)
+			continue;
+		if (bits && f->code_bits != bits)
+			return NULL;
+		bits = f->code_bits;
+	}
+	return bits == 16 ? "uint16" : "uint8";
+}
+
 char *doc_identity(const doc_dataset *d)
 {
 	builder b = {0};
@@ -116,7 +157,10 @@ char *doc_identity(const doc_dataset *d)
 	add_str(&b, root, "id", d->id);
 	add_str(&b, root, "name", d->name);
 	add_str(&b, root, "description", "");
-	add_str(&b, root, "created_at", d->created_at);
+	/* Optional for the strict viewer, which wants it to print back as the
+	 * same ISO date: a year outside 1000..9999 would not. */
+	if (!d->index_layout || strlen(d->created_at) == strlen("YYYY-MM-DDTHH:MM:SSZ"))
+		add_str(&b, root, "created_at", d->created_at);
 	add_str(&b, root, "cellucid_data_version", d->version);
 
 	size_t n_cat = count_categorical(d);
@@ -133,20 +177,27 @@ char *doc_identity(const doc_dataset *d)
 	add_embeddings(&b, root, d);
 
 	cJSON *fields = add(&b, root, "obs_fields", cJSON_CreateArray());
-	for (size_t i = 0; i < d->n_fields; i++) {
-		const doc_field *f = &d->fields[i];
-		cJSON *o = add(&b, fields, NULL, cJSON_CreateObject());
-		add_str(&b, o, "key", f->key);
-		add_str(&b, o, "kind", f->categorical ? "category" : "continuous");
-		if (f->categorical)
-			add_num(&b, o, "n_categories", (double)f->n_categories);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < d->n_fields; i++) {
+			const doc_field *f = &d->fields[i];
+			if (d->index_layout ? f->categorical != pass : pass)
+				continue;
+			cJSON *o = add(&b, fields, NULL, cJSON_CreateObject());
+			add_str(&b, o, "key", f->key);
+			add_str(&b, o, "kind", f->categorical ? "category" : "continuous");
+			if (f->categorical)
+				add_num(&b, o, "n_categories", (double)f->n_categories);
+		}
 	}
 
-	cJSON *set = add(&b, root, "export_settings", cJSON_CreateObject());
-	add_compression(&b, set, "compression", d->compression);
-	add_bits_or_null(&b, set, "var_quantization", d->var_bits);
-	add_bits_or_null(&b, set, "obs_continuous_quantization", d->obs_bits);
-	add_str(&b, set, "obs_categorical_dtype", "auto");
+	const char *dtype = categorical_dtype(d);
+	if (dtype) {
+		cJSON *set = add(&b, root, "export_settings", cJSON_CreateObject());
+		add_compression(&b, set, "compression", d->compression);
+		add_bits_or_null(&b, set, "var_quantization", d->var_bits);
+		add_bits_or_null(&b, set, "obs_continuous_quantization", d->obs_bits);
+		add_str(&b, set, "obs_categorical_dtype", dtype);
+	}
 	return finish(&b, root, 1);
 }
 
@@ -156,8 +207,8 @@ static void add_value_schema(builder *b, cJSON *o, const char *pattern_key,
 			     const doc_dataset *d)
 {
 	char pattern[64];
-	snprintf(pattern, sizeof pattern, "%s/{key}.%s.%s%s", dir, stem, doc_ext(bits),
-		 doc_gz_suffix(d));
+	snprintf(pattern, sizeof pattern, "%s/%s.%s.%s%s", dir, placeholder(d), stem,
+		 doc_ext(bits), doc_gz_suffix(d));
 	add_str(b, o, pattern_key, pattern);
 	add_str(b, o, "ext", doc_ext(bits));
 	add_str(b, o, "dtype", dtype_name(bits));
@@ -166,12 +217,22 @@ static void add_value_schema(builder *b, cJSON *o, const char *pattern_key,
 		add_num(b, o, "quantizationBits", bits);
 }
 
-/* [key] or [key, min, max]: the tuple shape of continuous fields and genes. */
-static void add_range_tuple(builder *b, cJSON *list, const char *key, int bits,
-			    quant_range r)
+/* A manifest tuple opens with the key, or with [index, key] in layout=index. */
+static cJSON *open_tuple(builder *b, const doc_dataset *d, cJSON *list, size_t index,
+			 const char *key)
 {
 	cJSON *t = add(b, list, NULL, cJSON_CreateArray());
+	if (d->index_layout)
+		add_num(b, t, NULL, (double)index);
 	add_str(b, t, NULL, key);
+	return t;
+}
+
+/* [key] or [key, min, max]: the tuple shape of continuous fields and genes. */
+static void add_range_tuple(builder *b, const doc_dataset *d, cJSON *list, size_t index,
+			    const char *key, int bits, quant_range r)
+{
+	cJSON *t = open_tuple(b, d, list, index, key);
 	if (bits) {
 		add_num(b, t, NULL, r.min);
 		add_num(b, t, NULL, r.max);
@@ -201,17 +262,17 @@ static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
 	}
 }
 
-static void add_categorical_tuple(builder *b, cJSON *list, const doc_field *f, int obs_bits)
+static void add_categorical_tuple(builder *b, const doc_dataset *d, cJSON *list,
+				  const doc_field *f)
 {
-	cJSON *t = add(b, list, NULL, cJSON_CreateArray());
-	add_str(b, t, NULL, f->key);
+	cJSON *t = open_tuple(b, d, list, f->index, f->key);
 	cJSON *cats = add(b, t, NULL, cJSON_CreateArray());
 	for (size_t k = 0; k < f->n_categories; k++)
 		add_str(b, cats, NULL, f->categories[k]);
 	add_str(b, t, NULL, f->code_bits == 8 ? "uint8" : "uint16");
 	add_num(b, t, NULL, f->code_bits == 8 ? 255 : 65535);
 	add_centroids(b, t, f);
-	if (obs_bits) {
+	if (d->obs_bits) {
 		add_num(b, t, NULL, f->outlier_range.min);
 		add_num(b, t, NULL, f->outlier_range.max);
 	}
@@ -236,9 +297,10 @@ char *doc_obs_manifest(const doc_dataset *d)
 	if (n_cat) {
 		cJSON *s = add(&b, schemas, "categorical", cJSON_CreateObject());
 		char pattern[64];
-		snprintf(pattern, sizeof pattern, "obs/{key}.codes.{ext}%s", doc_gz_suffix(d));
+		snprintf(pattern, sizeof pattern, "obs/%s.codes.{ext}%s", placeholder(d),
+			 doc_gz_suffix(d));
 		add_str(&b, s, "codesPathPattern", pattern);
-		snprintf(pattern, sizeof pattern, "obs/{key}.outliers.%s%s",
+		snprintf(pattern, sizeof pattern, "obs/%s.outliers.%s%s", placeholder(d),
 			 doc_ext(d->obs_bits), doc_gz_suffix(d));
 		add_str(&b, s, "outlierPathPattern", pattern);
 		add_str(&b, s, "outlierExt", doc_ext(d->obs_bits));
@@ -251,9 +313,9 @@ char *doc_obs_manifest(const doc_dataset *d)
 	for (size_t i = 0; i < d->n_fields; i++) {
 		const doc_field *f = &d->fields[i];
 		if (f->categorical)
-			add_categorical_tuple(&b, cat, f, d->obs_bits);
+			add_categorical_tuple(&b, d, cat, f);
 		else
-			add_range_tuple(&b, cont, f->key, d->obs_bits, f->range);
+			add_range_tuple(&b, d, cont, f->index, f->key, d->obs_bits, f->range);
 	}
 	return finish(&b, root, 0);
 }
@@ -273,15 +335,15 @@ char *doc_var_manifest(const doc_dataset *d, char *const *genes,
 	add_value_schema(&b, schema, "pathPattern", "var", "values", d->var_bits, d);
 	cJSON *fields = add(&b, root, "fields", cJSON_CreateArray());
 	for (size_t i = 0; i < n; i++)
-		add_range_tuple(&b, fields, genes[i], d->var_bits, d->var_bits ? ranges[i]
-									: (quant_range){0, 0});
+		add_range_tuple(&b, d, fields, i, genes[i], d->var_bits,
+				d->var_bits ? ranges[i] : (quant_range){0, 0});
 	return finish(&b, root, 0);
 }
 
 char *doc_connectivity_manifest(const doc_dataset *d)
 {
 	builder b = {0};
-	int wide = d->n_cells > 65535;
+	int wide = doc_index_bytes(d->n_cells, d->index_layout) == 4;
 	char path[48];
 	cJSON *root = cJSON_CreateObject();
 	add_str(&b, root, "format", "edge_pairs");
@@ -294,6 +356,12 @@ char *doc_connectivity_manifest(const doc_dataset *d)
 	add_str(&b, root, "sourcesPath", path);
 	snprintf(path, sizeof path, "connectivity/edges.dst.bin%s", doc_gz_suffix(d));
 	add_str(&b, root, "destinationsPath", path);
+	if (d->index_layout) {
+		snprintf(path, sizeof path, "connectivity/edges.weights.bin%s", doc_gz_suffix(d));
+		add_str(&b, root, "weightsPath", path);
+		add_num(&b, root, "weight_bytes", 8);
+		add_str(&b, root, "weight_dtype", "float64");
+	}
 	add_compression(&b, root, "compression", d->compression);
 	return finish(&b, root, 0);
 }
@@ -354,4 +422,133 @@ char *doc_status(const doc_status_info *s)
 				  : p >= 1000 ? "ready" : "building");
 	add_num(&b, idx, "progress", p < 0 ? 0.0 : p / 1000.0);
 	return finish(&b, root, 1);
+}
+
+/* ------------------------------------------------ strict text rules */
+
+/* The code point at p (avail bytes left) and its byte length; a malformed
+ * sequence is one byte that matches no rule below (U+FFFD). */
+static unsigned long next_cp(const unsigned char *p, size_t avail, size_t *len)
+{
+	unsigned c = p[0];
+	size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+	*len = 1;
+	if (n == 1)
+		return c;
+	if (n == 0 || n > avail)
+		return 0xfffd;
+	unsigned long cp = c & (0x7fu >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0xfffd;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	*len = n;
+	return cp;
+}
+
+/* The last code point of s[0..n), n > 0, and its byte length. */
+static unsigned long last_cp(const unsigned char *s, size_t n, size_t *len)
+{
+	size_t start = n - 1;
+	while (start > 0 && n - start < 4 && (s[start] & 0xc0) == 0x80)
+		start--;
+	unsigned long cp = next_cp(s + start, n - start, len);
+	if (start + *len != n) { /* a stray continuation byte */
+		*len = 1;
+		return 0xfffd;
+	}
+	return cp;
+}
+
+/* What JavaScript's trim() removes: WhiteSpace and LineTerminator. */
+static int js_space(unsigned long c)
+{
+	return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0xa0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+	       c == 0x205f || c == 0x3000 || c == 0xfeff;
+}
+
+static int is_control(unsigned long c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+/* s[*start..*end) without the whitespace at either end. */
+static void trim_span(const unsigned char *s, size_t *start, size_t *end)
+{
+	size_t len;
+	while (*start < *end && js_space(next_cp(s + *start, *end - *start, &len)))
+		*start += len;
+	while (*end > *start && js_space(last_cp(s + *start, *end - *start, &len)))
+		*end -= len;
+}
+
+int doc_is_trimmed(const char *s)
+{
+	size_t start = 0, end = strlen(s);
+	trim_span((const unsigned char *)s, &start, &end);
+	return end > 0 && start == 0 && end == strlen(s);
+}
+
+int doc_has_control(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), len;
+	for (size_t i = 0; i < n; i += len)
+		if (is_control(next_cp(p + i, n - i, &len)))
+			return 1;
+	return 0;
+}
+
+static int is_alnum(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+int doc_is_local_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || !is_alnum(s[0]) || s[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && !strchr("._-", s[i]))
+			return 0;
+	return 1;
+}
+
+/* safename() leaves only [A-Za-z0-9._-] and no '.' or '_' at either end;
+ * what remains to drop is a leading '-'. */
+char *doc_local_id(const char *s)
+{
+	char *safe = safename(s);
+	if (!safe)
+		return NULL;
+	const char *from = safe + strspn(safe, "-");
+	char *id = strdup(*from ? from : "dataset");
+	free(safe);
+	return id;
+}
+
+char *doc_clean_name(const char *s)
+{
+	size_t n = strlen(s), len;
+	char *out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	size_t m = 0;
+	for (size_t i = 0; i < n; i += len) {
+		unsigned long cp = next_cp((const unsigned char *)s + i, n - i, &len);
+		if (is_control(cp)) {
+			out[m++] = ' ';
+		} else {
+			memcpy(out + m, s + i, len);
+			m += len;
+		}
+	}
+	size_t start = 0, end = m;
+	trim_span((const unsigned char *)out, &start, &end);
+	memmove(out, out + start, end - start);
+	out[end - start] = 0;
+	return out;
 }

@@ -1,6 +1,8 @@
 /*
  * docs.h - the JSON documents of a Cellucid export (export-format.md §4-§7),
- * names layout, built with cJSON from a plain description of the dataset.
+ * built with cJSON from a plain description of the dataset, in either
+ * dialect: the names layout the reference exporter writes, or layout=index,
+ * the closed documents of viewer-contract-strict.md (§2-§6, §10).
  *
  * Every function returns a malloc'd NUL-terminated document (free with
  * free()), or NULL when memory ran out.
@@ -22,9 +24,11 @@ typedef struct {
 	int code_bits;                   /* 8 or 16 */
 	const centroid *centroids[4];    /* by dimension 1..3; NULL where no points */
 	quant_range outlier_range;       /* quantised outliers */
+	size_t index;                    /* layout=index: the payload file number */
 } doc_field;
 
 typedef struct {
+	int index_layout;                /* 0: names layout, 1: layout=index */
 	const char *id, *name;
 	const char *created_at;          /* "YYYY-MM-DDTHH:MM:SSZ" */
 	const char *version;             /* cellucidfs version */
@@ -33,17 +37,23 @@ typedef struct {
 	int default_dim;
 	int compression;                 /* 0 = off */
 	int var_bits, obs_bits;          /* 8, 16 or 0 (float32) */
-	const doc_field *fields;         /* exposed obs fields, column order */
+	/* Exposed obs fields (names layout: column order). layout=index lists
+	 * the continuous ones first in the identity, as the manifest's tuples
+	 * expand (viewer-contract-strict.md §8.4); each field's index is the
+	 * caller's choice. */
+	const doc_field *fields;
 	size_t n_fields;
 	int has_graph;
-	size_t n_edges, max_neighbors;
+	size_t n_edges, max_neighbors;   /* layout=index: edges with a usable weight,
+					    and their largest degree */
 	const char *host;                /* for _cellucid/info */
 	int port;
 } doc_dataset;
 
 char *doc_identity(const doc_dataset *d);
 char *doc_obs_manifest(const doc_dataset *d);
-/* genes[i] with ranges[i] (ignored when var_bits == 0), in var order. */
+/* genes[i] with ranges[i] (ignored when var_bits == 0), in var order;
+ * layout=index numbers them 0..n-1 in that order. */
 char *doc_var_manifest(const doc_dataset *d, char *const *genes,
                        const quant_range *ranges, size_t n);
 char *doc_connectivity_manifest(const doc_dataset *d);
@@ -65,5 +75,26 @@ char *doc_status(const doc_status_info *s);
 const char *doc_gz_suffix(const doc_dataset *d);
 /* "u8", "u16" or "f32" for a quantisation width. */
 const char *doc_ext(int bits);
+/* Bytes per edge index: 2 while every cell index fits in uint16 (names
+ * layout: n_cells <= 65535, as the reference; layout=index: <= 65536, the
+ * strict contract's "smallest that fits"), else 4. */
+size_t doc_index_bytes(size_t n_cells, int index_layout);
+
+/* The strict viewer's text rules (viewer-contract-strict.md §2, §3.4, §10,
+ * §13), for choosing what layout=index may expose. */
+/* Non-empty, and nothing that JavaScript's String.prototype.trim() removes
+ * at either end. */
+int doc_is_trimmed(const char *s);
+/* Any C0/C1 control character or DEL. */
+int doc_has_control(const char *s);
+/* The local folder picker's dataset id: [A-Za-z0-9][A-Za-z0-9._-]*, not
+ * ending in '.'. */
+int doc_is_local_id(const char *s);
+/* A malloc'd id derived from s that doc_is_local_id accepts ("dataset" when
+ * nothing of s is usable), or NULL when memory ran out. */
+char *doc_local_id(const char *s);
+/* A malloc'd display name from s: control characters become spaces and
+ * surrounding whitespace goes (may leave ""), or NULL when memory ran out. */
+char *doc_clean_name(const char *s);
 
 #endif

@@ -32,6 +32,7 @@
 #include "quant.h"
 #include "safename.h"
 #include "store.h"
+#include "utf8.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "payloads are written in host order, which must be little-endian"
@@ -735,6 +736,41 @@ static size_t suffix_len(const char *stem, int bits, int compression)
 	return 1 + strlen(stem) + 1 + strlen(doc_ext(bits)) + (compression ? 3 : 0);
 }
 
+/* Replace *s (malloc'd) by its UTF-8 repair when it is not valid UTF-8, so
+ * every JSON document stays valid. Returns 1 if repaired, 0 if not, -1 when
+ * memory ran out. */
+static int repair_text(char **s)
+{
+	int failed;
+	char *fixed = utf8_repair(*s, &failed);
+	if (failed)
+		return -1;
+	if (!fixed)
+		return 0;
+	free(*s);
+	*s = fixed;
+	return 1;
+}
+
+/* Repair a field's key and categories, with one warning per field. */
+static int repair_field_text(field *f)
+{
+	int key = repair_text(&f->key), cats = 0;
+	for (size_t k = 0; k < f->cat.n_categories && key >= 0 && cats >= 0; k++) {
+		int r = repair_text(&f->cat.categories[k]);
+		cats = r < 0 ? -1 : cats + r;
+	}
+	if (key < 0 || cats < 0)
+		return -1;
+	if (key)
+		log_warn("obs field '%s': its name is not valid UTF-8; bad bytes are written as U+FFFD",
+			 f->key);
+	if (cats)
+		log_warn("obs field '%s': %d categories are not valid UTF-8; bad bytes are written as "
+			 "U+FFFD", f->key, cats);
+	return 0;
+}
+
 static void field_free(field *f)
 {
 	free(f->key);
@@ -799,7 +835,7 @@ static ex_err load_fields(ex_export *e)
 		}
 		f->key = strdup(key);
 		f->safe = safename(key);
-		if (r != EX_OK || !f->key || !f->safe) {
+		if (r != EX_OK || !f->key || !f->safe || repair_field_text(f)) {
 			field_free(f);
 			status = EX_ENOMEM;
 			break;
@@ -807,7 +843,7 @@ static ex_err load_fields(ex_export *e)
 		size_t longest = f->categorical
 			? suffix_len("outliers", e->opt.obs_bits, e->opt.compression)
 			: suffix_len("values", e->opt.obs_bits, e->opt.compression);
-		int claim = claim_name(taken, "obs field", key, f->safe, longest);
+		int claim = claim_name(taken, "obs field", f->key, f->safe, longest);
 		if (claim < 0)
 			status = EX_ENOMEM;
 		if (claim <= 0) {
@@ -835,7 +871,14 @@ static ex_err load_genes_names(ex_export *e)
 	safename_set *taken = safename_set_new();
 	ex_err status = e->genes && e->gene_safe && e->gene_ranges && taken ? EX_OK : EX_ENOMEM;
 	size_t longest = suffix_len("values", e->opt.var_bits, e->opt.compression);
+	size_t repaired = 0;
 	for (size_t j = 0; j < e->n_var && status == EX_OK; j++) {
+		int r = repair_text(&e->var_names[j]);
+		if (r < 0) {
+			status = EX_ENOMEM;
+			break;
+		}
+		repaired += (size_t)r;
 		char *safe = safename(e->var_names[j]);
 		int claim = safe ? claim_name(taken, "gene", e->var_names[j], safe, longest) : -1;
 		if (claim < 0)
@@ -848,6 +891,9 @@ static ex_err load_genes_names(ex_export *e)
 		e->gene_safe[e->n_genes++] = safe;
 	}
 	safename_set_free(taken);
+	if (repaired)
+		log_warn("%zu gene names are not valid UTF-8; bad bytes are written as U+FFFD",
+			 repaired);
 	return status;
 }
 
@@ -966,7 +1012,7 @@ static ex_err describe_dataset(ex_export *e, const char *path, const struct stat
 	e->name = e->opt.dataset_name ? strdup(e->opt.dataset_name) : strdup(stem);
 	e->id = e->opt.dataset_id ? strdup(e->opt.dataset_id) : safename(stem);
 	free(stem);
-	if (!e->name || !e->id)
+	if (!e->name || !e->id || repair_text(&e->name) < 0 || repair_text(&e->id) < 0)
 		return EX_ENOMEM;
 	e->mtime = st->st_mtime;
 	e->source = *st;

@@ -16,6 +16,7 @@
 #include "gz.h"
 #include "quant.h"
 #include "safename.h"
+#include "utf8.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -954,11 +955,38 @@ static void test_reference(void)
 	H5Fclose(file);
 }
 
+static void check_utf8(const char *in, const char *want, const char *what)
+{
+	int failed;
+	char *got = utf8_repair(in, &failed);
+	CHECK(!failed && (want ? got && !strcmp(got, want) : !got), "utf8_repair: %s", what);
+	if (got) {
+		char *a = safename(in), *b = safename(got);
+		CHECK(a && b && !strcmp(a, b), "utf8_repair keeps the safe name: %s", what);
+		free(a);
+		free(b);
+	}
+	free(got);
+}
+
+static void test_utf8(void)
+{
+	check_utf8("CD4+ T", NULL, "ASCII is left alone");
+	check_utf8("G\xc3\xa8ne \xe2\x82\xac \xf0\x9f\x98\x80", NULL, "valid 2-4 byte sequences");
+	check_utf8("a\xff" "b", "a\xef\xbf\xbd" "b", "a stray byte");
+	check_utf8("x\xc3", "x\xef\xbf\xbd", "a truncated sequence at the end");
+	check_utf8("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", "an overlong '/'");
+	check_utf8("\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", "a surrogate");
+	check_utf8("\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd",
+		   "past U+10FFFF");
+}
+
 int main(void)
 {
 	test_quant();
 	test_gz();
 	test_safename();
+	test_utf8();
 	test_embed();
 	test_centroid();
 	test_outliers();
