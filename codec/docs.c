@@ -552,3 +552,37 @@ char *doc_clean_name(const char *s)
 	out[end - start] = 0;
 	return out;
 }
+
+char *doc_catalog(char *const *ids, char *const *names, size_t n)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	add_num(&b, root, "version", 1);
+	add_str(&b, root, "default", n ? ids[0] : "");
+	cJSON *list = add(&b, root, "datasets", cJSON_CreateArray());
+	for (size_t i = 0; i < n; i++) {
+		char path[512];
+		snprintf(path, sizeof path, "%s/", ids[i]);
+		cJSON *o = add(&b, list, NULL, cJSON_CreateObject());
+		add_str(&b, o, "id", ids[i]);
+		add_str(&b, o, "path", path);
+		add_str(&b, o, "name", names[i]);
+	}
+	return finish(&b, root, 1);
+}
+
+char *doc_datasets_list(char *const *ids, char *const *names, size_t n)
+{
+	builder b = {0};
+	cJSON *root = cJSON_CreateObject();
+	cJSON *list = add(&b, root, "datasets", cJSON_CreateArray());
+	for (size_t i = 0; i < n; i++) {
+		char path[512];
+		snprintf(path, sizeof path, "/%s/", ids[i]);
+		cJSON *o = add(&b, list, NULL, cJSON_CreateObject());
+		add_str(&b, o, "id", ids[i]);
+		add_str(&b, o, "path", path);
+		add_str(&b, o, "name", names[i]);
+	}
+	return finish(&b, root, 0);
+}

@@ -71,6 +71,11 @@ typedef struct {
 } doc_status_info;
 char *doc_status(const doc_status_info *s);
 
+/* A directory of datasets (export-format.md §7): datasets.json, and
+ * _cellucid/datasets listing each at "/<id>/". ids and names: n of each. */
+char *doc_catalog(char *const *ids, char *const *names, size_t n);
+char *doc_datasets_list(char *const *ids, char *const *names, size_t n);
+
 /* File-name pieces shared by the documents and the tree: ".gz" or "". */
 const char *doc_gz_suffix(const doc_dataset *d);
 /* "u8", "u16" or "f32" for a quantisation width. */

@@ -659,7 +659,8 @@ static int build_tree(ex_export *e)
 	int64_t obs = x.n_fields ? add_node(e, 0, EX_DIR, 0, "obs") : 0;
 	int64_t var = x.n_genes ? add_node(e, 0, EX_DIR, 0, "var") : 0;
 	int64_t conn = e->has_graph ? add_node(e, 0, EX_DIR, 0, "connectivity") : 0;
-	int64_t meta = add_node(e, 0, EX_DIR, 0, "_cellucid");
+	/* In a collection, the handshake files are the collection's. */
+	int64_t meta = e->opt.in_collection ? 0 : add_node(e, 0, EX_DIR, 0, "_cellucid");
 	ok &= obs >= 0 && var >= 0 && conn >= 0 && meta >= 0;
 	if (!ok)
 		goto done;
@@ -696,11 +697,13 @@ static int build_tree(ex_export *e)
 			ok &= add_node(e, conn, EX_EDGES_WEIGHTS, 0, "edges.weights.bin%s", gz) >= 0;
 		close_dir(e, conn);
 	}
-	open_dir(e, meta);
-	ok &= add_node(e, meta, EX_HEALTH, 0, "health") >= 0;
-	ok &= add_node(e, meta, EX_INFO, 0, "info") >= 0;
-	ok &= add_node(e, meta, EX_DATASETS, 0, "datasets") >= 0;
-	close_dir(e, meta);
+	if (meta) {
+		open_dir(e, meta);
+		ok &= add_node(e, meta, EX_HEALTH, 0, "health") >= 0;
+		ok &= add_node(e, meta, EX_INFO, 0, "info") >= 0;
+		ok &= add_node(e, meta, EX_DATASETS, 0, "datasets") >= 0;
+		close_dir(e, meta);
+	}
 done:
 	free(x.field);
 	free(x.gene);
@@ -1195,6 +1198,7 @@ void ex_close(ex_export *e)
 size_t ex_node_count(const ex_export *e) { return e->n_nodes; }
 int ex_index_permille(const ex_export *e) { return atomic_load(&e->index_permille); }
 const char *ex_id(const ex_export *e) { return e->id; }
+const char *ex_name(const ex_export *e) { return e->name; }
 const ex_node *ex_node_at(const ex_export *e, uint32_t i) { return &e->nodes[i]; }
 time_t ex_mtime(const ex_export *e) { return e->mtime; }
 

@@ -45,6 +45,7 @@ typedef struct {
 	char *cache_dir;          /* NULL: $XDG_CACHE_HOME/cellucidfs or ~/.cache/cellucidfs;
 				     "none": memory only */
 	ex_prefetch prefetch;     /* default EX_PREFETCH_OBS */
+	int in_collection;        /* set by co_open: no _cellucid/ of its own */
 	int index_layout;         /* layout=index (viewer-contract-strict.md); 0: layout=names */
 } ex_options;
 
@@ -105,6 +106,7 @@ int ex_prefetches(const ex_export *e, uint32_t i, ex_prefetch p);
 /* Gene index build: -1 not started, 0..999 building, 1000 ready, -2 failed. */
 int ex_index_permille(const ex_export *e);
 const char *ex_id(const ex_export *e);
+const char *ex_name(const ex_export *e);
 
 /* The node's path from the root, e.g. "obs/leiden.codes.u8.gz" (for logs). */
 void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);

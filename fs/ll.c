@@ -2,47 +2,195 @@
  * ll.c - FUSE low-level operations: a read-only tree whose files are
  * generated on first lookup.
  *
- * Inode numbers are node indices + 1 (the root, node 0, is FUSE_ROOT_ID), so
- * no path walking is ever needed. A file is generated when it is first looked
- * up, so that its st_size is exact from the first stat: nginx and the page
- * cache trust that size and never read past it (fuse-design-notes.md §1).
- * Names and sizes never change while mounted, so entries, attributes and
- * negative lookups are cached by the kernel for as long as it likes, and
- * keep_cache lets repeated opens be served from the page cache.
+ * Inode numbers are computed, never looked up: the high 32 bits say which
+ * volume (dataset) a node belongs to and the low 32 bits its node index + 1.
+ * A single .h5ad is volume 0 and its root is FUSE_ROOT_ID. For a directory of
+ * .h5ad files, volume 0 is the collection's own small tree (datasets.json,
+ * _cellucid/, one directory per dataset) and dataset k is volume k + 1,
+ * whose root node is that directory.
+ *
+ * A file is generated when it is first looked up, so that its st_size is
+ * exact from the first stat: nginx and the page cache trust that size and
+ * never read past it (fuse-design-notes.md §1). Names and sizes never change
+ * while mounted, so entries, attributes and negative lookups are cached by
+ * the kernel for as long as it likes, and keep_cache lets repeated opens be
+ * served from the page cache.
+ *
+ * A hidden ".cellucidfs/status.json" (never listed, so cp -r and crawlers do
+ * not see it) holds the daemon's counters, made afresh at each open.
  */
 #include "ll.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "docs.h"
 #include "log.h"
 
-/*
- * Besides the export, a hidden directory ".cellucidfs" (not listed, so cp -r
- * and nginx autoindex never see it) holds "status.json": the daemon's
- * counters, made afresh at each open. Its inode numbers follow the export's.
- */
-#define STATUS_DIR_NAME "cellucidfs"
-static const char STATUS_DIR[] = "." STATUS_DIR_NAME;
+static const char STATUS_DIR[] = ".cellucidfs";
 static const char STATUS_FILE[] = "status.json";
-
-/* What an open file handle holds: a cached export file or a status text. */
-typedef struct {
-	fc_file *cached;
-	char *status;
-	size_t status_len;
-} open_file;
+/* In volume 0, above any node index. */
+#define STATUS_DIR_INO ((fuse_ino_t)0xfffffffe)
+#define STATUS_FILE_INO ((fuse_ino_t)0xffffffff)
 
 /* libfuse clamps this; it means "as long as the kernel will keep it". */
 static const double FOREVER = 1e9;
+
+/* What an inode stands for. */
+typedef struct {
+	enum { IT_NONE, IT_EXPORT, IT_COLLECTION, IT_STATUS_DIR, IT_STATUS_FILE } type;
+	ll_volume *vol;     /* IT_EXPORT */
+	uint32_t node;      /* IT_EXPORT, IT_COLLECTION */
+} item;
+
+/* What an open file handle holds: a cached export file, or a document. */
+typedef struct {
+	ll_volume *vol;
+	fc_file *cached;
+	const char *text;
+	size_t text_len;
+	char *owned;        /* the status document, freed at release */
+} open_file;
+
+static ll_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------ inodes */
+
+static fuse_ino_t export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node)
+{
+	uint64_t vol = (uint64_t)(v - fs->vols) + (fs->co ? 1 : 0);
+	return (fuse_ino_t)(vol << 32 | ((uint64_t)node + 1));
+}
+
+static item resolve(ll_fs *fs, fuse_ino_t ino)
+{
+	uint64_t vol = (uint64_t)ino >> 32, low = (uint64_t)ino & 0xffffffffu;
+	if (vol == 0 && ino == STATUS_DIR_INO)
+		return (item){IT_STATUS_DIR, NULL, 0};
+	if (vol == 0 && ino == STATUS_FILE_INO)
+		return (item){IT_STATUS_FILE, NULL, 0};
+	if (low == 0)
+		return (item){IT_NONE, NULL, 0};
+	if (fs->co && vol == 0)
+		return low - 1 < co_node_count(fs->co) ? (item){IT_COLLECTION, NULL, (uint32_t)(low - 1)}
+						       : (item){IT_NONE, NULL, 0};
+	size_t k = fs->co ? vol - 1 : vol;
+	if (k >= fs->n_vols || low - 1 >= ex_node_count(fs->vols[k].e))
+		return (item){IT_NONE, NULL, 0};
+	return (item){IT_EXPORT, &fs->vols[k], (uint32_t)(low - 1)};
+}
+
+/* The inode of a collection node: a dataset's directory is its volume's root. */
+static fuse_ino_t collection_ino(ll_fs *fs, uint32_t node)
+{
+	const co_node *n = co_node_at(fs->co, node);
+	return n->kind == CO_DATASET ? export_ino(fs, &fs->vols[n->arg], 0) : (fuse_ino_t)node + 1;
+}
+
+static int is_dir(ll_fs *fs, item it)
+{
+	switch (it.type) {
+	case IT_EXPORT: return ex_node_at(it.vol->e, it.node)->kind == EX_DIR;
+	case IT_COLLECTION: return co_node_at(fs->co, it.node)->kind == CO_DIR;
+	case IT_STATUS_DIR: return 1;
+	default: return 0;
+	}
+}
+
+/* ------------------------------------------------------------- stat */
+
+static time_t mtime_of(ll_fs *fs)
+{
+	return fs->co ? co_mtime(fs->co) : ex_mtime(fs->vols[0].e);
+}
+
+static char *status_text(ll_fs *fs)
+{
+	doc_status_info info = {
+		.version = CELLUCIDFS_VERSION,
+		.dataset_id = fs->co ? "" : ex_id(fs->vols[0].e),
+		.uptime = seconds() - fs->started, .errors = atomic_load(&fs->errors),
+		.bytes_served = atomic_load(&fs->bytes_served), .index_permille = 1000,
+	};
+	/* Counters add up over the datasets; the gene index shows the least
+	 * advanced one, and the cache directory the first dataset's. */
+	for (size_t k = 0; k < fs->n_vols; k++) {
+		fc_stats st;
+		ex_export *e = fs->vols[k].e;
+		fc_get_stats(fs->vols[k].cache, &st);
+		info.files += ex_node_count(e);
+		info.generated += st.generated;
+		info.hits += st.hits;
+		info.misses += st.misses;
+		info.stored_bytes += st.stored_bytes;
+		info.memory_bytes += st.memory_bytes;
+		if (ex_index_permille(e) < info.index_permille)
+			info.index_permille = ex_index_permille(e);
+		if (!info.cache_dir && ex_store(e))
+			info.cache_dir = st_dir(ex_store(e));
+	}
+	return doc_status(&info);
+}
+
+static void stat_common(ll_fs *fs, fuse_ino_t ino, struct stat *st, int dir, size_t size)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime_of(fs);
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 65536;
+	st->st_mode = dir ? S_IFDIR | 0555 : S_IFREG | 0444;
+	st->st_nlink = dir ? 2 : 1;
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
+/* Fill st for ino; an export file is generated if its size is unknown.
+ * Returns 0 or an errno. */
+static int stat_item(ll_fs *fs, fuse_ino_t ino, item it, struct stat *st)
+{
+	size_t size = 0;
+	if (it.type == IT_NONE)
+		return ENOENT;
+	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
+		char err[512];
+		if (fc_size(it.vol->cache, it.node, &size, err, sizeof err) != EX_OK) {
+			log_error("%s", err);
+			atomic_fetch_add(&fs->errors, 1);
+			return EIO;
+		}
+	} else if (it.type == IT_COLLECTION && !is_dir(fs, it)) {
+		size = strlen(co_node_at(fs->co, it.node)->text);
+	} else if (it.type == IT_STATUS_FILE) {
+		char *text = status_text(fs);
+		if (!text)
+			return ENOMEM;
+		size = strlen(text);
+		free(text);
+	}
+	stat_common(fs, ino, st, is_dir(fs, it), size);
+	return 0;
+}
+
+/* --------------------------------------------------------- operations */
 
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -54,181 +202,114 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
 }
 
-static ll_fs *fs_of(fuse_req_t req)
+/* The inode called name in directory dir, or 0. */
+static fuse_ino_t child_ino(ll_fs *fs, fuse_ino_t dir, item d, const char *name)
 {
-	return fuse_req_userdata(req);
-}
-
-static int valid_ino(const ll_fs *fs, fuse_ino_t ino)
-{
-	return ino >= 1 && ino - 1 < ex_node_count(fs->e);
-}
-
-static fuse_ino_t status_dir_ino(const ll_fs *fs)
-{
-	return ex_node_count(fs->e) + 1;
-}
-
-static fuse_ino_t status_file_ino(const ll_fs *fs)
-{
-	return ex_node_count(fs->e) + 2;
-}
-
-static double seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static char *status_text(ll_fs *fs)
-{
-	fc_stats st;
-	fc_get_stats(fs->cache, &st);
-	st_store *store = ex_store(fs->e);
-	doc_status_info info = {
-		.version = CELLUCIDFS_VERSION, .dataset_id = ex_id(fs->e),
-		.cache_dir = store ? st_dir(store) : NULL, .uptime = seconds() - fs->started,
-		.files = ex_node_count(fs->e), .generated = st.generated, .hits = st.hits,
-		.misses = st.misses, .errors = atomic_load(&fs->errors),
-		.bytes_served = atomic_load(&fs->bytes_served), .stored_bytes = st.stored_bytes,
-		.memory_bytes = st.memory_bytes, .index_permille = ex_index_permille(fs->e),
-	};
-	return doc_status(&info);
-}
-
-/* stat of the hidden status entries; the file's size is that of a fresh
- * document, and its attributes are never cached (it changes). */
-static int stat_status(ll_fs *fs, fuse_ino_t ino, struct stat *st)
-{
-	memset(st, 0, sizeof *st);
-	st->st_ino = ino;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_mtime = st->st_ctime = st->st_atime = ex_mtime(fs->e);
-	if (ino == status_dir_ino(fs)) {
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-		return 0;
+	int root = dir == FUSE_ROOT_ID;
+	if (root && !strcmp(name, STATUS_DIR))
+		return STATUS_DIR_INO;
+	if (d.type == IT_STATUS_DIR)
+		return !strcmp(name, STATUS_FILE) ? STATUS_FILE_INO : 0;
+	if (d.type == IT_COLLECTION) {
+		int64_t i = co_lookup(fs->co, d.node, name);
+		return i < 0 ? 0 : collection_ino(fs, (uint32_t)i);
 	}
-	char *text = status_text(fs);
-	if (!text)
-		return ENOMEM;
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_size = (off_t)strlen(text);
-	free(text);
-	return 0;
-}
-
-static int is_status_ino(const ll_fs *fs, fuse_ino_t ino)
-{
-	return ino == status_dir_ino(fs) || ino == status_file_ino(fs);
-}
-
-static uint32_t node_of(fuse_ino_t ino)
-{
-	return (uint32_t)(ino - 1);
-}
-
-/* Fill st for node i; for files this may generate the file. Returns 0 or an errno. */
-static int stat_node(ll_fs *fs, uint32_t i, struct stat *st)
-{
-	const ex_node *n = ex_node_at(fs->e, i);
-	memset(st, 0, sizeof *st);
-	st->st_ino = i + 1;
-	st->st_mtime = st->st_ctime = st->st_atime = ex_mtime(fs->e);
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_blksize = 65536;
-	if (n->kind == EX_DIR) {
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-		return 0;
-	}
-	size_t size;
-	char err[512];
-	if (fc_size(fs->cache, i, &size, err, sizeof err) != EX_OK) {
-		log_error("%s", err);
-		atomic_fetch_add(&fs->errors, 1);
-		return EIO;
-	}
-	st->st_mode = S_IFREG | 0444;
-	st->st_nlink = 1;
-	st->st_size = (off_t)size;
-	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	return 0;
+	int64_t i = ex_lookup(d.vol->e, d.node, name);
+	return i < 0 ? 0 : export_ino(fs, d.vol, (uint32_t)i);
 }
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	ll_fs *fs = fs_of(req);
+	item d = resolve(fs, parent);
+	if (!is_dir(fs, d)) {
+		fuse_reply_err(req, d.type == IT_NONE ? ENOENT : ENOTDIR);
+		return;
+	}
 	struct fuse_entry_param ep;
 	memset(&ep, 0, sizeof ep);
 	ep.attr_timeout = ep.entry_timeout = FOREVER;
-	fuse_ino_t hidden = parent == FUSE_ROOT_ID && !strcmp(name, STATUS_DIR) ? status_dir_ino(fs)
-			  : parent == status_dir_ino(fs) && !strcmp(name, STATUS_FILE)
-			  ? status_file_ino(fs) : 0;
-	if (hidden || parent == status_dir_ino(fs)) {
-		int err = hidden ? stat_status(fs, hidden, &ep.attr) : 0;
-		if (err) {
-			fuse_reply_err(req, err);
-			return;
-		}
-		ep.ino = hidden;
-		ep.attr_timeout = 0;
-		fuse_reply_entry(req, &ep);
-		return;
-	}
-	if (!valid_ino(fs, parent) || ex_node_at(fs->e, node_of(parent))->kind != EX_DIR) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	int64_t i = ex_lookup(fs->e, node_of(parent), name);
-	if (i < 0) {
+	ep.ino = child_ino(fs, parent, d, name);
+	if (!ep.ino) {
 		/* ino 0 is a negative entry the kernel caches: the tree never grows. */
 		fuse_reply_entry(req, &ep);
 		return;
 	}
-	int missed = !fc_known(fs->cache, (uint32_t)i);
-	int err = stat_node(fs, (uint32_t)i, &ep.attr);
-	if (missed && ex_node_at(fs->e, (uint32_t)i)->kind != EX_DIR)
-		pf_missed(fs->warm, (uint32_t)i);
-	if (err) {
+	item it = resolve(fs, ep.ino);
+	int missed = it.type == IT_EXPORT && !is_dir(fs, it) && !fc_known(it.vol->cache, it.node);
+	int err = stat_item(fs, ep.ino, it, &ep.attr);
+	if (missed)
+		pf_missed(it.vol->warm, it.node);
+	if (it.type == IT_STATUS_FILE)
+		ep.attr_timeout = 0; /* it changes */
+	if (err)
 		fuse_reply_err(req, err);
-		return;
-	}
-	ep.ino = (fuse_ino_t)i + 1;
-	fuse_reply_entry(req, &ep);
+	else
+		fuse_reply_entry(req, &ep);
 }
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
 	ll_fs *fs = fs_of(req);
+	item it = resolve(fs, ino);
 	struct stat st;
-	int err = is_status_ino(fs, ino) ? stat_status(fs, ino, &st)
-		: valid_ino(fs, ino) ? stat_node(fs, node_of(ino), &st) : ENOENT;
+	int err = stat_item(fs, ino, it, &st);
 	if (err)
 		fuse_reply_err(req, err);
 	else
-		fuse_reply_attr(req, &st, is_status_ino(fs, ino) ? 0 : FOREVER);
+		fuse_reply_attr(req, &st, it.type == IT_STATUS_FILE ? 0 : FOREVER);
 }
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
-	if (ino == status_dir_ino(fs)) {
-		fuse_reply_open(req, fi); /* lists only . and .. */
-		return;
-	}
-	if (!valid_ino(fs, ino) || ex_node_at(fs->e, node_of(ino))->kind != EX_DIR) {
+	if (!is_dir(fs, resolve(fs, ino))) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
+}
+
+/* The k-th entry of directory d after "." and ".." (k from 0): its name,
+ * inode and whether it is a directory. 0 when there is none. */
+static int nth_child(ll_fs *fs, item d, size_t k, const char **name, fuse_ino_t *ino, int *dir)
+{
+	if (d.type == IT_EXPORT) {
+		const ex_node *n = ex_node_at(d.vol->e, d.node);
+		if (k >= n->n_children)
+			return 0;
+		uint32_t c = n->first_child + (uint32_t)k;
+		*name = ex_node_at(d.vol->e, c)->name;
+		*ino = export_ino(fs, d.vol, c);
+		*dir = ex_node_at(d.vol->e, c)->kind == EX_DIR;
+		return 1;
+	}
+	if (d.type != IT_COLLECTION)
+		return 0;
+	for (uint32_t i = 1; i < co_node_count(fs->co); i++) {
+		const co_node *n = co_node_at(fs->co, i);
+		if (n->parent != d.node || k--)
+			continue;
+		*name = n->name;
+		*ino = collection_ino(fs, i);
+		*dir = n->kind != CO_DOCUMENT;
+		return 1;
+	}
+	return 0;
+}
+
+static fuse_ino_t parent_ino(ll_fs *fs, fuse_ino_t ino, item d)
+{
+	if (d.type == IT_EXPORT && d.node == 0)
+		return FUSE_ROOT_ID; /* a dataset's directory sits in the collection's root */
+	if (d.type == IT_EXPORT)
+		return export_ino(fs, d.vol, ex_node_at(d.vol->e, d.node)->parent);
+	if (d.type == IT_COLLECTION)
+		return (fuse_ino_t)co_node_at(fs->co, d.node)->parent + 1;
+	return ino == STATUS_DIR_INO ? FUSE_ROOT_ID : ino;
 }
 
 /* Entries: 0 ".", 1 "..", then the children; off is the next entry's index.
@@ -238,28 +319,27 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)fi;
 	ll_fs *fs = fs_of(req);
-	static const ex_node empty = {0};
-	const ex_node *dir = ino == status_dir_ino(fs) ? &empty : ex_node_at(fs->e, node_of(ino));
+	item d = resolve(fs, ino);
 	char *buf = malloc(size);
 	size_t used = 0;
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	for (off_t k = off; k < (off_t)dir->n_children + 2; k++) {
+	for (off_t k = off;; k++) {
 		struct stat st = {0};
 		const char *name;
+		int dir = 1;
 		if (k < 2) {
 			name = k == 0 ? "." : "..";
-			st.st_ino = k == 0 || ino == status_dir_ino(fs) ? ino : dir->parent + 1;
-			st.st_mode = S_IFDIR;
+			st.st_ino = k == 0 ? ino : parent_ino(fs, ino, d);
 		} else {
-			uint32_t child = dir->first_child + (uint32_t)(k - 2);
-			const ex_node *n = ex_node_at(fs->e, child);
-			name = n->name;
-			st.st_ino = child + 1;
-			st.st_mode = n->kind == EX_DIR ? S_IFDIR : S_IFREG;
+			fuse_ino_t child;
+			if (!nth_child(fs, d, (size_t)(k - 2), &name, &child, &dir))
+				break;
+			st.st_ino = child;
 		}
+		st.st_mode = dir ? S_IFDIR : S_IFREG;
 		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
 		if (need > size - used)
 			break;
@@ -269,46 +349,65 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+static void close_file(open_file *of)
+{
+	if (of->cached)
+		fc_close(of->vol->cache, of->cached);
+	free(of->owned);
+	free(of);
+}
+
+/* Fill of for item it: 0, or an errno. */
+static int open_item(ll_fs *fs, item it, open_file *of, struct fuse_file_info *fi)
+{
+	if (it.type == IT_STATUS_FILE) {
+		/* A new document per open, read through to EOF whatever stat said. */
+		if (!(of->owned = status_text(fs)))
+			return ENOMEM;
+		of->text = of->owned;
+		of->text_len = strlen(of->owned);
+		fi->direct_io = 1;
+		return 0;
+	}
+	if (it.type == IT_COLLECTION) {
+		of->text = co_node_at(fs->co, it.node)->text;
+		of->text_len = strlen(of->text);
+		fi->keep_cache = 1;
+		return 0;
+	}
+	char err[512];
+	of->vol = it.vol;
+	if (fc_open(it.vol->cache, it.node, &of->cached, err, sizeof err) != EX_OK) {
+		log_error("%s", err);
+		atomic_fetch_add(&fs->errors, 1);
+		return EIO;
+	}
+	fi->keep_cache = 1;
+	return 0;
+}
+
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
+	item it = resolve(fs, ino);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	open_file *of = calloc(1, sizeof *of);
-	if (!of) {
-		fuse_reply_err(req, ENOMEM);
+	if (it.type == IT_NONE || is_dir(fs, it)) {
+		fuse_reply_err(req, it.type == IT_NONE ? ENOENT : EISDIR);
 		return;
 	}
-	if (ino == status_file_ino(fs)) {
-		/* A new document per open, read through to EOF whatever stat said. */
-		of->status = status_text(fs);
-		of->status_len = of->status ? strlen(of->status) : 0;
-		fi->direct_io = 1;
-	} else if (valid_ino(fs, ino) && ex_node_at(fs->e, node_of(ino))->kind != EX_DIR) {
-		char err[512];
-		if (fc_open(fs->cache, node_of(ino), &of->cached, err, sizeof err) != EX_OK) {
-			log_error("%s", err);
-			atomic_fetch_add(&fs->errors, 1);
-			free(of);
-			fuse_reply_err(req, EIO);
-			return;
-		}
-		fi->keep_cache = 1;
-	}
-	if (!of->cached && !of->status) {
+	open_file *of = calloc(1, sizeof *of);
+	int err = of ? open_item(fs, it, of, fi) : ENOMEM;
+	if (err) {
 		free(of);
-		fuse_reply_err(req, is_status_ino(fs, ino) ? ENOMEM : EISDIR);
+		fuse_reply_err(req, err);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)of;
-	if (fuse_reply_open(req, fi)) { /* the opener went away: no release will come */
-		if (of->cached)
-			fc_close(fs->cache, of->cached);
-		free(of->status);
-		free(of);
-	}
+	if (fuse_reply_open(req, fi))
+		close_file(of); /* the opener went away: no release will come */
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -317,8 +416,8 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	const open_file *of = (const open_file *)(uintptr_t)fi->fh;
 	const fc_file *f = of->cached;
-	const char *data = f ? f->data : of->status;
-	size_t len = f ? f->len : of->status_len;
+	const char *data = f ? f->data : of->text;
+	size_t len = f ? f->len : of->text_len;
 	if (off < 0 || (size_t)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -342,20 +441,18 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	open_file *of = (open_file *)(uintptr_t)fi->fh;
-	if (of->cached)
-		fc_close(fs_of(req)->cache, of->cached);
-	free(of->status);
-	free(of);
+	close_file((open_file *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
+	ll_fs *fs = fs_of(req);
 	struct statvfs sv = {0};
 	sv.f_bsize = sv.f_frsize = 4096;
-	sv.f_files = ex_node_count(fs_of(req)->e);
+	for (size_t k = 0; k < fs->n_vols; k++)
+		sv.f_files += ex_node_count(fs->vols[k].e);
 	sv.f_namemax = 255;
 	sv.f_flag = ST_RDONLY;
 	fuse_reply_statfs(req, &sv);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <time.h>
 
@@ -33,6 +34,7 @@
 static const char usage[] =
 "usage: cellucidfs SOURCE.h5ad MOUNTPOINT [-f] [-o OPTION[,OPTION...]]\n"
 "       cellucidfs export SOURCE.h5ad OUTDIR [-o OPTION[,OPTION...]]\n"
+"       cellucidfs check SOURCE.h5ad [-o OPTION[,OPTION...]]\n"
 "\n"
 "Mount an AnnData .h5ad file read-only as a Cellucid viewer export.\n"
 "\n"
@@ -58,7 +60,12 @@ static const char usage[] =
 "\n"
 "Unmount with: fusermount3 -u MOUNTPOINT\n"
 "\n"
-"export writes the same tree to OUTDIR without FUSE, using every core.\n";
+"export writes the same tree to OUTDIR without FUSE, using every core.\n"
+"check prints what a mount would expose and how large the export is, and mounts\n"
+"nothing (cache_dir=none unless given).\n"
+"\n"
+"mount(8) and fstab take it as type fuse.cellucidfs, e.g.\n"
+"    mount -t fuse.cellucidfs SOURCE.h5ad MOUNTPOINT -o allow_other\n";
 
 typedef struct {
 	char *source;
@@ -149,7 +156,8 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	fuse_daemonize(o->foreground);
 	log_to_syslog(!o->foreground);
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
-	fs->warm = pf_start(fs->e, fs->cache, prefetch);
+	for (size_t k = 0; k < fs->n_vols; k++)
+		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, prefetch);
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -165,12 +173,55 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	if (status > 0)
 		status = 0;
 	fuse_session_unmount(se);
-	pf_stop(fs->warm);
+	for (size_t k = 0; k < fs->n_vols; k++)
+		pf_stop(fs->vols[k].warm);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
 	fuse_session_destroy(se);
 	return status ? 1 : 0;
+}
+
+/* The datasets to serve: one .h5ad, or every .h5ad of a directory. On
+ * failure err holds the reason. */
+static int open_volumes(ll_fs *fs, const char *source, const ex_options *opt, char *err,
+			size_t errlen)
+{
+	struct stat st;
+	ex_export *single = NULL;
+	if (!stat(source, &st) && S_ISDIR(st.st_mode)) {
+		if (co_open(source, opt, &fs->co, err, errlen) != EX_OK)
+			return -1;
+		fs->n_vols = co_dataset_count(fs->co);
+	} else {
+		if (ex_open(source, opt, &single, err, errlen) != EX_OK)
+			return -1;
+		fs->n_vols = 1;
+	}
+	fs->vols = calloc(fs->n_vols, sizeof *fs->vols);
+	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
+		ll_volume *v = &fs->vols[k];
+		v->e = fs->co ? co_dataset(fs->co, k) : single;
+		v->cache = fc_new(v->e, ex_store(v->e), opt->cache_size);
+		if (!v->cache)
+			break;
+	}
+	if (!fs->vols || !fs->vols[fs->n_vols - 1].cache) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static void close_volumes(ll_fs *fs)
+{
+	for (size_t k = 0; fs->vols && k < fs->n_vols; k++)
+		fc_free(fs->vols[k].cache);
+	if (fs->co)
+		co_close(fs->co);
+	else if (fs->vols)
+		ex_close(fs->vols[0].e);
+	free(fs->vols);
 }
 
 /* The arguments of a FUSE-free command, "NAME POSITIONAL... [-o LIST]...":
@@ -278,18 +329,14 @@ int main(int argc, char *argv[])
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fs.started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-	if (ex_open(source, &c.opt, &fs.e, err, sizeof err) != EX_OK) {
+	if (open_volumes(&fs, source, &c.opt, err, sizeof err)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
-		goto out;
-	}
-	fs.cache = fc_new(fs.e, ex_store(fs.e), c.opt.cache_size);
-	if (!fs.cache || add_mount_identity(&args, source)) {
+	} else if (add_mount_identity(&args, source)) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
 		status = run(&args, &o, &fs, c.opt.prefetch);
 	}
-	fc_free(fs.cache);
-	ex_close(fs.e);
+	close_volumes(&fs);
 out:
 	free(o.mountpoint);
 	free(c.source);

@@ -27,6 +27,7 @@ for t in build/asan/tests/test_*; do run "$(basename "$t") (ASan/UBSan)" "$t"; d
 run "mount pbmc68k_reduced" bash tests/mount.sh
 run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/cellucidfs bash tests/mount.sh
 run "persistent cache" bash tests/cache.sh
+run "directory source" bash tests/collection.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
 run "generated 100 000 cells" bash tests/large.sh
 
