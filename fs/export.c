@@ -1070,6 +1070,24 @@ static ex_err open_layout(ex_export *e, const char *path, char *err, size_t errl
 
 /* Everything that changes a byte of the tree: a store made under another key
  * is never used. */
+/* Cached files are named by node index: the key holds a hash of every node's
+ * kind, argument and name, so that any option that reshapes the tree (now or
+ * later) gets a store of its own. */
+static uint64_t tree_hash(const ex_export *e)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < e->n_nodes; i++) {
+		const ex_node *n = &e->nodes[i];
+		h = (h ^ n->kind) * 1099511628211ULL;
+		h = (h ^ n->arg) * 1099511628211ULL;
+		h = (h ^ n->parent) * 1099511628211ULL;
+		for (const unsigned char *p = (const unsigned char *)n->name; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ '/') * 1099511628211ULL;
+	}
+	return h;
+}
+
 static char *cache_key(const ex_export *e)
 {
 	const ex_options *o = &e->opt;
@@ -1078,12 +1096,13 @@ static char *cache_key(const ex_export *e)
 		"cellucidfs cache, format %s\n"
 		"source dev=%ju ino=%ju size=%jd mtime=%jd.%09ld\n"
 		"compression=%d var_bits=%d obs_bits=%d\n"
-		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n",
+		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n"
+		"tree=%016jx\n",
 		CELLUCIDFS_VERSION, (uintmax_t)e->source.st_dev, (uintmax_t)e->source.st_ino,
 		(intmax_t)e->source.st_size, (intmax_t)e->source.st_mtim.tv_sec,
 		e->source.st_mtim.tv_nsec, o->compression, o->var_bits, o->obs_bits,
 		o->latent ? o->latent : "", o->embedding ? o->embedding : "", e->id, e->name,
-		o->host, o->port);
+		o->host, o->port, (uintmax_t)tree_hash(e));
 	return n < 0 ? NULL : key;
 }
 
