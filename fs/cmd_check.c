@@ -15,7 +15,9 @@
  * file has the same raw size.
  *
  *   $ cellucidfs check pbmc68k_reduced.h5ad
- *   source        /data/pbmc68k_reduced.h5ad (24.1 MB)
+ *   cellucidfs: reading X once (the gene index), then generating up to 256 genes
+ *   source        /data/pbmc68k_reduced.h5ad (1.9 MB)
+ *   dataset id    pbmc68k_reduced
  *   cells         700
  *   genes         765
  *   embeddings    2-D from obsm X_umap
@@ -23,13 +25,20 @@
  *   connectivity  obsp/connectivities (kNN edges)
  *
  *   obs fields (8)
- *     bulk_labels    categorical, 10 categories
- *     n_genes        continuous
+ *     bulk_labels   categorical, 10 categories
+ *     n_genes       continuous
  *   ...
+ *   left out (0)
+ *     none
+ *
  *   export size (compression 6, genes 8-bit, obs 8-bit)
- *                         files  uncompressed       served
- *     genes                 766      542.5 kB  ~  257.2 kB  32 of 765 genes generated
- *     total                 786        1.0 MB  ~  541.8 kB
+ *                           files  uncompressed       served
+ *     dataset, handshake        4        1.3 kB       1.3 kB
+ *   ...
+ *     genes                   766      573.2 kB  ~  308.7 kB  256 of 765 genes generated
+ *     graph                     3       20.2 kB       7.5 kB
+ *     total                   786      611.1 kB  ~  331.7 kB
+ *   ~ estimated: the other 509 genes are assumed to compress like the 256 generated
  */
 #include "cmd_check.h"
 
@@ -44,7 +53,10 @@
 
 #include "log.h"
 
-/* Genes generated to estimate the size of all of them. */
+/* Genes generated to estimate the size of all of them. Gene sizes are
+ * skewed (a few genes are expressed everywhere); 256 came within 3 % of the
+ * real total on the fixtures and on generated 100 000-cell data, and each
+ * costs only one read of the gene index and one compression. */
 #define GENE_SAMPLE 256
 /* Lines listed under one heading before "... and N more". */
 #define LIST_MAX 20
@@ -85,7 +97,7 @@ static void collect_warning(void *ctx, const char *line)
 {
 	findings *f = ctx;
 	pthread_mutex_lock(&f->lock);
-	note(strstr(line, " left out: ") ? &f->left_out : &f->warnings, line);
+	note(strstr(line, " left out") ? &f->left_out : &f->warnings, line);
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -115,7 +127,7 @@ static int group_of(ex_kind kind)
 		return G_FIELDS;
 	case EX_VAR_MANIFEST: case EX_GENE:
 		return G_GENES;
-	case EX_CONN_MANIFEST: case EX_EDGES_SRC: case EX_EDGES_DST:
+	case EX_CONN_MANIFEST: case EX_EDGES_SRC: case EX_EDGES_DST: case EX_EDGES_WEIGHTS:
 		return G_GRAPH;
 	default:
 		return G_DATASET;
@@ -221,13 +233,22 @@ static void print_list(const char *heading, const notes *l, int always)
 		printf("  ... and %zu more\n", l->n - LIST_MAX);
 }
 
-static void print_layout(const ex_export *e, const char *path, const ex_layout *l)
+/* The obs field behind node i when i is its values or codes file (one per
+ * field, in the tree's order). */
+static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
+{
+	const ex_node *n = ex_node_at(e, i);
+	if (n->kind != EX_OBS_VALUES && n->kind != EX_OBS_CODES)
+		return 0;
+	ex_field_at(e, n->arg, f);
+	return 1;
+}
+
+static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
+			 const ex_layout *l)
 {
 	char size[32];
-	struct stat st;
-	if (stat(path, &st))
-		st.st_size = 0;
-	printf("source        %s (%s)\n", path, human((uint64_t)st.st_size, size, sizeof size));
+	printf("source        %s (%s)\n", path, human(bytes, size, sizeof size));
 	printf("dataset id    %s\n", ex_id(e));
 	printf("cells         %zu\n", l->n_cells);
 	if (!l->has_x)
@@ -255,18 +276,17 @@ static void print_layout(const ex_export *e, const char *path, const ex_layout *
 	printf("connectivity  %s\n", l->has_graph ? "obsp/connectivities (kNN edges)"
 			       : "none: no obsp/connectivities, the viewer draws no kNN edges");
 
-	int width = 0;
 	ex_field_info f;
-	for (size_t i = 0; i < l->n_fields; i++) {
-		ex_field_at(e, i, &f);
-		int len = (int)strlen(f.key);
-		width = len > width ? (len < 32 ? len : 32) : width;
-	}
+	int width = 0;
+	for (uint32_t i = 0; i < ex_node_count(e); i++)
+		if (field_of(e, i, &f) && (int)strlen(f.key) > width)
+			width = strlen(f.key) < 32 ? (int)strlen(f.key) : 32;
 	printf("\nobs fields (%zu)\n", l->n_fields);
 	if (!l->n_fields)
 		printf("  none\n");
-	for (size_t i = 0; i < l->n_fields; i++) {
-		ex_field_at(e, i, &f);
+	for (uint32_t i = 0; i < ex_node_count(e); i++) {
+		if (!field_of(e, i, &f))
+			continue;
 		if (f.categorical)
 			printf("  %-*s  categorical, %zu categor%s\n", width, f.key, f.n_categories,
 			       f.n_categories == 1 ? "y" : "ies");
@@ -322,8 +342,16 @@ static void print_sizes(const sizes *s, const ex_options *opt)
 int cmd_check(const char *source, const ex_options *opt)
 {
 	char real[PATH_MAX], err[512];
-	if (!realpath(source, real)) {
+	struct stat st;
+	if (!realpath(source, real) || stat(real, &st)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", source, strerror(errno));
+		return 1;
+	}
+	/* A directory mounts as a collection, whose warnings cannot be told
+	 * apart per dataset: each file is checked on its own. */
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "cellucidfs: cannot open %s: a directory; check takes one .h5ad "
+			"file at a time\n", source);
 		return 1;
 	}
 	findings f = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -338,7 +366,7 @@ int cmd_check(const char *source, const ex_options *opt)
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, &l);
+		print_layout(e, real, (uint64_t)st.st_size, &l);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

@@ -309,6 +309,17 @@ static void ranges_ready(void *ctx, const gi_index *g)
 	genes_state(e, GENES_RANGES, "");
 }
 
+/* ex_close may cancel the index's merge from another thread: the pointer
+ * changes under the lock. */
+static void replace_gi(ex_export *e, gi_index *g)
+{
+	pthread_mutex_lock(&e->memo);
+	gi_index *old = e->gi;
+	e->gi = g;
+	pthread_mutex_unlock(&e->memo);
+	gi_free(old);
+}
+
 /* Scan X, into the store if possible, else a temporary file. */
 static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 {
@@ -320,8 +331,7 @@ static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 			log_warn("%s in %s; building it in a temporary file instead", msg, dir);
 			dir = NULL;
 		}
-		gi_free(e->gi);
-		e->gi = gi_new(e->n_cells, e->n_var);
+		replace_gi(e, gi_new(e->n_cells, e->n_var));
 		r = e->gi ? gi_scan(e->gi, e->ad, &e->h5, dir, index_progress, ranges_ready, e, msg,
 				    len)
 			  : GI_EWRITE;
@@ -338,7 +348,7 @@ static void *build_genes(void *arg)
 	char msg[256] = "";
 	e->index_started = now();
 	atomic_store(&e->index_permille, 0);
-	e->gi = gi_new(e->n_cells, e->n_var);
+	replace_gi(e, gi_new(e->n_cells, e->n_var));
 	if (e->gi && !gi_load(e->gi, dir)) {
 		ranges_ready(e, e->gi);
 		genes_state(e, GENES_READY, "");
@@ -362,7 +372,7 @@ static void *build_genes(void *arg)
 	double scanned = now();
 	genes_state(e, GENES_READY, "");
 	/* Genes are served from the scan's segments meanwhile. */
-	if (gi_merge(e->gi, dir, NULL, NULL, msg, sizeof msg))
+	if (gi_merge(e->gi, dir, NULL, NULL, msg, sizeof msg) && !strstr(msg, strerror(ECANCELED)))
 		log_warn("%s; genes are read from the unmerged scan", msg);
 	else if (e->index_reported)
 		log_info("gene index: scanned in %.1f s, merged in %.1f s", scanned - e->index_started,
@@ -803,17 +813,66 @@ static ex_err read_field(ex_export *e, size_t col, field *f, char *err, size_t e
 	return r == AD_OK ? EX_OK : r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
 }
 
-static ex_err load_fields(ex_export *e)
+/* "a, b, c" - the n keys name(ad, 0..n), for error messages. */
+static void list_keys(const ex_export *e, size_t n, const char *(*name)(const ad_file *, size_t),
+		      char *buf, size_t len)
 {
-	size_t ncols = ad_obs_ncols(e->ad);
-	e->fields = calloc(ncols ? ncols : 1, sizeof *e->fields);
-	safename_set *taken = safename_set_new();
-	if (!e->fields || !taken) {
-		safename_set_free(taken);
+	size_t used = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
+					 name(e->ad, i));
+	if (!n)
+		snprintf(buf, len, "none");
+}
+
+/* The obs columns to expose, in order: those of obs_keys=a:b:c, else every
+ * one in column-order. A key that names no column refuses the mount. */
+static ex_err choose_columns(const ex_export *e, size_t **out, size_t *n, char *err,
+			     size_t errlen)
+{
+	const char *keys = e->opt.obs_keys;
+	size_t ncols = ad_obs_ncols(e->ad), cap = ncols + 1;
+	for (const char *p = keys; p && *p; p++)
+		cap += *p == ':';
+	size_t *cols = *out = malloc(cap * sizeof *cols);
+	*n = 0;
+	if (!cols)
 		return EX_ENOMEM;
+	if (!keys) {
+		for (size_t c = 0; c < ncols; c++)
+			cols[(*n)++] = c;
+		return EX_OK;
 	}
-	ex_err status = EX_OK;
-	for (size_t c = 0; c < ncols && status == EX_OK; c++) {
+	for (const char *k = keys;; k++) {
+		size_t len = strcspn(k, ":"), c = 0;
+		while (c < ncols && (strncmp(ad_obs_col_name(e->ad, c), k, len) ||
+				     ad_obs_col_name(e->ad, c)[len]))
+			c++;
+		if (c == ncols) {
+			char names[512];
+			list_keys(e, ncols, ad_obs_col_name, names, sizeof names);
+			snprintf(err, errlen, "obs_keys=%s: no obs column '%.*s' (columns: %s)", keys,
+				 (int)len, k, names);
+			return EX_EINVAL;
+		}
+		cols[(*n)++] = c;
+		k += len;
+		if (!*k)
+			return EX_OK;
+	}
+}
+
+static ex_err load_fields(ex_export *e, char *err, size_t errlen)
+{
+	size_t *cols, ncols;
+	ex_err status = choose_columns(e, &cols, &ncols, err, errlen);
+	e->fields = status ? NULL : calloc(ncols ? ncols : 1, sizeof *e->fields);
+	safename_set *taken = status ? NULL : safename_set_new();
+	if (!status && (!e->fields || !taken))
+		status = EX_ENOMEM;
+	for (size_t k = 0; k < ncols && status == EX_OK; k++) {
+		size_t c = cols[k];
 		const char *key = ad_obs_col_name(e->ad, c);
 		ad_col_kind kind = ad_obs_col_kind(e->ad, c);
 		if (kind == AD_COL_UNREADABLE) {
@@ -856,18 +915,26 @@ static ex_err load_fields(ex_export *e)
 		e->n_fields++;
 	}
 	safename_set_free(taken);
+	free(cols);
 	return status;
 }
 
-static ex_err load_genes_names(ex_export *e)
+static ex_err load_genes_names(ex_export *e, char *err, size_t errlen)
 {
 	if (ad_x_kind(e->ad) == AD_X_NONE)
 		return EX_OK;
 	e->n_var = ad_n_var(e->ad);
 	if (!e->n_var)
 		return EX_OK;
-	if (ad_var_names(e->ad, &e->var_names) != AD_OK)
+	const char *column = e->opt.gene_id_column;
+	if (column && ad_var_column(e->ad, column, &e->var_names) != AD_OK) {
+		snprintf(err, errlen, "gene_id_column=%s: %s", column, ad_last_error(e->ad));
+		return EX_EINVAL;
+	}
+	if (!column && ad_var_names(e->ad, &e->var_names) != AD_OK) {
+		snprintf(err, errlen, "cannot read the var index: %s", ad_last_error(e->ad));
 		return EX_EIO;
+	}
 	e->genes = alloc_array(e->n_var, sizeof *e->genes);
 	e->gene_ranges = alloc_array(e->n_var, sizeof *e->gene_ranges);
 	e->gene_safe = calloc(e->n_var, sizeof *e->gene_safe);
@@ -911,13 +978,7 @@ static int64_t find_obsm(const ex_export *e, const char *key)
 /* "X_pca, X_umap" - the obsm keys, for error messages. */
 static void list_obsm(const ex_export *e, char *buf, size_t len)
 {
-	size_t used = 0;
-	buf[0] = 0;
-	for (size_t i = 0; i < ad_obsm_count(e->ad) && used < len; i++)
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-					 ad_obsm_key(e->ad, i));
-	if (!ad_obsm_count(e->ad))
-		snprintf(buf, len, "none");
+	list_keys(e, ad_obsm_count(e->ad), ad_obsm_key, buf, len);
 }
 
 /* export-format.md §2: X_umap_<d>d, else X_umap for its own d; or the user's
@@ -1034,8 +1095,14 @@ static int copy_options(ex_options *dst, const ex_options *src)
 	dst->dataset_name = src->dataset_name ? strdup(src->dataset_name) : NULL;
 	dst->host = strdup(src->host ? src->host : "127.0.0.1");
 	dst->cache_dir = src->cache_dir ? strdup(src->cache_dir) : NULL;
+	dst->expression = src->expression ? strdup(src->expression) : NULL;
+	dst->gene_id_column = src->gene_id_column ? strdup(src->gene_id_column) : NULL;
+	dst->obs_keys = src->obs_keys ? strdup(src->obs_keys) : NULL;
 	return (src->latent && !dst->latent) || (src->embedding && !dst->embedding) ||
 	       (src->cache_dir && !dst->cache_dir) ||
+	       (src->expression && !dst->expression) ||
+	       (src->gene_id_column && !dst->gene_id_column) ||
+	       (src->obs_keys && !dst->obs_keys) ||
 	       (src->dataset_id && !dst->dataset_id) ||
 	       (src->dataset_name && !dst->dataset_name) || !dst->host ? -1 : 0;
 }
@@ -1049,6 +1116,11 @@ static ex_err open_layout(ex_export *e, const char *path, char *err, size_t errl
 	}
 	if (ad_open(path, &e->ad, err, errlen) != AD_OK)
 		return EX_EINVAL;
+	/* Before anything reads X or the gene names. */
+	if (e->opt.expression && ad_select_expression(e->ad, e->opt.expression) != AD_OK) {
+		snprintf(err, errlen, "expression=%s: %s", e->opt.expression, ad_last_error(e->ad));
+		return EX_EINVAL;
+	}
 	e->n_cells = ad_n_obs(e->ad);
 	if (!e->n_cells) {
 		snprintf(err, errlen, "no cells (obs is empty)");
@@ -1063,8 +1135,8 @@ static ex_err open_layout(ex_export *e, const char *path, char *err, size_t errl
 	    (r = choose_latent(e, err, errlen)))
 		return r;
 	e->has_graph = ad_has_connectivities(e->ad);
-	if ((r = load_fields(e)) == EX_OK && (r = load_genes_names(e)) == EX_EIO)
-		snprintf(err, errlen, "cannot read the var index: %s", ad_last_error(e->ad));
+	if ((r = load_fields(e, err, errlen)) == EX_OK)
+		r = load_genes_names(e, err, errlen);
 	return r;
 }
 
@@ -1097,12 +1169,15 @@ static char *cache_key(const ex_export *e)
 		"source dev=%ju ino=%ju size=%jd mtime=%jd.%09ld\n"
 		"compression=%d var_bits=%d obs_bits=%d\n"
 		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n"
+		"expression=%s\ngene_id_column=%s\nobs_keys=%s\n"
 		"tree=%016jx\n",
 		CELLUCIDFS_VERSION, (uintmax_t)e->source.st_dev, (uintmax_t)e->source.st_ino,
 		(intmax_t)e->source.st_size, (intmax_t)e->source.st_mtim.tv_sec,
 		e->source.st_mtim.tv_nsec, o->compression, o->var_bits, o->obs_bits,
 		o->latent ? o->latent : "", o->embedding ? o->embedding : "", e->id, e->name,
-		o->host, o->port, (uintmax_t)tree_hash(e));
+		o->host, o->port, o->expression ? o->expression : "X",
+		o->gene_id_column ? o->gene_id_column : "", o->obs_keys ? o->obs_keys : "",
+		(uintmax_t)tree_hash(e));
 	return n < 0 ? NULL : key;
 }
 
@@ -1182,8 +1257,13 @@ void ex_close(ex_export *e)
 {
 	if (!e)
 		return;
-	if (e->genes_thread_started)
+	if (e->genes_thread_started) {
+		pthread_mutex_lock(&e->memo);
+		if (e->gi)
+			gi_cancel(e->gi);
+		pthread_mutex_unlock(&e->memo);
 		pthread_join(e->genes_thread, NULL);
+	}
 	for (size_t i = 0; i < e->n_fields; i++)
 		field_free(&e->fields[i]);
 	free(e->fields);
@@ -1264,6 +1344,7 @@ static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)
 	d->max_neighbors = e->edges.max_neighbors;
 	d->host = e->opt.host;
 	d->port = e->opt.port;
+	d->gene_id_column = e->opt.gene_id_column;
 	d->fields = fields;
 	size_t n_files;
 	const ex_node *files = dir_children(e, "obs", &n_files);
@@ -1594,7 +1675,6 @@ void ex_layout_of(const ex_export *e, ex_layout *out)
 	out->n_cells = e->n_cells;
 	out->has_x = ad_x_kind(e->ad) != AD_X_NONE;
 	out->n_var = ad_n_var(e->ad);
-	out->n_genes = e->n_genes;
 	for (int d = 1; d <= 3; d++) {
 		if (!e->has_dim[d])
 			continue;
@@ -1605,7 +1685,12 @@ void ex_layout_of(const ex_export *e, ex_layout *out)
 		out->latent = ad_obsm_key(e->ad, e->latent_obsm);
 		out->latent_dim = e->latent_dim;
 	}
-	out->n_fields = e->n_fields;
+	/* What the tree holds: layout=index may leave some out. */
+	for (size_t i = 0; i < e->n_nodes; i++) {
+		ex_kind k = e->nodes[i].kind;
+		out->n_fields += k == EX_OBS_VALUES || k == EX_OBS_CODES;
+		out->n_genes += k == EX_GENE;
+	}
 	out->has_graph = e->has_graph;
 }
 

@@ -47,6 +47,9 @@ typedef struct {
 	ex_prefetch prefetch;     /* default EX_PREFETCH_OBS */
 	int in_collection;        /* set by co_open: no _cellucid/ of its own */
 	int index_layout;         /* layout=index (viewer-contract-strict.md); 0: layout=names */
+	char *expression;         /* "X" (or NULL), "raw" or "layer:NAME": the gene values */
+	char *gene_id_column;     /* var column naming the genes, or NULL for the var index */
+	char *obs_keys;           /* "a:b:c": only these obs columns, in this order; NULL: all */
 } ex_options;
 
 void ex_options_init(ex_options *o);
@@ -115,12 +118,12 @@ void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);
 typedef struct {
 	size_t n_cells;
 	int has_x;                    /* whether the file has an X at all */
-	size_t n_var, n_genes;        /* var entries; genes exposed (one file each) */
+	size_t n_var, n_genes;        /* var entries; genes in the tree (one file each) */
 	const char *embedding[4];     /* obsm key behind points_<d>d, or NULL */
 	size_t embedding_cols[4];     /* that entry's column count */
 	const char *latent;           /* obsm key of the latent space, or NULL */
 	size_t latent_dim;
-	size_t n_fields;              /* obs fields exposed */
+	size_t n_fields;              /* obs fields in the tree */
 	int has_graph;
 } ex_layout;
 
@@ -131,7 +134,7 @@ typedef struct {
 } ex_field_info;
 
 void ex_layout_of(const ex_export *e, ex_layout *out);
-/* Obs field i < n_fields, in the order of obs_manifest.json. */
+/* The obs field of an EX_OBS_* node, whose arg is i. */
 void ex_field_at(const ex_export *e, size_t i, ex_field_info *out);
 
 #endif

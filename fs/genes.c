@@ -19,6 +19,7 @@
 #include <libdeflate.h>
 #include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ typedef struct {
 struct gi_index {
 	size_t n_cells, n_genes;
 	gene_stats *stats;
+	atomic_int cancelled;   /* gi_cancel: stop merging */
 	pthread_rwlock_t mode;  /* readers vs. the switch to the merged file */
 	int merged;
 	/* merged: genes.idx */
@@ -464,7 +466,8 @@ static int merge_all(gi_index *g, int out, gi_progress_fn progress, void *ctx)
 		g1 = g0 + 1;
 		while (g1 < g->n_genes && g->offsets[g1 + 1] - g->offsets[g0] <= cap)
 			g1++;
-		err = merge_run(g, out, g0, g1, cursor, merged, span);
+		err = atomic_load(&g->cancelled) ? ECANCELED
+						 : merge_run(g, out, g0, g1, cursor, merged, span);
 		if (progress)
 			progress(ctx, (double)g1 / (double)g->n_genes);
 	}
@@ -602,6 +605,11 @@ int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, c
 	g->scratch = -1;
 	pthread_rwlock_unlock(&g->mode);
 	return 0;
+}
+
+void gi_cancel(gi_index *g)
+{
+	atomic_store(&g->cancelled, 1);
 }
 
 quant_range gi_range(const gi_index *g, size_t gene)

@@ -68,6 +68,10 @@ int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progr
 int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, char *err,
 	     size_t errlen);
 
+/* Make a merge in progress stop soon (GI_EWRITE "Operation canceled"):
+ * the mount is going away. Safe from any thread. */
+void gi_cancel(gi_index *g);
+
 /* Quantisation range of gene g (its implicit zeros included); valid after a
  * successful gi_load or gi_scan. */
 quant_range gi_range(const gi_index *g, size_t gene);

@@ -30,6 +30,9 @@ void ex_options_free(ex_options *o)
 	free(o->dataset_name);
 	free(o->host);
 	free(o->cache_dir);
+	free(o->expression);
+	free(o->gene_id_column);
+	free(o->obs_keys);
 	memset(o, 0, sizeof *o);
 }
 
@@ -102,6 +105,28 @@ static int check_index_names(const ex_options *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* obs_keys=a:b:c names each column at most once. ':' separates the keys,
+ * so a column whose name holds one cannot be named. */
+static int check_obs_keys(const char *v, char *err, size_t errlen)
+{
+	for (const char *k = v;; k++) {
+		size_t n = strcspn(k, ":");
+		if (!n) {
+			snprintf(err, errlen, "bad value '%s' for obs_keys (an empty key)", v);
+			return -1;
+		}
+		for (const char *p = v; p < k; p += strcspn(p, ":") + 1)
+			if (strcspn(p, ":") == n && !strncmp(p, k, n)) {
+				snprintf(err, errlen, "bad value '%s' for obs_keys ('%.*s' twice)",
+					 v, (int)n, k);
+				return -1;
+			}
+		k += n;
+		if (!*k)
+			return 0;
+	}
+}
+
 static int set_string(char **slot, const char *value)
 {
 	char *copy = strdup(value);
@@ -160,15 +185,24 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 		else
 			BAD("bad value '%s' for layout (names or index)", v);
 	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
-		   KEY("dataset_name") || KEY("host") || KEY("cache_dir")) {
+		   KEY("dataset_name") || KEY("host") || KEY("cache_dir") ||
+		   KEY("expression") || KEY("gene_id_column") || KEY("obs_keys")) {
 		char **slot = KEY("latent") ? &o->latent : KEY("embedding") ? &o->embedding
 			    : KEY("dataset_id") ? &o->dataset_id
 			    : KEY("dataset_name") ? &o->dataset_name
-			    : KEY("cache_dir") ? &o->cache_dir : &o->host;
+			    : KEY("cache_dir") ? &o->cache_dir
+			    : KEY("expression") ? &o->expression
+			    : KEY("gene_id_column") ? &o->gene_id_column
+			    : KEY("obs_keys") ? &o->obs_keys : &o->host;
 		if (!v || !*v)
 			BAD("option %.*s needs a value", (int)klen, opt);
 		if (KEY("host") && strpbrk(v, " \t\r\n"))
 			BAD("bad value '%s' for host (no whitespace)", v);
+		if (KEY("expression") && strcmp(v, "X") && strcmp(v, "raw") &&
+		    (strncmp(v, "layer:", 6) || !v[6]))
+			BAD("bad value '%s' for expression (X, raw or layer:NAME)", v);
+		if (KEY("obs_keys") && check_obs_keys(v, err, errlen))
+			return -1;
 		if (set_string(slot, v))
 			BAD("out of memory");
 	} else {

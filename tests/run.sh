@@ -28,6 +28,8 @@ run "mount pbmc68k_reduced" bash tests/mount.sh
 run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/cellucidfs bash tests/mount.sh
 run "persistent cache" bash tests/cache.sh
 run "directory source" bash tests/collection.sh
+run "check command" bash tests/check_cmd.sh
+run "mount(8) and fstab" bash tests/fstab.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
 run "generated 100 000 cells" bash tests/large.sh
 

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# tests/check_cmd.sh - "cellucidfs check": the report on the real fixtures
+# (layout, fields, what is left out and why, sizes against a real export),
+# the same refusals as a mount, bad arguments, damaged data, and nothing
+# written to a cache.
+#
+#   $ bash tests/check_cmd.sh
+#   ok check pbmc68k_reduced: exit status 0
+#   ok check pbmc68k_reduced: 700 cells
+#   ...
+source "$(dirname "$0")/lib.sh"
+
+PBMC=$FIXTURES/pbmc68k_reduced.h5ad
+if [ ! -f "$PBMC" ]; then skip "check command: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+# Any cache would land here; check must leave both alone.
+export XDG_CACHE_HOME=$T/xdg HOME=$T/home
+
+# report "what" SOURCE [args...]: run check, keep stdout in $out, stderr in
+# $err, the exit status in $status.
+report() {
+	local what=$1; shift
+	out=$("$BIN" check "$@" 2>"$T/err"); status=$?
+	err=$(cat "$T/err")
+	label=$what
+}
+has() { # has "what" REGEX: a line of the last report matches
+	if grep -qE -- "$2" <<<"$out"; then ok "$label: $1"; else fail "$label: $1: no line matching '$2'"; fi
+}
+refused() { # refused "what" STATUS "message part" args...: one line on stderr, nothing on stdout
+	local what=$1 want_status=$2 want=$3; shift 3
+	report "$what" "$@"
+	if [ "$status" -eq "$want_status" ] && [ -z "$out" ] && [ "$(wc -l <<<"$err")" -eq 1 ] &&
+		grep -qF -- "$want" <<<"$err"; then
+		ok "$what"
+	else
+		fail "$what: status $status, stderr: $err"
+	fi
+}
+lacks() { ! grep -qF -- "$1" <<<"$2"; } # lacks TEXT STRING
+# bytes N.N kB: a size from the report, in bytes.
+bytes() { awk -v v="$1" -v u="$2" 'BEGIN { m = u == "B" ? 1 : u == "kB" ? 1e3 : u == "MB" ? 1e6 : 1e9; printf "%.0f", v * m }'; }
+# near A B PERCENT: A within PERCENT % of B
+near() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= b * p / 100) }'; }
+
+# --- pbmc68k_reduced: what the reference export has
+report "check pbmc68k_reduced" "$PBMC"
+check "$label: exit status 0" test "$status" -eq 0
+has "700 cells" '^cells +700$'
+has "765 genes" '^genes +765$'
+has "2-D embedding from X_umap" '^embeddings +2-D from obsm X_umap$'
+check "$label: no other embedding" test "$(grep -c -- '-D from obsm' <<<"$out")" -eq 1
+has "latent X_pca, 50 dimensions" '^latent space +obsm X_pca, 50 dimensions'
+has "connectivity present" '^connectivity +obsp/connectivities'
+has "8 obs fields" '^obs fields \(8\)$'
+for f in "bulk_labels +categorical, 10 categories" "phase +categorical, 3 categories" \
+	"louvain +categorical, 11 categories" "n_genes +continuous" "percent_mito +continuous" \
+	"n_counts +continuous" "S_score +continuous" "G2M_score +continuous"; do
+	has "field ${f%% *}" "^  $f\$"
+done
+has "nothing left out" '^left out \(0\)$'
+has "786 files in all" '^  total +786 '
+check "$label: progress only on stderr" test "$(grep -vc 'reading X once' <<<"$err")" -eq 0
+check "$label: no cache written" test ! -e "$T/xdg" -a ! -e "$T/home"
+
+# The sizes against what export writes: uncompressed exact (to the 0.1 kB
+# shown), the estimate of the gzip'd genes within 10 %.
+if "$BIN" export "$PBMC" "$T/out" -o cache_dir=none 2>/dev/null; then
+	served=$(find "$T/out" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+	raw=$(find "$T/out" -type f -exec gzip -dcf {} + | wc -c)
+	read -r _ _ r ru tilde p pu _ < <(grep '^  total ' <<<"$out")
+	check "$label: the uncompressed total is exact" near "$(bytes "$r" "$ru")" "$raw" 0.02
+	check "$label: the size is marked as an estimate" test "$tilde" = "~"
+	check "$label: the estimated size is within 10 % of the export's" near "$(bytes "$p" "$pu")" "$served" 10
+else
+	fail "$label: export pbmc68k_reduced.h5ad for the sizes"
+fi
+
+report "check -o compression=0" "$PBMC" -o compression=0,var_quantization=16
+check "$label: exit status 0" test "$status" -eq 0
+has "settings in the heading" '^export size \(no compression, genes 16-bit, obs 8-bit\)$'
+check "$label: without compression no size is estimated" lacks "~" "$out"
+
+report "check -o embedding=X_pca" "$PBMC" -o embedding=X_pca
+has "3-D from the first 3 of 50 columns" '^embeddings +3-D from obsm X_pca \(first 3 of 50 columns\)$'
+
+report "check -o layout=index" "$PBMC" -o layout=index
+check "$label: continuous fields first, as in the tree" test "$(grep -A1 '^obs fields' <<<"$out" | tail -1 | awk '{print $2}')" = continuous
+has "the weights file in the graph row" '^  graph +4 '
+
+report "check -o cache_dir=DIR" "$PBMC" -o "cache_dir=$T/given"
+check "$label: a cache directory given is used" test -d "$T/given"
+
+# --- left out, and no latent space: a copy with a twin obs field, a twin
+# gene name and no X_pca
+if $PY - "$PBMC" "$T/odd.h5ad" <<'EOF'
+import shutil, sys
+import h5py
+shutil.copyfile(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    obs = f["obs"]
+    obs.copy("n_counts", "n counts")
+    obs.attrs["column-order"] = list(obs.attrs["column-order"]) + ["n counts"]
+    names = f["var/index"]
+    names[1] = names[0]
+    del f["obsm/X_pca"]
+EOF
+then
+	report "check a file with twins and no latent space" "$T/odd.h5ad"
+	check "$label: exit status 0" test "$status" -eq 0
+	has "one gene fewer" '^genes +764 of 765 in var'
+	has "two things left out" '^left out \(2\)$'
+	has "the twin field and why" "^  obs field 'n counts' left out: its file name 'n_counts' is already used"
+	has "the twin gene and why" "^  gene 'HES4' left out: its file name 'HES4' is already used"
+	has "no latent space, and what that means" '^latent space +none: .*outlier'
+	check "$label: the warnings are not on stderr" lacks "left out" "$err"
+else
+	skip "check a file with twins: h5py cannot write the copy"
+fi
+
+# --- a damaged X: listed, status 1
+if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad"; then
+	report "check a file with a damaged X" "$T/damaged.h5ad"
+	check "$label: exit status 1" test "$status" -eq 1
+	has "the genes that cannot be generated" '^  cannot generate var/.*read failed'
+	has "no size for them" '^  genes +766 +\? +\?'
+fi
+
+# --- refusals: the mount's messages
+echo "not hdf5" >"$T/bogus.h5ad"
+refused "check refuses a non-HDF5 file" 1 "cannot open $T/bogus.h5ad: not an HDF5 file" "$T/bogus.h5ad"
+refused "check refuses a missing file" 1 "cannot open $T/none.h5ad: No such file or directory" "$T/none.h5ad"
+if [ -f "$FIXTURES/anndata_archive_v0.11.4.h5ad" ]; then
+	refused "check refuses a file without embedding" 1 "anndata_archive_v0.11.4.h5ad: no embedding: " \
+		"$FIXTURES/anndata_archive_v0.11.4.h5ad"
+fi
+refused "check refuses a directory" 1 "cannot open $FIXTURES: a directory" "$FIXTURES"
+refused "check refuses an unknown embedding key" 1 "embedding=X_nope: no such obsm key" "$PBMC" -o embedding=X_nope
+refused "check refuses compression=12" 2 "bad value '12' for compression" "$PBMC" -o compression=12
+refused "check refuses an unknown option" 2 "unknown option 'bogus'" "$PBMC" -o bogus
+refused "check refuses a second argument" 2 "unexpected argument 'extra'" "$PBMC" extra
+refused "check refuses an unknown flag" 2 "unexpected argument '-x'" "$PBMC" -x
+report "check without SOURCE"
+check "check without SOURCE prints the usage, status 2" test "$status" -eq 2 -a -z "$out"
+check "check without SOURCE: the usage names check" grep -q "cellucidfs check SOURCE" <<<"$err"
+out=$("$BIN" check -h); status=$?
+check "check -h prints the usage, status 0" test "$status" -eq 0
+finish
