@@ -1,6 +1,7 @@
 /*
  * ad.c - open an .h5ad file: read its layout (obs and var indexes and
- * columns, X, obsm, the neighbour graph), and the obsm embeddings.
+ * columns, X, obsm, the neighbour graph), and the obsm embeddings; choose
+ * the expression matrix (X, raw or a layer).
  *
  * The layout is told apart by what is there, not by version attributes:
  * obs as a group is a dataframe (anndata >= 0.7), obs as a compound dataset
@@ -258,6 +259,78 @@ ad_err ad_obsm_read_f32(ad_file *f, size_t i, float *out)
 	return obsm_read(f, i, H5T_NATIVE_FLOAT, out);
 }
 
+/* ---- the expression source ---- */
+
+/* "no layer 'NAME' (layers: a, b)": the keys of the layers dict. */
+static ad_err no_layer(ad_file *f, const char *name)
+{
+	struct names ns = { 0 };
+	char list[256];
+	hid_t g = ad_h5_kind(f->file, "layers") == H5I_GROUP
+			  ? H5Gopen2(f->file, "layers", H5P_DEFAULT) : -1;
+
+	/* Only running out of memory stops the listing: then it lists fewer. */
+	if (g >= 0) {
+		H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, collect_name, &ns);
+		H5Gclose(g);
+	}
+	ad_join((const char *const *)ns.v, ns.n, list, sizeof list);
+	ad_strings_free(ns.v, ns.n);
+	return ad_fail(f, AD_EFORMAT, "no layer '%s' (layers: %s)", name, list);
+}
+
+ad_err ad_select_expression(ad_file *f, const char *source)
+{
+	const char *matrix = "X", *var = "var";
+	char *layer = NULL, *var_df = NULL;
+	struct ad_column index = { 0 };
+	struct ad_matrix m = { 0 };
+	ad_err e = AD_OK;
+
+	if (!strcmp(source, "raw")) {
+		/* anndata >= 0.7 has a raw group; 0.6 wrote raw.X and raw.var at
+		 * the root instead. */
+		int legacy = ad_h5_kind(f->file, "raw") != H5I_GROUP &&
+			     ad_h5_exists(f->file, "raw.X");
+
+		matrix = legacy ? "raw.X" : "raw/X";
+		var = legacy ? "raw.var" : "raw/var";
+		if (!ad_h5_exists(f->file, matrix))
+			e = ad_fail(f, AD_EFORMAT, "no raw/X (nor the raw.X of files before "
+				    "anndata 0.7)");
+	} else if (!strncmp(source, "layer:", 6) && source[6]) {
+		matrix = layer = ad_path_join("layers", source + 6);
+		if (!layer)
+			e = ad_nomem(f, "layers");
+		else if (!ad_h5_exists(f->file, layer))
+			e = no_layer(f, source + 6);
+	} else if (strcmp(source, "X")) {
+		e = ad_fail(f, AD_EFORMAT, "unknown expression '%s' (X, raw or layer:NAME)",
+			    source);
+	}
+	if (!e)
+		e = ad_df_open(f, var, &index, NULL, NULL);
+	/* Only X may be absent: raw and layers were checked above. */
+	if (!e && ad_h5_exists(f->file, matrix))
+		e = ad_matrix_probe(f, matrix, f->n_obs, index.len, &m);
+	if (!e && !(var_df = ad_strdup(var)))
+		e = ad_nomem(f, var);
+	if (e) {
+		ad_column_clear(&index);
+		ad_matrix_clear(&m);
+	} else {
+		ad_matrix_clear(&f->x);
+		f->x = m;
+		free(f->var_df);
+		f->var_df = var_df;
+		ad_column_clear(&f->var_index);
+		f->var_index = index;
+		f->n_var = index.len;
+	}
+	free(layer);
+	return e;
+}
+
 /* ---- open and close ---- */
 
 static ad_err open_file(ad_file *f, const char *path)
@@ -303,10 +376,7 @@ ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen)
 		e = ad_df_open(f, "obs", &obs_index, &f->cols, &f->ncols);
 	f->n_obs = obs_index.len;
 	if (!e)
-		e = ad_df_open(f, "var", &f->var_index, NULL, NULL);
-	f->n_var = f->var_index.len;
-	if (!e && ad_h5_exists(f->file, "X"))
-		e = ad_matrix_probe(f, "X", f->n_obs, f->n_var, &f->x);
+		e = ad_select_expression(f, "X");
 	if (!e)
 		e = open_obsm(f);
 	if (!e)
@@ -329,6 +399,7 @@ void ad_close(ad_file *f)
 		ad_column_clear(&f->cols[i]);
 	free(f->cols);
 	ad_column_clear(&f->var_index);
+	free(f->var_df);
 	for (size_t i = 0; i < f->nobsm; i++) {
 		free(f->obsm[i].key);
 		free(f->obsm[i].path);

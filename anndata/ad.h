@@ -70,8 +70,14 @@ ad_err ad_obs_read_categorical(ad_file *f, size_t i, ad_categorical *out);
 void ad_categorical_free(ad_categorical *c);
 
 /* ---- var ---- */
-/* The var index as strings (n_var of them); free with ad_strings_free. */
+/* The gene names of the selected expression (see ad_select_expression): its
+ * var index as strings (n_var of them); free with ad_strings_free. */
 ad_err ad_var_names(ad_file *f, char ***out);
+/* The same genes named by the column `column` of that var dataframe instead:
+ * strings as stored, categoricals by label, numbers as Python str() writes
+ * them ("7", float32 "0.1", "True"); a missing value is "". A column that is
+ * not there fails with the columns that are. */
+ad_err ad_var_column(ad_file *f, const char *column, char ***out);
 void ad_strings_free(char **s, size_t n);
 
 /* ---- obsm ---- */
@@ -97,6 +103,16 @@ ad_err ad_read_connectivities(ad_file *f, ad_graph *out); /* CSC is converted to
 void ad_graph_free(ad_graph *g);
 
 /* ---- expression matrix (X) ---- */
+/* Choose the matrix that every ad_x_ call reads and the var dataframe that
+ * names its genes (ad_var_names, ad_var_column; ad_n_var follows):
+ *   "X"           X with var, what ad_open selects; X may be absent (no genes);
+ *   "raw"         raw/X with raw/var, which may have more genes than var
+ *                 (files before anndata 0.7: the root-level raw.X, raw.var);
+ *   "layer:NAME"  layers/NAME (dense, CSR or CSC, n_obs x n_var) with var.
+ * On failure the selection is unchanged and the reason says what exists,
+ * e.g. "no layer 'counts' (layers: spliced, unspliced)". */
+ad_err ad_select_expression(ad_file *f, const char *source);
+
 typedef enum { AD_X_NONE, AD_X_DENSE, AD_X_CSR, AD_X_CSC } ad_x_format;
 ad_x_format ad_x_kind(const ad_file *f);  /* the type is ad_x_format: C forbids a type and function of one name */
 

@@ -649,10 +649,9 @@ static ad_err expand_codes(ad_file *f, const struct ad_column *col, char **s)
 	return e;
 }
 
-/* The var index as strings; a masked label is "". */
-ad_err ad_var_names(ad_file *f, char ***out)
+/* The values of a var column (or index) as strings; a masked one is "". */
+static ad_err column_strings(ad_file *f, const struct ad_column *col, char ***out)
 {
-	const struct ad_column *col = &f->var_index;
 	int8_t *mask = NULL;
 	char **s = NULL;
 	ad_err e;
@@ -680,4 +679,40 @@ ad_err ad_var_names(ad_file *f, char ***out)
 	}
 	*out = s;
 	return AD_OK;
+}
+
+ad_err ad_var_names(ad_file *f, char ***out)
+{
+	return column_strings(f, &f->var_index, out);
+}
+
+ad_err ad_var_column(ad_file *f, const char *column, char ***out)
+{
+	struct ad_column index = { 0 }, *cols = NULL;
+	size_t ncols = 0, k = 0;
+	ad_err e = ad_df_open(f, f->var_df, &index, &cols, &ncols);
+
+	*out = NULL;
+	while (!e && k < ncols && strcmp(cols[k].name, column))
+		k++;
+	if (!e && k == ncols) {
+		const char **names = ad_mallocn(ncols, sizeof *names);
+		char list[256];
+
+		for (size_t i = 0; names && i < ncols; i++)
+			names[i] = cols[i].name;
+		ad_join(names, names ? ncols : 0, list, sizeof list);
+		free(names);
+		e = ad_fail(f, AD_EFORMAT, "%s has no column '%s' (columns: %s)", f->var_df,
+			    column, list);
+	} else if (!e && cols[k].kind == AD_COL_UNREADABLE) {
+		e = ad_fail(f, AD_EUNSUPPORTED, "%s", cols[k].reason);
+	} else if (!e) {
+		e = column_strings(f, &cols[k], out);
+	}
+	for (size_t i = 0; i < ncols; i++)
+		ad_column_clear(&cols[i]);
+	free(cols);
+	ad_column_clear(&index);
+	return e;
 }

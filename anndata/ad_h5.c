@@ -31,6 +31,15 @@ ad_err ad_nomem(ad_file *f, const char *path)
 	return ad_fail(f, AD_ENOMEM, "%s: out of memory", path);
 }
 
+void ad_join(const char *const *names, size_t n, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	snprintf(buf, len, "none");
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", names[i]);
+}
+
 void *ad_mallocn(size_t n, size_t size)
 {
 	if (size && n > SIZE_MAX / size)

@@ -60,10 +60,13 @@ struct ad_file {
 	size_t n_obs, n_var;
 	struct ad_column *cols;
 	size_t ncols;
+	/* The selected expression (ad_select_expression): its matrix, the
+	 * dataframe naming its genes and that dataframe's index (n_var rows). */
+	struct ad_matrix x;
+	char *var_df;
 	struct ad_column var_index;
 	struct ad_obsm *obsm;
 	size_t nobsm;
-	struct ad_matrix x;
 	char *graph;  /* path of the neighbour graph, NULL when there is none */
 	char err[512];
 };
@@ -80,6 +83,9 @@ char *ad_strdup(const char *s);
 char *ad_path_join(const char *a, const char *b);
 /* ad_fail for an allocation failure. */
 ad_err ad_nomem(ad_file *f, const char *path);
+/* names[0..n) joined by ", " into buf (cut short when it is full), or
+ * "none": the list an error message offers instead of a missing name. */
+void ad_join(const char *const *names, size_t n, char *buf, size_t len);
 
 /* Whether a link path (nested paths too) exists under loc. */
 int ad_h5_exists(hid_t loc, const char *path);

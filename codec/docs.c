@@ -327,7 +327,7 @@ char *doc_var_manifest(const doc_dataset *d, char *const *genes,
 	cJSON *root = cJSON_CreateObject();
 	add_str(&b, root, "_format", "compact_v1");
 	add_num(&b, root, "n_points", (double)d->n_cells);
-	add_str(&b, root, "var_gene_id_column", "index");
+	add_str(&b, root, "var_gene_id_column", d->gene_id_column ? d->gene_id_column : "index");
 	add_compression(&b, root, "compression", d->compression);
 	add_bits_or_null(&b, root, "quantization", d->var_bits);
 	cJSON *schema = add(&b, root, "_varSchema", cJSON_CreateObject());

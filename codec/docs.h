@@ -48,6 +48,7 @@ typedef struct {
 					    and their largest degree */
 	const char *host;                /* for _cellucid/info */
 	int port;
+	const char *gene_id_column;      /* var column naming the genes; NULL: "index" */
 } doc_dataset;
 
 char *doc_identity(const doc_dataset *d);

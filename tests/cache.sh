@@ -22,6 +22,7 @@ C=$T/cache
 mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none || { fail "mount with cache_dir"; finish; exit; }
 cp -r "$T/mnt" "$T/first"
 unmount_fs "$T/mnt"
+S=$C/$(ls "$C")   # this key's store, the only one yet: the damage below goes there
 stored=$(find "$C" -name 'f*-*' -type f | wc -l)
 check "the first mount stores every generated file ($stored)" test "$stored" -ge 780
 check "the gene index is stored" test -s "$(find "$C" -name genes.idx | head -1)"
@@ -41,9 +42,9 @@ unmount_fs "$T/mnt"
 check "other byte-changing options use another cache directory" test "$(ls "$C" | wc -l)" -eq 2
 
 # A damaged cached file (same size, one byte changed) and a truncated index.
-victim=$(find "$C" -name 'f*-*' -size +100c -type f | head -1)
+victim=$(find "$S" -name 'f*-*' -size +100c -type f | head -1)
 printf '\x00' | dd of="$victim" bs=1 seek=20 conv=notrunc status=none
-idx=$(find "$C" -name genes.idx | head -1)
+idx=$(find "$S" -name genes.idx | head -1)
 truncate -s 1000 "$idx"
 mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none
 cp -r "$T/mnt" "$T/third"

@@ -22,6 +22,20 @@ finish() { [ "$failures" -eq 0 ]; }
 
 have_fuse() { [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; }
 
+# refused "what" "expected message part" SOURCE MNT [options...]: the daemon
+# refuses to mount, with one line holding the message part and a non-zero
+# status.
+refused() {
+	local what=$1 want=$2; shift 2
+	local out status
+	out=$("$BIN" "$@" -f 2>&1); status=$?
+	if [ $status -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF -- "$want" <<<"$out"; then
+		ok "$what"
+	else
+		fail "$what: status $status, output: $out"
+	fi
+}
+
 # mount_fs SOURCE MNT [options...]: start the daemon in the foreground in the
 # background, wait up to 60 s for the mount to appear, and remember the pid in
 # MOUNT_PID. Returns 1 (after printing the daemon's log) when it never appears.

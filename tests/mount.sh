@@ -58,16 +58,6 @@ else
 fi
 
 # --- refusals: one clear line, non-zero status, no mount
-refused() { # refused "what" "expected message part" args...
-	local what=$1 want=$2; shift 2
-	local out status
-	out=$("$BIN" "$@" -f 2>&1); status=$?
-	if [ $status -ne 0 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && grep -qF -- "$want" <<<"$out"; then
-		ok "$what"
-	else
-		fail "$what: status $status, output: $out"
-	fi
-}
 mkdir -p "$T/mnt"
 echo "not hdf5" >"$T/bogus.h5ad"
 refused "a non-HDF5 file is refused" "cannot open $T/bogus.h5ad: not an HDF5 file" "$T/bogus.h5ad" "$T/mnt"

@@ -27,6 +27,7 @@ for t in build/asan/tests/test_*; do run "$(basename "$t") (ASan/UBSan)" "$t"; d
 run "mount pbmc68k_reduced" bash tests/mount.sh
 run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/cellucidfs bash tests/mount.sh
 run "persistent cache" bash tests/cache.sh
+run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
 run "check command" bash tests/check_cmd.sh
 run "mount(8) and fstab" bash tests/fstab.sh

@@ -356,6 +356,68 @@ static void test_v0114(const char *path)
 	ad_close(f);
 }
 
+/* expression=raw on pbmc68k: raw/X, or raw.X and raw.var as anndata 0.6
+ * wrote them; the same CSR matrix in both files. And var columns as names. */
+static void test_pbmc_raw(const char *path, const char *label)
+{
+	static const size_t rows[] = { 0, 1, 350, 699 };
+	static const size_t genes[] = { 0, 3, 100, 764 };
+	static const float raw[4][4] = {
+		{ 0, 1.5499999523162842f, 0, 0 },
+		{ 1.590999960899353f, 0, 2.624000072479248f, 2.255000114440918f },
+		{ 0, 0, 3.496000051498413f, 1.6619999408721924f },
+		{ 2.177000045776367f, 0, 0, 0 },
+	};
+	char err[256];
+	ad_file *f;
+	char **names;
+	float *g;
+	struct collect sc;
+	int ok;
+
+	if (ad_open(path, &f, err, sizeof err) != AD_OK) {
+		CHECK(0, "%s raw: opens (%s)", label, err);
+		return;
+	}
+	ok = ad_var_column(f, "n_counts", &names) == AD_OK && !strcmp(names[0], "1153.3875") &&
+	     !strcmp(names[1], "304.35815") && !strcmp(names[764], "1214.9142");
+	CHECK(ok, "%s: var column n_counts (float32) as names, as str() writes them", label);
+	if (ok)
+		ad_strings_free(names, 765);
+	ok = ad_var_column(f, "highly_variable", &names) == AD_OK &&
+	     !strcmp(names[0], "True") && !strcmp(names[2], "False");
+	CHECK(ok, "%s: var column highly_variable (bool) as names", label);
+	if (ok)
+		ad_strings_free(names, 765);
+
+	CHECK(ad_select_expression(f, "raw") == AD_OK && ad_x_kind(f) == AD_X_CSR &&
+	      ad_n_var(f) == 765, "%s: expression raw is a 700 x 765 CSR", label);
+	ok = ad_var_names(f, &names) == AD_OK && !strcmp(names[0], "HES4") &&
+	     !strcmp(names[764], "MT-ND3");
+	CHECK(ok, "%s: raw gene names from the raw var index", label);
+	if (ok)
+		ad_strings_free(names, 765);
+	g = malloc(700 * sizeof *g);
+	ok = 1;
+	for (size_t k = 0; ok && k < 4; k++) {
+		ok = ad_x_read_gene(f, genes[k], g) == AD_OK;
+		for (size_t i = 0; ok && i < 4; i++)
+			ok = g[rows[i]] == raw[k][i];
+	}
+	CHECK(ok, "%s: raw genes 0, 3, 100, 764", label);
+	free(g);
+	ok = scan_x(f, 10000, &sc) == AD_OK && sc.sane && sc.next_row == 700 &&
+	     sc.stored == 174400;
+	CHECK(ok, "%s: raw scan delivers its 174400 entries", label);
+	free(sc.m);
+	CHECK(ad_var_column(f, "n_counts", &names) == AD_EFORMAT &&
+	      strstr(ad_last_error(f), "has no column 'n_counts' (columns: none)"),
+	      "%s: columns are raw var's once raw is selected (%s)", label, ad_last_error(f));
+	CHECK(ad_select_expression(f, "X") == AD_OK && ad_x_kind(f) == AD_X_DENSE,
+	      "%s: X selected again", label);
+	ad_close(f);
+}
+
 static void test_fixtures(void)
 {
 	struct stat st;
@@ -369,6 +431,8 @@ static void test_fixtures(void)
 	test_v07(FIXTURES "anndata_archive_v0.7.0.h5ad", "v0.7.0", 1);
 	test_v07(FIXTURES "anndata_archive_v0.7.8.h5ad", "v0.7.8", 0);
 	test_v0114(FIXTURES "anndata_archive_v0.11.4.h5ad");
+	test_pbmc_raw(FIXTURES "pbmc68k_reduced.h5ad", "pbmc68k");
+	test_pbmc_raw(FIXTURES "pbmc68k_reduced_legacy.h5ad", "pbmc68k legacy");
 }
 
 /* ---- writing small .h5ad files ---- */
@@ -1158,6 +1222,206 @@ static void test_hostile(void)
 	      "a truncated file is refused (%s)", err);
 }
 
+/* ---- expression sources and gene names ---- */
+
+/* raw/X: 10 x 8 CSR, genes 0..5 as X, plus gene 6 = 1 in every row and
+ * gene 7 empty. */
+static void put_raw(hid_t file)
+{
+	static const char *raw_genes[8] = { "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7" };
+	static const char *raw_cols[1] = { "rid" };
+	int64_t ptr[11];
+	int32_t idx[NNZ + 10];
+	float val[NNZ + 10];
+	size_t n = 0;
+
+	for (int r = 0; r < 10; r++) {
+		ptr[r] = (int64_t)n;
+		for (int64_t k = csr_ptr[r]; k < csr_ptr[r + 1]; k++) {
+			idx[n] = (int32_t)csr_idx[k];
+			val[n++] = csr_val[k];
+		}
+		idx[n] = 6;
+		val[n++] = 1;
+	}
+	ptr[10] = (int64_t)n;
+	group(file, "raw", "raw");
+	put_sparse(file, "raw/X", "csr_matrix", 10, 8, H5T_NATIVE_INT64, ptr, 11,
+		   H5T_NATIVE_INT32, idx, H5T_NATIVE_FLOAT, val, n);
+	dataframe(file, "raw/var", "_index", raw_genes, 8, raw_cols, 1);
+	put_strs(file, "raw/var/rid", genes6, 6); /* 6 rows, not 8: unreadable */
+}
+
+static const char *var_cols[] = { "gene_ids", "sym", "score", "n", "hv", "awk" };
+
+/* X (CSR) with var columns; raw; layers counts (dense float64), spliced
+ * (CSC) and bad (10 x 5). */
+static void write_expression_file(void)
+{
+	static const char *ids[6] = { "ENSG0", "ENSG1", "ENSG2", "ENSG3", "ENSG4", "ENSG5" };
+	static const char *syms[3] = { "CD3D", "LYZ", "MS4A1" };
+	signed char codes[6] = { 1, 0, -1, 2, 0, 1 };
+	float score[6] = { 0.1f, 2, -1.5f, 1e-05f, 3.25f, 0 };
+	int64_t n[6] = { 7, -2, 0, 1, 99, 3 };
+	signed char hv[6] = { 1, 0, 0, 1, 1, 0 };
+	double m64[60];
+	int32_t idx32[NNZ], cptr[7];
+	uint16_t cidx[NNZ];
+	float cval[NNZ];
+	hsize_t dims[2] = { 10, 6 }, dims5[2] = { 10, 5 };
+	hid_t file = new_file("expression.h5ad"), bt = bool_type();
+	size_t k = 0;
+
+	dataframe(file, "obs", "_index", cells, 10, NULL, 0);
+	dataframe(file, "var", "_index", genes6, 6, var_cols, 6);
+	put_strs(file, "var/gene_ids", ids, 6);
+	group(file, "var/sym", "categorical");
+	put_strs(file, "var/sym/categories", syms, 3);
+	put_1d(file, "var/sym/codes", H5T_NATIVE_SCHAR, 6, codes);
+	put_1d(file, "var/score", H5T_NATIVE_FLOAT, 6, score);
+	put_1d(file, "var/n", H5T_NATIVE_INT64, 6, n);
+	put_1d(file, "var/hv", bt, 6, hv);
+	group(file, "var/awk", "awkward-array");
+	csr_idx32(idx32);
+	put_csr_x(file, csr_ptr, idx32, 6);
+	put_raw(file);
+
+	group(file, "layers", "dict");
+	for (int i = 0; i < 60; i++)
+		m64[i] = dense_m[i];
+	put(file, "layers/counts", "array", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 2, dims, m64,
+	    H5P_DEFAULT);
+	for (int c = 0; c < 6; c++) {
+		cptr[c] = (int32_t)k;
+		for (int r = 0; r < 10; r++)
+			for (int64_t j = csr_ptr[r]; j < csr_ptr[r + 1]; j++)
+				if (csr_idx[j] == c) {
+					cidx[k] = (uint16_t)r;
+					cval[k++] = csr_val[j];
+				}
+	}
+	cptr[6] = (int32_t)k;
+	put_sparse(file, "layers/spliced", "csc_matrix", 10, 6, H5T_NATIVE_INT32, cptr, 7,
+		   H5T_NATIVE_UINT16, cidx, H5T_NATIVE_FLOAT, cval, NNZ);
+	put(file, "layers/bad", "array", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 2, dims5, NULL,
+	    H5P_DEFAULT);
+	H5Tclose(bt);
+	H5Fclose(file);
+}
+
+/* The selected matrix, scanned, equals dense_m in its first 6 genes. */
+static int selected_is_test_matrix(ad_file *f, size_t n_var)
+{
+	struct collect sc;
+	int ok = scan_x(f, 3, &sc) == AD_OK && sc.sane && sc.next_row == 10 &&
+		 ad_n_var(f) == n_var && genes_match_scan(f, &sc);
+
+	for (size_t r = 0; ok && r < 10; r++)
+		for (size_t j = 0; ok && j < 6; j++)
+			ok = same(sc.m[r * n_var + j], dense_m[r * 6 + j]);
+	free(sc.m);
+	return ok;
+}
+
+/* The call that filled *names succeeded with want[0..n); *names is freed.
+ * (A pointer, as arguments are evaluated in no fixed order.) */
+static int names_are(ad_err e, char ***names, const char *const *want, size_t n)
+{
+	int ok = e == AD_OK;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = !strcmp((*names)[i], want[i]);
+	if (e == AD_OK)
+		ad_strings_free(*names, n);
+	return ok;
+}
+
+static void test_expression(void)
+{
+	static const char *ids[6] = { "ENSG0", "ENSG1", "ENSG2", "ENSG3", "ENSG4", "ENSG5" };
+	static const char *syms[6] = { "LYZ", "CD3D", "", "MS4A1", "CD3D", "LYZ" };
+	static const char *scores[6] = { "0.1", "2.0", "-1.5", "1e-05", "3.25", "0.0" };
+	static const char *ns[6] = { "7", "-2", "0", "1", "99", "3" };
+	static const char *hvs[6] = { "True", "False", "False", "True", "True", "False" };
+	static const char *raw_genes[8] = { "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7" };
+	char err[256], **names = NULL;
+	float g[10];
+	ad_file *f;
+	int ok;
+
+	write_expression_file();
+	if (ad_open(tmp_path("expression.h5ad"), &f, err, sizeof err) != AD_OK) {
+		CHECK(0, "expression: opens (%s)", err);
+		return;
+	}
+	CHECK(ad_x_kind(f) == AD_X_CSR && selected_is_test_matrix(f, 6), "expression: X by default");
+	CHECK(names_are(ad_var_column(f, "gene_ids", &names), &names, ids, 6),
+	      "gene names from a string-array var column");
+	CHECK(names_are(ad_var_column(f, "sym", &names), &names, syms, 6),
+	      "gene names from a categorical var column, a missing one as \"\"");
+	CHECK(names_are(ad_var_column(f, "score", &names), &names, scores, 6),
+	      "gene names from a float32 var column, as str() writes them");
+	CHECK(names_are(ad_var_column(f, "n", &names), &names, ns, 6),
+	      "gene names from an int64 var column");
+	CHECK(names_are(ad_var_column(f, "hv", &names), &names, hvs, 6),
+	      "gene names from a bool var column");
+	CHECK(ad_var_column(f, "nope", &names) == AD_EFORMAT && !names &&
+	      !strcmp(ad_last_error(f), "var has no column 'nope' (columns: gene_ids, sym, score, "
+		      "n, hv, awk)"), "a missing var column lists the columns (%s)",
+	      ad_last_error(f));
+	CHECK(ad_var_column(f, "awk", &names) == AD_EUNSUPPORTED &&
+	      !strcmp(ad_last_error(f), "var/awk: unsupported encoding 'awkward-array'"),
+	      "an unreadable var column says why (%s)", ad_last_error(f));
+
+	CHECK(ad_select_expression(f, "raw") == AD_OK && ad_x_kind(f) == AD_X_CSR &&
+	      selected_is_test_matrix(f, 8), "raw: raw/X with 8 genes, the first 6 as X's");
+	ok = ad_x_read_gene(f, 6, g) == AD_OK && g[0] == 1 && g[9] == 1 &&
+	     ad_x_read_gene(f, 7, g) == AD_OK && g[0] == 0 && g[9] == 0 &&
+	     ad_x_read_gene(f, 8, g) == AD_EFORMAT;
+	CHECK(ok, "raw: the genes X does not have");
+	CHECK(names_are(ad_var_names(f, &names), &names, raw_genes, 8), "raw: names from raw/var");
+	CHECK(ad_var_column(f, "rid", &names) == AD_EUNSUPPORTED &&
+	      strstr(ad_last_error(f), "raw/var/rid: 6 values, expected 8"),
+	      "raw: a raw/var column of the wrong length is refused (%s)", ad_last_error(f));
+
+	CHECK(ad_select_expression(f, "layer:counts") == AD_OK && ad_x_kind(f) == AD_X_DENSE &&
+	      selected_is_test_matrix(f, 6), "layer:counts: dense float64");
+	CHECK(names_are(ad_var_names(f, &names), &names, genes6, 6), "layer: names from var");
+	CHECK(ad_select_expression(f, "layer:spliced") == AD_OK && ad_x_kind(f) == AD_X_CSC &&
+	      selected_is_test_matrix(f, 6), "layer:spliced: CSC");
+	CHECK(ad_select_expression(f, "layer:nope") == AD_EFORMAT &&
+	      !strcmp(ad_last_error(f), "no layer 'nope' (layers: bad, counts, spliced)"),
+	      "a missing layer lists the layers (%s)", ad_last_error(f));
+	CHECK(ad_x_kind(f) == AD_X_CSC && ad_n_var(f) == 6,
+	      "a failed selection keeps the previous one");
+	CHECK(ad_select_expression(f, "layer:bad") == AD_EFORMAT &&
+	      !strcmp(ad_last_error(f), "layers/bad: shape 10x5, expected 10x6"),
+	      "a layer of the wrong shape is refused (%s)", ad_last_error(f));
+	CHECK(ad_select_expression(f, "layer:") == AD_EFORMAT &&
+	      ad_select_expression(f, "x") == AD_EFORMAT &&
+	      !strcmp(ad_last_error(f), "unknown expression 'x' (X, raw or layer:NAME)"),
+	      "unknown sources are refused (%s)", ad_last_error(f));
+	CHECK(ad_select_expression(f, "X") == AD_OK && ad_x_kind(f) == AD_X_CSR &&
+	      selected_is_test_matrix(f, 6), "X selected again");
+	ad_close(f);
+
+	/* csr.h5ad (test_sparse) has neither raw nor layers. */
+	if (ad_open(tmp_path("csr.h5ad"), &f, err, sizeof err) != AD_OK) {
+		CHECK(0, "csr: opens (%s)", err);
+		return;
+	}
+	CHECK(ad_select_expression(f, "raw") == AD_EFORMAT &&
+	      !strcmp(ad_last_error(f), "no raw/X (nor the raw.X of files before anndata 0.7)"),
+	      "no raw: refused (%s)", ad_last_error(f));
+	CHECK(ad_select_expression(f, "layer:counts") == AD_EFORMAT &&
+	      !strcmp(ad_last_error(f), "no layer 'counts' (layers: none)"),
+	      "no layers: refused (%s)", ad_last_error(f));
+	CHECK(ad_var_column(f, "x", &names) == AD_EFORMAT &&
+	      !strcmp(ad_last_error(f), "var has no column 'x' (columns: none)"),
+	      "a var without columns (%s)", ad_last_error(f));
+	ad_close(f);
+}
+
 /* ---- main ---- */
 
 static const char *written[] = {
@@ -1166,6 +1430,7 @@ static const char *written[] = {
 	"decreasing.h5ad", "negative.h5ad", "gene_out.h5ad", "gene_neg.h5ad", "shape.h5ad",
 	"beyond.h5ad", "start.h5ad", "rank3.h5ad", "transposed.h5ad", "awkward_x.h5ad",
 	"no_obs.h5ad", "no_var.h5ad", "bad_index.h5ad", "text.h5ad", "truncated.h5ad",
+	"expression.h5ad",
 };
 
 int main(void)
@@ -1185,6 +1450,7 @@ int main(void)
 	test_empty_sparse();
 	test_dense();
 	test_hostile();
+	test_expression();
 	CHECK(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0, "every HDF5 object closed");
 	for (size_t i = 0; i < sizeof written / sizeof *written; i++)
 		unlink(tmp_path(written[i]));
