@@ -149,6 +149,53 @@ static const char *categorical_dtype(const doc_dataset *d)
 	return bits == 16 ? "uint16" : "uint8";
 }
 
+/* "velocity_umap" -> "Velocity (UMAP)"; the strict dialect wants the id. */
+static void vector_label(const doc_dataset *d, const char *id, char *buf, size_t len)
+{
+	size_t n = strlen(id), suffix = strlen("_umap");
+	if (d->index_layout || n <= suffix || strcmp(id + n - suffix, "_umap")) {
+		snprintf(buf, len, "%s", id);
+		return;
+	}
+	snprintf(buf, len, "%.*s (UMAP)", (int)(n - suffix), id);
+	for (char *p = buf; *p && p < buf + (n - suffix); p++)
+		*p = *p == '_' ? ' ' : p == buf && *p >= 'a' && *p <= 'z' ? (char)(*p - 32) : *p;
+}
+
+static void add_vector_fields(builder *b, cJSON *root, const doc_dataset *d)
+{
+	if (!d->n_vectors)
+		return;
+	cJSON *vf = add(b, root, "vector_fields", cJSON_CreateObject());
+	add_str(b, vf, "default_field", d->vectors[d->default_vector].id);
+	cJSON *fields = add(b, vf, "fields", cJSON_CreateObject());
+	for (size_t i = 0; i < d->n_vectors; i++) {
+		const doc_vector *v = &d->vectors[i];
+		char label[300];
+		vector_label(d, v->id, label, sizeof label);
+		cJSON *o = add(b, fields, v->id, cJSON_CreateObject());
+		add_str(b, o, "label", label);
+		cJSON *dims = add(b, o, "available_dimensions", cJSON_CreateArray());
+		cJSON *files = add(b, o, "files", cJSON_CreateObject());
+		int largest = 0;
+		for (int dim = 1; dim <= 3; dim++) {
+			if (!v->has_dim[dim])
+				continue;
+			char key[8], path[320], position[24];
+			snprintf(key, sizeof key, "%dd", dim);
+			snprintf(position, sizeof position, "%zu", i);
+			snprintf(path, sizeof path, "vectors/%s_%dd.bin%s",
+				 d->index_layout ? position : v->safe_id, dim, doc_gz_suffix(d));
+			add_num(b, dims, NULL, dim);
+			add_str(b, files, key, path);
+			largest = dim;
+		}
+		/* The strict viewer wants the largest; the names dialect agrees. */
+		add_num(b, o, "default_dimension", largest);
+		add_str(b, o, "basis", "umap");
+	}
+}
+
 char *doc_identity(const doc_dataset *d)
 {
 	builder b = {0};
@@ -198,6 +245,7 @@ char *doc_identity(const doc_dataset *d)
 		add_bits_or_null(&b, set, "obs_continuous_quantization", d->obs_bits);
 		add_str(&b, set, "obs_categorical_dtype", dtype);
 	}
+	add_vector_fields(&b, root, d);
 	return finish(&b, root, 1);
 }
 

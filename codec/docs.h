@@ -27,6 +27,14 @@ typedef struct {
 	size_t index;                    /* layout=index: the payload file number */
 } doc_field;
 
+/* A vector field (velocity-like obsm keys), export-format.md §2. */
+typedef struct {
+	const char *id;                  /* e.g. "velocity_umap" */
+	const char *safe_id;             /* names layout: vectors/<safe_id>_<d>d.bin; layout=index
+					    names them by position: vectors/<i>_<d>d.bin */
+	int has_dim[4];                  /* dimensions 1..3 it has (all have points) */
+} doc_vector;
+
 typedef struct {
 	int index_layout;                /* 0: names layout, 1: layout=index */
 	const char *id, *name;
@@ -49,6 +57,8 @@ typedef struct {
 	const char *host;                /* for _cellucid/info */
 	int port;
 	const char *gene_id_column;      /* var column naming the genes; NULL: "index" */
+	const doc_vector *vectors;       /* vector fields, vectors[default_vector] first choice */
+	size_t n_vectors, default_vector;
 } doc_dataset;
 
 char *doc_identity(const doc_dataset *d);

@@ -58,6 +58,13 @@ typedef struct {
 	quant_range outlier_range;
 } field;
 
+typedef struct {
+	char *id;                 /* "velocity_umap" */
+	char *stem;               /* its file-name stem (names layout) */
+	int has_dim[4];
+	size_t obsm[4];           /* source entry per dimension */
+} vfield;
+
 struct ex_export {
 	ex_options opt;
 	ad_file *ad;
@@ -78,6 +85,10 @@ struct ex_export {
 	size_t emb_obsm[4], emb_cols[4]; /* source entry and its column count */
 	once_t points_once[4];
 	float *points[4];
+
+	float scale[4];           /* each dimension's 2/range, which vector fields share */
+	vfield *vfields;          /* velocity-like obsm keys, export-format.md §2 */
+	size_t n_vfields, default_vfield;
 
 	int has_latent;
 	size_t latent_obsm, latent_dim;
@@ -175,6 +186,7 @@ static ex_err load_points(ex_export *e, void *arg, char *msg, size_t len)
 		for (size_t i = 0; i < n; i++)
 			memmove(raw + i * d, raw + i * cols, d * sizeof *raw);
 	embed_info info = embed_normalize(raw, n, d, out);
+	e->scale[d] = (float)info.scale;
 	free(raw);
 	if (info.n_nonfinite)
 		log_warn("%zu cells have non-finite %dd coordinates; they are placed at 0",
@@ -669,9 +681,10 @@ static int build_tree(ex_export *e)
 	int64_t obs = x.n_fields ? add_node(e, 0, EX_DIR, 0, "obs") : 0;
 	int64_t var = x.n_genes ? add_node(e, 0, EX_DIR, 0, "var") : 0;
 	int64_t conn = e->has_graph ? add_node(e, 0, EX_DIR, 0, "connectivity") : 0;
+	int64_t vec = e->n_vfields ? add_node(e, 0, EX_DIR, 0, "vectors") : 0;
 	/* In a collection, the handshake files are the collection's. */
 	int64_t meta = e->opt.in_collection ? 0 : add_node(e, 0, EX_DIR, 0, "_cellucid");
-	ok &= obs >= 0 && var >= 0 && conn >= 0 && meta >= 0;
+	ok &= obs >= 0 && var >= 0 && conn >= 0 && vec >= 0 && meta >= 0;
 	if (!ok)
 		goto done;
 	close_dir(e, root);
@@ -706,6 +719,17 @@ static int build_tree(ex_export *e)
 		if (e->opt.index_layout)
 			ok &= add_node(e, conn, EX_EDGES_WEIGHTS, 0, "edges.weights.bin%s", gz) >= 0;
 		close_dir(e, conn);
+	}
+	if (vec) {
+		open_dir(e, vec);
+		char buf[12];
+		for (uint32_t k = 0; k < e->n_vfields && ok; k++)
+			for (uint32_t d = 1; d <= 3; d++)
+				if (e->vfields[k].has_dim[d])
+					ok &= add_node(e, vec, EX_VECTORS, k * 4 + d, "%s_%ud.bin%s",
+						       payload_stem(e, e->vfields[k].stem, k, buf), d,
+						       gz) >= 0;
+		close_dir(e, vec);
 	}
 	if (meta) {
 		open_dir(e, meta);
@@ -1025,6 +1049,70 @@ static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
 	return EX_EINVAL;
 }
 
+static int by_vector_id(const void *a, const void *b)
+{
+	return strcmp(((const vfield *)a)->id, ((const vfield *)b)->id);
+}
+
+/* The vector field called id with len bytes, added if new; NULL on ENOMEM. */
+static vfield *vector_field(ex_export *e, const char *id, size_t len)
+{
+	for (size_t k = 0; k < e->n_vfields; k++)
+		if (strlen(e->vfields[k].id) == len && !strncmp(e->vfields[k].id, id, len))
+			return &e->vfields[k];
+	vfield *v = &e->vfields[e->n_vfields];
+	memset(v, 0, sizeof *v);
+	if (!(v->id = strndup(id, len)) || !(v->stem = safename(v->id))) {
+		free(v->id);
+		free(v->stem);
+		return NULL;
+	}
+	e->n_vfields++;
+	return v;
+}
+
+/* export-format.md §2: obsm keys <field>_umap_<d>d (explicit) or <field>_umap
+ * with 1-3 columns (implicit, only where no explicit key gives that d), never
+ * keys starting with X_, only in dimensions that have points. The default is
+ * velocity_umap if present, else the first by name. */
+static ex_err choose_vectors(ex_export *e)
+{
+	size_t n = ad_obsm_count(e->ad);
+	e->vfields = calloc(n ? n : 1, sizeof *e->vfields);
+	if (!e->vfields)
+		return EX_ENOMEM;
+	for (int explicit = 1; explicit >= 0; explicit--) {
+		for (size_t i = 0; i < n; i++) {
+			const char *key = ad_obsm_key(e->ad, i);
+			size_t len = strlen(key), cols = ad_obsm_cols(e->ad, i), idlen;
+			int d;
+			if (!strncmp(key, "X_", 2) || !cols)
+				continue;
+			if (explicit && len > 8 && !strncmp(key + len - 8, "_umap_", 6) &&
+			    key[len - 2] >= '1' && key[len - 2] <= '3' && key[len - 1] == 'd')
+				d = key[len - 2] - '0', idlen = len - 3;
+			else if (!explicit && len > 5 && !strcmp(key + len - 5, "_umap") && cols <= 3)
+				d = (int)cols, idlen = len;
+			else
+				continue;
+			if ((size_t)d != cols || !e->has_dim[d])
+				continue;
+			vfield *v = vector_field(e, key, idlen);
+			if (!v)
+				return EX_ENOMEM;
+			if (!v->has_dim[d]) {
+				v->has_dim[d] = 1;
+				v->obsm[d] = i;
+			}
+		}
+	}
+	qsort(e->vfields, e->n_vfields, sizeof *e->vfields, by_vector_id);
+	for (size_t k = 0; k < e->n_vfields; k++)
+		if (!strcmp(e->vfields[k].id, "velocity_umap"))
+			e->default_vfield = k;
+	return EX_OK;
+}
+
 /* export-format.md §2: latent=KEY, else the first known name, else the first
  * obsm entry that is not a UMAP. */
 static ex_err choose_latent(ex_export *e, char *err, size_t errlen)
@@ -1132,6 +1220,7 @@ static ex_err open_layout(ex_export *e, const char *path, char *err, size_t errl
 	}
 	ex_err r;
 	if ((r = describe_dataset(e, path, &st)) || (r = choose_embeddings(e, err, errlen)) ||
+	    (r = choose_vectors(e)) ||
 	    (r = choose_latent(e, err, errlen)))
 		return r;
 	e->has_graph = ad_has_connectivities(e->ad);
@@ -1270,6 +1359,11 @@ void ex_close(ex_export *e)
 	for (int d = 1; d <= 3; d++)
 		free(e->points[d]);
 	free(e->latent);
+	for (size_t k = 0; k < e->n_vfields; k++) {
+		free(e->vfields[k].id);
+		free(e->vfields[k].stem);
+	}
+	free(e->vfields);
 	if (e->var_names)
 		ad_strings_free(e->var_names, e->n_var);
 	for (size_t i = 0; i < e->n_genes; i++)
@@ -1411,6 +1505,18 @@ static void warn_index_edges(const ex_export *e, size_t n_edges)
 		   VIEWER_PAYLOAD_LIMIT);
 }
 
+static void describe_vectors(const ex_export *e, doc_dataset *d, doc_vector *out)
+{
+	for (size_t k = 0; k < e->n_vfields; k++) {
+		const vfield *v = &e->vfields[k];
+		out[k] = (doc_vector){.id = v->id, .safe_id = v->stem};
+		memcpy(out[k].has_dim, v->has_dim, sizeof v->has_dim);
+	}
+	d->vectors = out;
+	d->n_vectors = e->n_vfields;
+	d->default_vector = e->default_vfield;
+}
+
 static ex_err take_text(char *text, void **data, size_t *len, char *err, size_t errlen)
 {
 	if (!text) {
@@ -1445,9 +1551,14 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 		return r;
 	doc_dataset d;
 	doc_field *fields = alloc_array(e->n_fields, sizeof *fields);
-	if (!fields)
+	doc_vector *vectors = alloc_array(e->n_vfields, sizeof *vectors);
+	if (!fields || !vectors) {
+		free(fields);
+		free(vectors);
 		return take_text(NULL, data, len, err, errlen);
+	}
 	describe(e, &d, fields);
+	describe_vectors(e, &d, vectors);
 	if (e->opt.index_layout && e->has_graph &&
 	    (kind == EX_IDENTITY || kind == EX_CONN_MANIFEST)) {
 		if (index_edge_stats(e, &d.n_edges, &d.max_neighbors)) {
@@ -1583,6 +1694,49 @@ static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, ch
 	return r;
 }
 
+/* One displacement per cell, float32. The names dialect scales them like
+ * the points (export-format.md §3); the strict viewer scales them itself
+ * (viewer-contract-strict.md §7). Non-finite vectors become 0: the viewer
+ * rejects them. */
+static ex_err gen_vectors(ex_export *e, const vfield *v, int d, void **data, size_t *len,
+			  char *err, size_t errlen)
+{
+	ex_err r = need_points(e, d, err, errlen);
+	if (r != EX_OK)
+		return r;
+	size_t n = e->n_cells * (size_t)d;
+	double *raw = alloc_array(n, sizeof *raw);
+	float *out = alloc_array(n, sizeof *out);
+	if (!raw || !out) {
+		free(raw);
+		free(out);
+		return EX_ENOMEM;
+	}
+	h5_lock(&e->h5);
+	ad_err a = ad_obsm_read(e->ad, v->obsm[d], raw);
+	if (a != AD_OK)
+		snprintf(err, errlen, "%s", ad_last_error(e->ad));
+	pthread_mutex_unlock(&e->h5);
+	if (a != AD_OK) {
+		free(raw);
+		free(out);
+		return EX_EIO;
+	}
+	double scale = e->opt.index_layout ? 1.0 : e->scale[d];
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		float x = (float)(raw[i] * scale);
+		bad += !isfinite(x);
+		out[i] = isfinite(x) ? x : 0.0f;
+	}
+	free(raw);
+	if (bad)
+		log_warn("vector field %s: %zu non-finite values written as 0", v->id, bad);
+	*data = out;
+	*len = n * sizeof *out;
+	return EX_OK;
+}
+
 /* The uncompressed bytes of a binary payload. */
 static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *len,
 			  char *err, size_t errlen)
@@ -1591,6 +1745,9 @@ static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *l
 	field *f = n->kind >= EX_OBS_VALUES && n->kind <= EX_OBS_OUTLIERS ? &e->fields[n->arg]
 									  : NULL;
 	switch (n->kind) {
+	case EX_VECTORS:
+		return gen_vectors(e, &e->vfields[n->arg / 4], (int)(n->arg % 4), data, len, err,
+				   errlen);
 	case EX_POINTS:
 		if ((r = need_points(e, (int)n->arg, err, errlen)))
 			return r;

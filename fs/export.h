@@ -69,7 +69,8 @@ typedef enum {
 	EX_OBS_OUTLIERS,      /* arg = field */
 	EX_GENE,              /* arg = gene */
 	EX_EDGES_SRC, EX_EDGES_DST,
-	EX_EDGES_WEIGHTS      /* layout=index only */
+	EX_EDGES_WEIGHTS,     /* layout=index only */
+	EX_VECTORS            /* arg = vector field * 4 + dimension */
 } ex_kind;
 
 /* Nodes are numbered from 0 (the root); a directory's children are

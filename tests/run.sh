@@ -29,6 +29,7 @@ run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/ce
 run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
+run "vector fields" bash tests/vectors.sh
 run "check command" bash tests/check_cmd.sh
 run "mount(8) and fstab" bash tests/fstab.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
