@@ -122,7 +122,7 @@ static void add_embeddings(builder *b, cJSON *root, const doc_dataset *d)
 	for (int dim = 1; dim <= 3; dim++) {
 		if (!d->has_dim[dim])
 			continue;
-		char key[8], path[32];
+		char key[16], path[48];
 		snprintf(key, sizeof key, "%dd", dim);
 		snprintf(path, sizeof path, "points_%dd.bin%s", dim, doc_gz_suffix(d));
 		add_num(b, dims, NULL, dim);
@@ -181,7 +181,7 @@ static void add_vector_fields(builder *b, cJSON *root, const doc_dataset *d)
 		for (int dim = 1; dim <= 3; dim++) {
 			if (!v->has_dim[dim])
 				continue;
-			char key[8], path[320], position[24];
+			char key[16], path[320], position[24];
 			snprintf(key, sizeof key, "%dd", dim);
 			snprintf(position, sizeof position, "%zu", i);
 			snprintf(path, sizeof path, "vectors/%s_%dd.bin%s",
@@ -294,7 +294,7 @@ static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
 		const centroid *c = f->centroids[dim];
 		if (!c)
 			continue;
-		char key[4];
+		char key[16];
 		snprintf(key, sizeof key, "%d", dim);
 		cJSON *list = add(b, by_dim, key, cJSON_CreateArray());
 		for (size_t k = 0; k < f->n_categories; k++) {

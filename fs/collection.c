@@ -68,7 +68,8 @@ static char **list_h5ad(const char *dir, size_t *n, char *err, size_t errlen)
 		free(names);
 		return NULL;
 	}
-	qsort(names, *n, sizeof *names, by_name);
+	if (*n)
+		qsort(names, *n, sizeof *names, by_name);
 	return names ? names : calloc(1, sizeof *names);
 }
 

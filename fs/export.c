@@ -1028,7 +1028,7 @@ static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
 	int64_t umap = find_obsm(e, "X_umap");
 	size_t umap_cols = umap >= 0 ? ad_obsm_cols(e->ad, (size_t)umap) : 0;
 	for (int d = 1; d <= 3; d++) {
-		char key[16];
+		char key[24];
 		snprintf(key, sizeof key, "X_umap_%dd", d);
 		int64_t i = find_obsm(e, key);
 		if (i >= 0 && ad_obsm_cols(e->ad, (size_t)i) == (size_t)d) {
@@ -1563,6 +1563,7 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	    (kind == EX_IDENTITY || kind == EX_CONN_MANIFEST)) {
 		if (index_edge_stats(e, &d.n_edges, &d.max_neighbors)) {
 			free(fields);
+			free(vectors);
 			return take_text(NULL, data, len, err, errlen);
 		}
 		if (kind == EX_CONN_MANIFEST)
@@ -1595,6 +1596,7 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	default: break;
 	}
 	free(fields);
+	free(vectors);
 	if (text && e->opt.index_layout)
 		over_limit("a metadata document", (double)strlen(text), VIEWER_JSON_LIMIT);
 	return take_text(text, data, len, err, errlen);
