@@ -852,6 +852,12 @@ static void list_keys(const ex_export *e, size_t n, const char *(*name)(const ad
 
 /* The obs columns to expose, in order: those of obs_keys=a:b:c, else every
  * one in column-order. A key that names no column refuses the mount. */
+static int by_position(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static ex_err choose_columns(const ex_export *e, size_t **out, size_t *n, char *err,
 			     size_t errlen)
 {
@@ -883,8 +889,11 @@ static ex_err choose_columns(const ex_export *e, size_t **out, size_t *n, char *
 		cols[(*n)++] = c;
 		k += len;
 		if (!*k)
-			return EX_OK;
+			break;
 	}
+	/* obs_keys restricts; the order stays column-order's (export-format.md §2). */
+	qsort(cols, *n, sizeof *cols, by_position);
+	return EX_OK;
 }
 
 static ex_err load_fields(ex_export *e, char *err, size_t errlen)
@@ -929,7 +938,9 @@ static ex_err load_fields(ex_export *e, char *err, size_t errlen)
 		size_t longest = f->categorical
 			? suffix_len("outliers", e->opt.obs_bits, e->opt.compression)
 			: suffix_len("values", e->opt.obs_bits, e->opt.compression);
-		int claim = claim_name(taken, "obs field", f->key, f->safe, longest);
+		/* layout=index names files by number: safe names cannot collide there. */
+		int claim = e->opt.index_layout ? 1
+						: claim_name(taken, "obs field", f->key, f->safe, longest);
 		if (claim < 0)
 			status = EX_ENOMEM;
 		if (claim <= 0) {
@@ -974,7 +985,8 @@ static ex_err load_genes_names(ex_export *e, char *err, size_t errlen)
 		}
 		repaired += (size_t)r;
 		char *safe = safename(e->var_names[j]);
-		int claim = safe ? claim_name(taken, "gene", e->var_names[j], safe, longest) : -1;
+		int claim = !safe ? -1 : e->opt.index_layout ? 1
+				: claim_name(taken, "gene", e->var_names[j], safe, longest);
 		if (claim < 0)
 			status = EX_ENOMEM;
 		if (claim <= 0) {
@@ -1696,10 +1708,11 @@ static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, ch
 	return r;
 }
 
-/* One displacement per cell, float32. The names dialect scales them like
- * the points (export-format.md §3); the strict viewer scales them itself
- * (viewer-contract-strict.md §7). Non-finite vectors become 0: the viewer
- * rejects them. */
+/* One displacement per cell, float32, scaled like the points
+ * (export-format.md §3). The strict viewer also multiplies them by its own
+ * normalisation scale (viewer-contract-strict.md §7), but computes that from
+ * the points as served, already normalised: a scale of 1. Non-finite
+ * vectors become 0: the viewer rejects them. */
 static ex_err gen_vectors(ex_export *e, const vfield *v, int d, void **data, size_t *len,
 			  char *err, size_t errlen)
 {
@@ -1724,7 +1737,7 @@ static ex_err gen_vectors(ex_export *e, const vfield *v, int d, void **data, siz
 		free(out);
 		return EX_EIO;
 	}
-	double scale = e->opt.index_layout ? 1.0 : e->scale[d];
+	double scale = e->scale[d];
 	size_t bad = 0;
 	for (size_t i = 0; i < n; i++) {
 		float x = (float)(raw[i] * scale);

@@ -31,7 +31,11 @@
  * transposition scatters within the CPU caches, large enough that a gene's
  * segments stay few before the merge. 256 MiB per merged run of genes. */
 #define BLOCK_NNZ ((size_t)2 << 20)
-#define MERGE_PAIRS ((uint64_t)32 << 20)
+/* Transposed blocks stay in memory up to this many bytes, and only the rest
+ * goes to the scratch file: writing it and reading it back costs more than
+ * the scan itself on a matrix that fits. */
+#define MEMORY_BUDGET ((size_t)512 << 20)
+#define MERGE_PAIRS ((uint64_t)8 << 20)
 
 static const char MAGIC[8] = "CFSGENE1";
 
@@ -72,7 +76,9 @@ struct gi_index {
 	/* segmented: the scratch file of gi_scan */
 	int scratch;
 	size_t n_blocks;
-	uint64_t *block_start;  /* in pairs */
+	uint64_t *block_start;  /* in pairs, in the scratch file */
+	pair **block_mem;       /* a block kept in memory, or NULL: in the file */
+	size_t mem_used;
 	uint64_t *block_off;    /* n_blocks * (n_genes + 1) */
 };
 
@@ -169,6 +175,15 @@ static uint32_t tables_crc(const gi_index *g)
 	return libdeflate_crc32(crc, g->crcs, g->n_genes * sizeof *g->crcs);
 }
 
+static void free_memory_blocks(gi_index *g)
+{
+	for (size_t b = 0; g->block_mem && b < g->n_blocks; b++) {
+		free(g->block_mem[b]);
+		g->block_mem[b] = NULL;
+	}
+	g->mem_used = 0;
+}
+
 gi_index *gi_new(size_t n_cells, size_t n_genes)
 {
 	gi_index *g = calloc(1, sizeof *g);
@@ -202,7 +217,9 @@ void gi_free(gi_index *g)
 	free(g->stats);
 	free(g->crcs);
 	free(g->path);
+	free_memory_blocks(g);
 	free(g->block_start);
+	free(g->block_mem);
 	free(g->block_off);
 	free(g);
 }
@@ -261,7 +278,10 @@ static int grow_blocks(gi_index *g)
 	uint64_t *start = realloc(g->block_start, n * sizeof *start);
 	if (start)
 		g->block_start = start;
-	uint64_t *off = start ? realloc(g->block_off, n * genes * sizeof *off) : NULL;
+	pair **mem = start ? realloc(g->block_mem, n * sizeof *mem) : NULL;
+	if (mem)
+		g->block_mem = mem;
+	uint64_t *off = mem ? realloc(g->block_off, n * genes * sizeof *off) : NULL;
 	if (off)
 		g->block_off = off;
 	return off ? 0 : ENOMEM;
@@ -303,7 +323,16 @@ static int transpose_block(builder *b, const block_copy *rb)
 	if (g->n_blocks)
 		start = g->block_start[g->n_blocks - 1] + off[-1];
 	g->block_start[g->n_blocks] = start;
-	err = pwrite_all(g->scratch, b->buf, nnz * sizeof(pair), (off_t)(start * sizeof(pair)));
+	g->block_mem[g->n_blocks] = NULL;
+	if (g->mem_used + nnz * sizeof(pair) <= MEMORY_BUDGET) {
+		g->block_mem[g->n_blocks] = b->buf; /* the next block gets a new buffer */
+		g->mem_used += nnz * sizeof(pair);
+		b->buf = NULL;
+		b->buf_len = 0;
+	} else {
+		err = pwrite_all(g->scratch, b->buf, nnz * sizeof(pair),
+				 (off_t)(start * sizeof(pair)));
+	}
 	if (!err)
 		g->n_blocks++;
 	return err;
@@ -417,6 +446,20 @@ static uint64_t block_count(const gi_index *g, size_t blk, size_t gene)
 	return off[gene + 1] - off[gene];
 }
 
+/* n pairs of block blk from pair first on: in place when the block is in
+ * memory, else read into buf. */
+static int read_span(const gi_index *g, size_t blk, uint64_t first, uint64_t n, pair *buf,
+		     const pair **out)
+{
+	if (g->block_mem[blk]) {
+		*out = g->block_mem[blk] + first;
+		return 0;
+	}
+	*out = buf;
+	off_t at = (off_t)((g->block_start[blk] + first) * sizeof(pair));
+	return n ? pread_all(g->scratch, buf, n * sizeof(pair), at) : 0;
+}
+
 static int merge_run(gi_index *g, int out, size_t g0, size_t g1, uint64_t *cursor,
 		     pair *merged, pair *span)
 {
@@ -424,14 +467,13 @@ static int merge_run(gi_index *g, int out, size_t g0, size_t g1, uint64_t *curso
 		cursor[j] = g->offsets[j] - g->offsets[g0];
 	for (size_t blk = 0; blk < g->n_blocks; blk++) {
 		const uint64_t *off = g->block_off + blk * (g->n_genes + 1);
-		uint64_t n = off[g1] - off[g0];
-		off_t at = (off_t)((g->block_start[blk] + off[g0]) * sizeof(pair));
-		int err = n ? pread_all(g->scratch, span, n * sizeof(pair), at) : 0;
+		const pair *from;
+		int err = read_span(g, blk, off[g0], off[g1] - off[g0], span, &from);
 		if (err)
 			return err;
 		for (size_t j = g0; j < g1; j++) {
 			uint64_t c = block_count(g, blk, j);
-			memcpy(merged + cursor[j], span + (off[j] - off[g0]), c * sizeof(pair));
+			memcpy(merged + cursor[j], from + (off[j] - off[g0]), c * sizeof(pair));
 			cursor[j] += c;
 		}
 	}
@@ -603,6 +645,7 @@ int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, c
 	g->merged = 1;
 	close(g->scratch);
 	g->scratch = -1;
+	free_memory_blocks(g);
 	pthread_rwlock_unlock(&g->mode);
 	return 0;
 }
@@ -667,14 +710,14 @@ static int read_segments(gi_index *g, size_t gene, float *out, char *err, size_t
 	for (size_t blk = 0; blk < g->n_blocks; blk++) {
 		const uint64_t *off = g->block_off + blk * (g->n_genes + 1);
 		uint64_t n = block_count(g, blk, gene);
-		off_t at = (off_t)((g->block_start[blk] + off[gene]) * sizeof(pair));
-		int e = n ? pread_all(g->scratch, buf, n * sizeof *buf, at) : 0;
+		const pair *from;
+		int e = read_span(g, blk, off[gene], n, buf, &from);
 		if (e) {
 			snprintf(err, errlen, "cannot read the gene scratch file: %s", strerror(e));
 			free(buf);
 			return -1;
 		}
-		scatter(buf, n, out, g->n_cells);
+		scatter(from, n, out, g->n_cells);
 	}
 	free(buf);
 	return 0;

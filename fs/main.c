@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <strings.h>
 #include <time.h>
@@ -47,7 +48,7 @@ static const char usage[] =
 "    expression=SOURCE      gene values from X (default), raw (raw/X, raw/var's genes) or\n"
 "                           layer:NAME (layers/NAME)\n"
 "    gene_id_column=COL     name the genes by var column COL (default: the var index)\n"
-"    obs_keys=A:B:...       only these obs columns, in this order (default: all)\n"
+"    obs_keys=A:B:...       only these obs columns, in column order (default: all)\n"
 "    dataset_id=ID          dataset id (default: safe name of the file's base name)\n"
 "    dataset_name=NAME      dataset name (default: the file's base name)\n"
 "    cache_dir=PATH         persistent cache (default $XDG_CACHE_HOME/cellucidfs or\n"
@@ -184,6 +185,31 @@ out_signals:
 out_destroy:
 	fuse_session_destroy(se);
 	return status ? 1 : 0;
+}
+
+/* Every file a reader holds open is a descriptor on its cached file here, and
+ * nginx alone keeps up to open_file_cache max files open per worker: raise
+ * the limit as far as allowed (root: up to the kernel's nr_open). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	unsigned long long nr_open = 0;
+	if (f) {
+		if (fscanf(f, "%llu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	struct rlimit want = {rl.rlim_max, rl.rlim_max};
+	if (nr_open > rl.rlim_max) {
+		want.rlim_cur = want.rlim_max = (rlim_t)nr_open;
+		if (!setrlimit(RLIMIT_NOFILE, &want))
+			return;
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+	}
+	setrlimit(RLIMIT_NOFILE, &want);
 }
 
 /* The datasets to serve: one .h5ad, or every .h5ad of a directory. On
@@ -333,6 +359,7 @@ int main(int argc, char *argv[])
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fs.started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	raise_fd_limit();
 	if (open_volumes(&fs, source, &c.opt, err, sizeof err)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
 	} else if (add_mount_identity(&args, source)) {

@@ -91,9 +91,9 @@ static int check_index_names(const ex_options *o, char *err, size_t errlen)
 	if (!o->index_layout)
 		return 0;
 	if (o->dataset_id && !doc_is_local_id(o->dataset_id)) {
-		snprintf(err, errlen, "dataset_id '%s' cannot be used with layout=index (letters, "
-			 "digits, '.', '_' and '-', starting with a letter or digit, not ending "
-			 "in '.')", o->dataset_id);
+		snprintf(err, errlen, "dataset_id '%s' cannot be used with layout=index (at most "
+			 "180 letters, digits, '.', '_' and '-', starting with a letter or digit, "
+			 "not ending in '.', no device name such as CON)", o->dataset_id);
 		return -1;
 	}
 	if (o->dataset_name && (!doc_is_trimmed(o->dataset_name) ||

@@ -75,12 +75,12 @@ else
 	fail "mount with -o gene_id_column=n_counts"
 fi
 
-# --- obs_keys: exactly these fields, in this order
+# --- obs_keys: exactly these fields, in column order (export-format.md §2)
 if mount_fs "$PBMC" "$T/mnt" -o obs_keys=louvain:n_genes; then
-	check "obs_keys=louvain:n_genes: identity lists louvain, n_genes" $PY -c "
+	check "obs_keys=louvain:n_genes: identity lists n_genes, louvain (column order)" $PY -c "
 import json, sys
 d = json.load(open('$T/mnt/dataset_identity.json'))
-sys.exit([f['key'] for f in d['obs_fields']] != ['louvain', 'n_genes'])"
+sys.exit([f['key'] for f in d['obs_fields']] != ['n_genes', 'louvain'])"
 	check "obs_keys=louvain:n_genes: only their files" test \
 		"$(ls "$T/mnt/obs" | tr '\n' ' ')" = "louvain.codes.u8.gz louvain.outliers.u8.gz n_genes.values.u8.gz "
 	check "obs_keys=louvain:n_genes: louvain codes as in the reference" \

@@ -54,8 +54,8 @@ check "names layout: vectors/velocity_umap_2d.bin.gz, scaled like the points" \
 check "non-finite vectors are written as 0, with a warning" grep -q "non-finite values written as 0" "$MOUNT_LOG"
 unmount_fs "$T/mnt"
 if mount_fs "$T/vel.h5ad" "$T/mnt" -o layout=index 2>/dev/null; then
-	out=$(expect index 0)
-	check "layout=index: vectors/0_2d.bin.gz, label = id, not scaled" \
+	out=$(expect index 1)
+	check "layout=index: vectors/0_2d.bin.gz, label = id, scaled" \
 		grep -q "^vectors/0_2d.bin.gz velocity_umap$" <<<"$out"
 	unmount_fs "$T/mnt"
 else
