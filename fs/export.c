@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ad.h"
 #include "centroid.h"
@@ -383,7 +385,9 @@ static void *build_genes(void *arg)
 	}
 	double scanned = now();
 	genes_state(e, GENES_READY, "");
-	/* Genes are served from the scan's segments meanwhile. */
+	/* Genes are served from the scan's segments meanwhile, so the merge
+	 * only needs CPU time nobody else wants (Linux nices threads singly). */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	if (gi_merge(e->gi, dir, NULL, NULL, msg, sizeof msg) && !strstr(msg, strerror(ECANCELED)))
 		log_warn("%s; genes are read from the unmerged scan", msg);
 	else if (e->index_reported)

@@ -1,0 +1,608 @@
+#!/usr/bin/env bash
+# bench.sh - `make bench`: how fast cellucidfs makes a large .h5ad viewable,
+# printed beside the figures of the reference Python tools on the same
+# machine class (full `prepare()` export: 64.2 s, 2.3 GB peak RSS; AnnData-mode
+# server: 4.0 s for the manifests, 2.9-4.0 s per gene, median 3.35 s, 1.4 GB).
+#
+# Dataset: build/gen-h5ad --cells 100000 --genes 20000 --per-cell 800 --seed 3
+# (CSR, 700 MB), kept as build/data/bench-100k.h5ad and generated when absent.
+# The .h5ad is read once (cat) before every timed empty-cache mount: the bars
+# are for a warm page cache. Each mount runs the daemon in the foreground (in
+# the background), with default options plus cache_dir=<fresh or reused dir>.
+#
+#   (a) viewer-ready: from just before the daemon starts until
+#       dataset_identity.json, obs_manifest.json, var_manifest.json, every
+#       points file and every obs/ file have been read in full, one after the
+#       other (scripts/bench/probe.py) - with an empty cache_dir, then after
+#       remounting with the same, now warm, cache_dir;
+#   (b) first reads of 200 random gene files (fixed seed), each timed on its
+#       own, on the empty-cache mount right after (a): p50, p99, max;
+#   (c) `cp -r` of the whole mount, started as soon as a fresh mount with an
+#       empty cache_dir appears: wall time, and the daemon's peak RSS (VmHWM)
+#       when it ends - a full materialisation, like prepare();
+#   (d) nginx (scripts/nginx/cellucid.conf, via `scripts/demo.sh conf`),
+#       `wrk -t2 -c16 -d20s` on random gene files (scripts/bench/
+#       random_genes.lua, fixed seed): from (c)'s mount, where every gene has
+#       been generated once, so this measures serving, not generating; then
+#       from (c)'s copy in a plain directory;
+#   (e) (a)-(c) on a 1 000 000-cell x 2 000-gene x 1 000 values/cell variant
+#       (8.6 GB, generated in a few minutes) when BENCH_1M=1 and the disk has
+#       room; otherwise the table says it was skipped and why.
+#
+# Output: the table on stdout (progress on stderr), the same table in Markdown
+# in build/bench/results.md (for the README), the daemons' logs and wrk's
+# output in build/bench/*.log. Mounts, cache dirs and copies live in a
+# temporary directory that is removed at the end, also on failure or Ctrl-C.
+# Needs root (nginx workers run as www-data and read the mount through
+# allow_other), FUSE, nginx, wrk, curl and /usr/bin/python3: `make bench`
+# installs them and builds ./cellucidfs and build/gen-h5ad first.
+#
+# Environment:
+#   BENCH_1M=1                 also run (e)
+#   BENCH_CELLS, BENCH_GENES, BENCH_PER_CELL, BENCH_SEED
+#                              the main dataset (100000, 20000, 800, 3); a
+#                              small one gives a quick trial run
+#   BENCH_1M_CELLS, BENCH_1M_GENES, BENCH_1M_PER_CELL
+#                              the variant (1000000, 2000, 1000)
+#   BENCH_WRK_SECONDS          length of each wrk run (20)
+#   BENCH_PORT                 first port tried for nginx (18180)
+#   BENCH_TMPDIR               where the temporary directory goes ($TMPDIR or /tmp)
+#   CELLUCIDFS_BIN             the binary (./cellucidfs)
+#
+# A run on a 2-core machine busy with other jobs (load average 5-7), so the
+# times are pessimistic:
+#
+#   $ make bench
+#   bench: main: reading build/data/bench-100k.h5ad into the page cache
+#   bench: main: (a) viewer-ready, empty cache_dir
+#   bench: main: viewer-ready in 5.342 s (16 files, 3341097 bytes)
+#   ...
+#   cellucidfs bench — 100 000 cells × 20 000 genes × 800 values/cell (700 MB), 2 cores
+#   measure                                  cellucidfs     reference (Python)                   bar       met
+#   (a) viewer-ready, empty cache_dir        5.34 s         4.0 s (server) / 64.2 s (prepare)    ≤ 2 s     NO
+#   (a) viewer-ready, warm cache_dir         0.06 s         4.0 s (server, every start)          ≤ 0.3 s   yes
+#   (b) first gene read, p50                 1.1 ms         3.35 s (server, median)              ≤ 5 ms    yes
+#   (b) first gene read, p99                 13.0 ms        4.0 s (server, slowest)              ≤ 50 ms   yes
+#   (b) first gene read, max                 16.1 ms        4.0 s (server, slowest)
+#   (c) cp -r of the mount, wall time        21.7 s         64.2 s (prepare)                     ≤ 10 s    NO
+#   (c) daemon peak RSS, cp -r               403 MB         2.3 GB (prepare) / 1.4 GB (server)   ≤ 1 GB    yes
+#   (d) nginx, gene files from the mount     15 333 req/s   —
+#   (d) nginx, same files, plain directory   21 268 req/s   —
+#   (d) mount / plain directory              72 %           —                                    ≥ 80 %    NO
+#   (e) 1 000 000 cells × 2 000 genes × 1 000 values/cell: skipped (set BENCH_1M=1)
+#     note: main: daemon peak RSS after (c) and (d) together: 403 MB
+#     note: main: 32 warnings or errors in build/bench/main.log, the first in "(d) nginx +
+#           wrk on the mount": cellucidfs: cached var/GENE03262.values.u8.gz is missing or
+#           damaged; generating it again
+#     note: load average: 4.85 4.54 3.59 at the start, 6.98 5.32 3.95 at the end; AMD EPYC
+#   bench: Markdown table: build/bench/results.md; logs: build/bench/*.log
+set -euo pipefail
+export LC_ALL=C.UTF-8   # ${#s} counts characters (the table has × and ≤)
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${CELLUCIDFS_BIN:-$ROOT/cellucidfs}
+GEN=$ROOT/build/gen-h5ad
+PY=/usr/bin/python3
+PROBE=$ROOT/scripts/bench/probe.py
+WRK_LUA=$ROOT/scripts/bench/random_genes.lua
+DATA_DIR=$ROOT/build/data
+OUT=$ROOT/build/bench
+
+CELLS=${BENCH_CELLS:-100000}
+GENES=${BENCH_GENES:-20000}
+PER_CELL=${BENCH_PER_CELL:-800}
+SEED=${BENCH_SEED:-3}
+BIG=${BENCH_1M:-0}
+BIG_CELLS=${BENCH_1M_CELLS:-1000000}
+BIG_GENES=${BENCH_1M_GENES:-2000}
+BIG_PER_CELL=${BENCH_1M_PER_CELL:-1000}
+WRK_SECONDS=${BENCH_WRK_SECONDS:-20}
+FIRST_PORT=${BENCH_PORT:-18180}
+GENE_SAMPLE=200
+
+say() { echo "bench: $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+# --- state, and cleaning it up ------------------------------------------------
+
+TMP=             # the temporary directory
+DAEMON_PID=      # the cellucidfs daemon now running, and its mountpoint
+DAEMON_MNT=
+NGINX_PREFIX=    # nginx's prefix directory while it runs
+declare -A R     # measured values by "<dataset>.<measure>"; absent: not measured
+NOTES=()         # lines printed under the table
+
+# alive PID: running, and not a zombie.
+alive() {
+	local state
+	state=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
+}
+
+# mounted: is anything on DAEMON_MNT? (findmnt also sees the mount of a
+# daemon that died, which mountpoint(1) cannot stat.)
+mounted() { findmnt -rn --mountpoint "$DAEMON_MNT" >/dev/null 2>&1; }
+
+cleanup() {
+	stop_nginx
+	stop_daemon || true
+	# --one-file-system: never descend into a mount that would not go away.
+	[ -z "$TMP" ] || rm -rf --one-file-system "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the daemon -----------------------------------------------------------------
+
+# mark LOG TEXT: a time-stamped line in a daemon's log, so that what it
+# says can be told apart by step.
+mark() { echo "--- $(date +%T) $2" >>"$1"; }
+
+# start_daemon DATA MNT LOG OPTIONS STEP: cellucidfs in the foreground, in
+# the background, so its pid (for VmHWM) and exit status are ours.
+start_daemon() {
+	mkdir -p "$2"
+	mark "$3" "$5: mount ${1##*/} -o $4"
+	"$BIN" "$1" "$2" -f -o "$4" </dev/null >>"$3" 2>&1 &
+	DAEMON_PID=$! DAEMON_MNT=$2
+}
+
+# wait_mount LOG: wait (up to 120 s) for the mount of start_daemon.
+wait_mount() {
+	local i
+	for ((i = 0; i < 2400; i++)); do
+		mountpoint -q "$DAEMON_MNT" && return 0
+		alive "$DAEMON_PID" || break
+		sleep 0.05
+	done
+	say "$DAEMON_MNT did not appear; the daemon's log is $1"
+	return 1
+}
+
+# stop_daemon: unmount, wait for the daemon to exit; its exit status.
+stop_daemon() {
+	local i=0 status=0
+	[ -n "$DAEMON_PID" ] || return 0
+	# Busy for a moment right after a reader exits is possible: retry, then
+	# detach lazily so the bench always finishes.
+	while mounted && [ "$i" -lt 20 ]; do
+		fusermount3 -u "$DAEMON_MNT" 2>/dev/null && break
+		sleep 0.5
+		i=$((i + 1))
+	done
+	if mounted; then
+		say "$DAEMON_MNT is busy: unmounting lazily"
+		fusermount3 -u -z "$DAEMON_MNT"
+	fi
+	i=0
+	while alive "$DAEMON_PID" && [ "$i" -lt 600 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if alive "$DAEMON_PID"; then
+		say "cellucidfs ($DAEMON_PID) did not exit 60 s after the unmount: killing it"
+		kill -KILL "$DAEMON_PID"
+	fi
+	wait "$DAEMON_PID" || status=$?
+	DAEMON_PID=
+	return "$status"
+}
+
+# unmount KEY STEP: stop_daemon, noting a non-zero exit status.
+unmount() {
+	local status=0
+	stop_daemon || status=$?
+	[ "$status" -eq 0 ] || NOTES+=("$1 $2: the daemon exited with status $status (log: build/bench/$1.log)")
+}
+
+# peak_rss_kb: the daemon's peak resident set (VmHWM), in kB.
+peak_rss_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$DAEMON_PID/status"; }
+
+# wait_index CACHE LOG SECONDS: wait for the gene index to be merged into
+# the cache directory, so that a remount finds a complete, warm cache; 1 when
+# the daemon said it will not be (failed, or built outside the cache).
+wait_index() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		compgen -G "$1/*/genes.idx" >/dev/null && return 0
+		grep -q -E 'unmerged scan|in a temporary file instead' "$2" && return 1
+		grep -qs '"state":[[:space:]]*"failed"' "$DAEMON_MNT/.cellucidfs/status.json" && return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# --- nginx ----------------------------------------------------------------------
+
+run_nginx() { nginx -p "$NGINX_PREFIX/" -c "$NGINX_PREFIX/nginx.conf" -e "$NGINX_PREFIX/error.log" "$@"; }
+
+# free_port: the first port from FIRST_PORT nothing listens on.
+free_port() {
+	local p
+	for ((p = FIRST_PORT; p < FIRST_PORT + 100; p++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	die "no free port in $FIRST_PORT-$((FIRST_PORT + 99)) (set BENCH_PORT)"
+}
+
+# start_nginx ROOT PORT: the shipped server block serving ROOT, its master
+# as root, its workers as www-data (as a real deployment runs it).
+start_nginx() {
+	local i
+	NGINX_PREFIX=$TMP/nginx
+	rm -rf "$NGINX_PREFIX"
+	mkdir -p "$NGINX_PREFIX/tmp"
+	bash "$ROOT/scripts/demo.sh" conf "$1" "$2" "$NGINX_PREFIX" >"$NGINX_PREFIX/nginx.conf"
+	if ! run_nginx 2>/dev/null; then
+		say "nginx did not start: $(tail -n 2 "$NGINX_PREFIX/error.log" 2>/dev/null)"
+		NGINX_PREFIX=
+		return 1
+	fi
+	for ((i = 0; i < 100; i++)); do
+		curl -fs -o /dev/null "http://127.0.0.1:$2/dataset_identity.json" && return 0
+		sleep 0.1
+	done
+	say "nginx does not serve $1 on port $2: $(tail -n 2 "$NGINX_PREFIX/error.log")"
+	return 1
+}
+
+stop_nginx() {
+	local pid i=0
+	[ -n "$NGINX_PREFIX" ] || return 0
+	if pid=$(cat "$NGINX_PREFIX/nginx.pid" 2>/dev/null) && alive "$pid"; then
+		run_nginx -s quit 2>/dev/null || kill -QUIT "$pid"
+		while alive "$pid" && [ "$i" -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if alive "$pid"; then kill -TERM "$pid"; fi
+	fi
+	NGINX_PREFIX=
+}
+
+# serve_rate KEY MEASURE ROOT LIST WHAT: R[KEY.MEASURE] = nginx's requests/s
+# for the paths in LIST under ROOT (WHAT, in the logs). Every response must be a 200, and nginx's
+# error log must stay free of alerts (its sign of a file that changed size).
+# wrk's report goes to build/bench/KEY-wrk.log.
+serve_rate() {
+	local port out bad log=$OUT/$1-wrk.log
+	port=$(free_port)
+	if ! start_nginx "$3" "$port"; then
+		R[$1.$2]=error
+		stop_nginx
+		return 0
+	fi
+	mark "$log" "(d) wrk on $5 ($3)"
+	mark "$OUT/$1.log" "(d) nginx + wrk on $5"
+	if ! out=$(wrk -t2 -c16 -d"${WRK_SECONDS}s" -s "$WRK_LUA" "http://127.0.0.1:$port" -- "$4" "$SEED" 2>&1); then
+		echo "$out" >>"$log"
+		R[$1.$2]=error
+		stop_nginx
+		return 0
+	fi
+	echo "$out" >>"$log"
+	if grep -E '\[(alert|crit|emerg)\]|truncated' "$NGINX_PREFIX/error.log" >>"$log"; then
+		NOTES+=("$1 (d) on $5: nginx logged alerts (see ${log#"$ROOT"/})")
+	fi
+	stop_nginx
+	bad=$(awk '/^Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
+	if [ -n "$bad" ]; then
+		NOTES+=("$1 (d) on $5: $bad responses were not 200 (see ${log#"$ROOT"/})")
+		R[$1.$2]=error
+		return 0
+	fi
+	if grep -q '^  Socket errors:' <<<"$out"; then
+		NOTES+=("$1 (d) on $5: wrk:$(grep '^  Socket errors:' <<<"$out" | sed 's/^ *Socket errors//')")
+	fi
+	R[$1.$2]=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+}
+
+# --- datasets -----------------------------------------------------------------
+
+# dataset_path CELLS GENES PER_CELL: where that dataset (seed SEED) is kept.
+dataset_path() {
+	case "$1/$2/$3/$SEED" in
+	100000/20000/800/3) echo "$DATA_DIR/bench-100k.h5ad" ;;
+	1000000/2000/1000/3) echo "$DATA_DIR/bench-1m.h5ad" ;;
+	*) echo "$DATA_DIR/bench-$1c-$2g-$3k-s$SEED.h5ad" ;;
+	esac
+}
+
+# X (float32 value + int32 index per stored value) plus about 600 bytes a
+# cell of obs, obsm and obsp: gen-h5ad's output size, give or take a few %.
+data_bytes() { echo $(($1 * $3 * 8 + $1 * 600)); }
+
+# Disk the runs of one dataset need at most: the gene index (its scratch
+# file and the merged copy, 8 bytes per stored value each) and, twice (cache
+# and copy), every gene file uncompressed (one byte per cell and gene).
+work_bytes() { echo $((2 * $1 * $3 * 8 + 2 * $1 * $2 + (1 << 30))); }
+
+avail_bytes() { df --output=avail -B1 "$1" | tail -n 1 | tr -d ' '; }
+
+gb() { awk -v b="$1" 'BEGIN { printf "%.1f GB", b / 1e9 }'; }
+
+# room CELLS GENES PER_CELL DATA: empty when the disk has room for the
+# dataset and its runs, else why not.
+room() {
+	local need_data=0 need_tmp
+	[ -s "$4" ] || need_data=$(data_bytes "$1" "$2" "$3")
+	need_tmp=$(work_bytes "$1" "$2" "$3")
+	if [ "$(df --output=target "$DATA_DIR" | tail -n 1)" = "$(df --output=target "$TMP" | tail -n 1)" ]; then
+		need_tmp=$((need_tmp + need_data)) need_data=0
+	fi
+	if [ "$need_data" -gt "$(avail_bytes "$DATA_DIR")" ]; then
+		echo "needs $(gb "$need_data") free in $DATA_DIR, has $(gb "$(avail_bytes "$DATA_DIR")")"
+	elif [ "$need_tmp" -gt "$(avail_bytes "$TMP")" ]; then
+		echo "needs $(gb "$need_tmp") free in $TMP, has $(gb "$(avail_bytes "$TMP")")"
+	fi
+}
+
+# generate CELLS GENES PER_CELL DATA: make the dataset unless it is there
+# (gen-h5ad writes DATA.part and renames it, so DATA is always complete).
+generate() {
+	local t0
+	[ -s "$4" ] && return 0
+	say "generating $4 ($1 cells x $2 genes x $3 values/cell)"
+	t0=$EPOCHREALTIME
+	"$GEN" --cells "$1" --genes "$2" --per-cell "$3" --seed "$SEED" "$4" >&2
+	NOTES+=("generated ${4#"$ROOT"/} in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s")
+}
+
+# --- the measurements -----------------------------------------------------------
+
+# ready KEY MEASURE DATA MNT CACHE LOG: R[KEY.MEASURE] = seconds from starting
+# the daemon to the viewer's first files read; the mount stays up.
+ready() {
+	local t0 out secs files bytes
+	t0=$EPOCHREALTIME
+	start_daemon "$3" "$4" "$6" "cache_dir=$5" "(a) ${2#ready_} cache_dir"
+	if out=$("$PY" "$PROBE" ready "$4" "$t0" "$DAEMON_PID" 2>>"$6"); then
+		read -r secs files bytes <<<"$out"
+		R[$1.$2]=$secs
+		say "$1: viewer-ready in $secs s ($files files, $bytes bytes)"
+	else
+		R[$1.$2]=error
+		say "$1: viewer-ready failed (log: $6)"
+	fi
+}
+
+# bench_dataset KEY DATA SERVE: (a)-(c), and (d) when SERVE is 1.
+bench_dataset() {
+	local key=$1 data=$2 serve=$3 log=$OUT/$1.log mnt=$TMP/mnt out t0 list
+	local p50 p99 max n bytes first
+	: >"$log"
+	[ "$serve" != 1 ] || : >"$OUT/$key-wrk.log"
+
+	say "$key: reading ${data#"$ROOT"/} into the page cache"
+	cat "$data" >/dev/null
+	say "$key: (a) viewer-ready, empty cache_dir"
+	ready "$key" ready_empty "$data" "$mnt" "$TMP/cache-a" "$log"
+	if mountpoint -q "$mnt"; then
+		say "$key: (b) first reads of $GENE_SAMPLE random genes"
+		mark "$log" "(b) first reads of $GENE_SAMPLE random genes"
+		if out=$("$PY" "$PROBE" genes "$mnt" "$GENE_SAMPLE" "$SEED" 2>>"$log"); then
+			read -r p50 p99 max n bytes <<<"$out"
+			R[$key.gene_p50]=$p50 R[$key.gene_p99]=$p99 R[$key.gene_max]=$max
+			say "$key: $n genes: p50 $p50 ms, p99 $p99 ms, max $max ms"
+		else
+			R[$key.gene_p50]=error R[$key.gene_p99]=error R[$key.gene_max]=error
+		fi
+		wait_index "$TMP/cache-a" "$log" 1800 ||
+			NOTES+=("$key: the gene index never reached the cache_dir, so (a) warm had to rebuild it")
+	fi
+	unmount "$key" "(a) empty"
+
+	say "$key: (a) viewer-ready, warm cache_dir"
+	ready "$key" ready_warm "$data" "$mnt" "$TMP/cache-a" "$log"
+	unmount "$key" "(a) warm"
+	rm -rf "$TMP/cache-a"
+
+	say "$key: (c) cp -r of a fresh mount, empty cache_dir"
+	cat "$data" >/dev/null
+	start_daemon "$data" "$mnt" "$log" "cache_dir=$TMP/cache-c,allow_other,default_permissions" "(c)"
+	if wait_mount "$log"; then
+		mark "$log" "(c) cp -r"
+		t0=$EPOCHREALTIME
+		if cp -r "$mnt" "$TMP/copy" 2>>"$log"; then
+			R[$key.cp_seconds]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+			R[$key.cp_rss_kb]=$(peak_rss_kb)
+			say "$key: cp -r in ${R[$key.cp_seconds]} s ($(du -sh "$TMP/copy" | cut -f1)), daemon peak RSS ${R[$key.cp_rss_kb]} kB"
+		else
+			R[$key.cp_seconds]=error R[$key.cp_rss_kb]=error
+			say "$key: cp -r failed (log: $log)"
+		fi
+		if [ "$serve" = 1 ] && [ "${R[$key.cp_seconds]}" != error ]; then
+			list=$TMP/genes.list
+			find "$TMP/copy/var" -type f -printf '/var/%f\n' | sort >"$list"
+			say "$key: (d) nginx + wrk on the mount (${WRK_SECONDS} s)"
+			serve_rate "$key" rps_mount "$mnt" "$list" "the mount"
+			say "$key: (d) nginx + wrk on the plain copy (${WRK_SECONDS} s)"
+			serve_rate "$key" rps_plain "$TMP/copy" "$list" "the plain copy"
+			say "$key: nginx: ${R[$key.rps_mount]} req/s from the mount, ${R[$key.rps_plain]} from the copy"
+			NOTES+=("$key: daemon peak RSS after (c) and (d) together: $(fmt kb "$(peak_rss_kb)")")
+		fi
+	fi
+	unmount "$key" "(c)"
+	rm -rf "$TMP/cache-c" "$TMP/copy"
+
+	# Anything but progress reports is worth a note, with the step it came in.
+	n=$(grep -c -v -E '^(---|cellucidfs: (prefetch|gene index): )' "$log" || true)
+	if [ "$n" -gt 0 ]; then
+		first=$(awk '/^---/ { step = substr($0, 14); next }
+			!/^cellucidfs: (prefetch|gene index): / { print "in \"" step "\": " $0; exit }' "$log")
+		NOTES+=("$key: $n warnings or errors in build/bench/$key.log, the first $first")
+	fi
+	# The log, with the step markers, less the gene index's every-10 % lines.
+	grep -v -E '^cellucidfs: gene index: scanned [0-9]+%' "$log" >"$TMP/log" || true
+	if grep -v -q '^---' "$TMP/log"; then
+		say "$key: the daemons said (build/bench/$key.log):"
+		head -n 40 "$TMP/log" | sed 's/^/    /' >&2
+		[ "$(wc -l <"$TMP/log")" -le 40 ] || say "    ... $(($(wc -l <"$TMP/log") - 40)) more lines"
+	fi
+}
+
+# --- the table ------------------------------------------------------------------
+
+TABLE=()   # rows, each "measure|cellucidfs|reference|bar|met"
+
+# fmt KIND VALUE: a measured value with its unit.
+fmt() {
+	case "$2" in error | "") echo "${2:-not measured}"; return ;; esac
+	case "$1" in
+	s) awk -v v="$2" 'BEGIN { printf(v < 10 ? "%.2f s" : "%.1f s", v) }' ;;
+	ms) awk -v v="$2" 'BEGIN { printf(v < 100 ? "%.1f ms" : "%.0f ms", v) }' ;;
+	kb) awk -v v="$2" 'BEGIN { b = v * 1024; printf(b < 1e9 ? "%.0f MB" : "%.2f GB", b < 1e9 ? b / 1e6 : b / 1e9) }' ;;
+	rps) echo "$(group "$(awk -v v="$2" 'BEGIN { printf "%.0f", v }')") req/s" ;;
+	pct) awk -v v="$2" 'BEGIN { printf "%.0f %%", v }' ;;
+	esac
+}
+
+# met VALUE OP LIMIT: yes/NO against the bar, empty without a value.
+met() {
+	case "$1" in error | "") return ;; esac
+	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = op == "le" ? v <= l : v >= l; print(ok ? "yes" : "NO") }'
+}
+
+# row MEASURE KIND VALUE REFERENCE [BAR OP LIMIT]; TABLE rows starting with #
+# are section headings.
+row() {
+	local verdict=""
+	[ $# -lt 7 ] || verdict=$(met "$3" "$6" "$7")
+	TABLE+=("$1|$(fmt "$2" "$3")|$4|${5:-}|$verdict")
+}
+
+# ratio A B: 100 * A / B; "error" or nothing when either is.
+ratio() {
+	case "$1/$2" in
+	*error*) echo error ;;
+	?*/?*) awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", 100 * a / b }' ;;
+	esac
+}
+
+# rows KEY BARS: the rows of one dataset, with the bars (and the reference
+# figures) of the issue's 100k dataset or of the 1M variant.
+rows() {
+	local k=$1
+	if [ "$2" = 100k ]; then
+		row "(a) viewer-ready, empty cache_dir" s "${R[$k.ready_empty]:-}" "4.0 s (server) / 64.2 s (prepare)" "≤ 2 s" le 2
+		row "(a) viewer-ready, warm cache_dir" s "${R[$k.ready_warm]:-}" "4.0 s (server, every start)" "≤ 0.3 s" le 0.3
+		row "(b) first gene read, p50" ms "${R[$k.gene_p50]:-}" "3.35 s (server, median)" "≤ 5 ms" le 5
+		row "(b) first gene read, p99" ms "${R[$k.gene_p99]:-}" "4.0 s (server, slowest)" "≤ 50 ms" le 50
+		row "(b) first gene read, max" ms "${R[$k.gene_max]:-}" "4.0 s (server, slowest)"
+		row "(c) cp -r of the mount, wall time" s "${R[$k.cp_seconds]:-}" "64.2 s (prepare)" "≤ 10 s" le 10
+		# 1 GB = 976 563 kB
+		row "(c) daemon peak RSS, cp -r" kb "${R[$k.cp_rss_kb]:-}" "2.3 GB (prepare) / 1.4 GB (server)" "≤ 1 GB" le 976563
+		row "(d) nginx, gene files from the mount" rps "${R[$k.rps_mount]:-}" "—"
+		row "(d) nginx, same files, plain directory" rps "${R[$k.rps_plain]:-}" "—"
+		row "(d) mount / plain directory" pct "$(ratio "${R[$k.rps_mount]:-}" "${R[$k.rps_plain]:-}")" "—" "≥ 80 %" ge 80
+	else
+		row "(a) viewer-ready, empty cache_dir" s "${R[$k.ready_empty]:-}" "—" "≤ 30 s" le 30
+		row "(a) viewer-ready, warm cache_dir" s "${R[$k.ready_warm]:-}" "—" "≤ 1 s" le 1
+		row "(b) first gene read, p50" ms "${R[$k.gene_p50]:-}" "—"
+		row "(b) first gene read, p99" ms "${R[$k.gene_p99]:-}" "—"
+		row "(b) first gene read, max" ms "${R[$k.gene_max]:-}" "—"
+		row "(c) cp -r of the mount, wall time" s "${R[$k.cp_seconds]:-}" "—"
+		# 4 GB = 3 906 250 kB
+		row "(c) daemon peak RSS, cp -r" kb "${R[$k.cp_rss_kb]:-}" "—" "≤ 4 GB" le 3906250
+	fi
+}
+
+# pad TEXT WIDTH
+pad() { printf '%s%*s' "$1" $(($2 - ${#1})) ""; }
+
+# print_table TITLE: the rows as text (stdout) and as Markdown (results.md).
+print_table() {
+	local head="measure|cellucidfs|reference (Python)|bar|met" r f w=(0 0 0 0 0) i line md
+	for r in "$head" "${TABLE[@]}"; do
+		[ "${r:0:1}" != "#" ] || continue
+		IFS='|' read -r -a f <<<"$r|"
+		for i in 0 1 2 3 4; do
+			[ "${#f[i]}" -le "${w[i]}" ] || w[i]=${#f[i]}
+		done
+	done
+	md="### \`$COMMAND\` — ${1#cellucidfs bench — }"$'\n\n'
+	md+="| measure | cellucidfs | reference (Python) | bar | met |"$'\n'"| --- | --- | --- | --- | --- |"$'\n'
+	echo
+	echo "$1"
+	for r in "$head" "${TABLE[@]}"; do
+		if [ "${r:0:1}" = "#" ]; then
+			echo "${r:1}"
+			md+="| **${r:1}** | | | | |"$'\n'
+			continue
+		fi
+		IFS='|' read -r -a f <<<"$r|"
+		line=""
+		for i in 0 1 2 3; do line+="$(pad "${f[i]}" "${w[i]}")   "; done
+		echo "${line}${f[4]}" | sed 's/ *$//'
+		[ "$r" = "$head" ] || md+="| ${f[0]} | ${f[1]} | ${f[2]} | ${f[3]} | ${f[4]} |"$'\n'
+	done
+	for line in "${NOTES[@]}"; do
+		echo "  note: $line"
+		md+=$'\n'"- $line"
+	done
+	printf '%s\n' "$md" >"$OUT/results.md"
+}
+
+# group N: 1000000 -> "1 000 000"
+group() { sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\| \)/\1 \2\3/; ta' <<<"$1"; }
+
+# describe CELLS GENES PER_CELL DATA
+describe() {
+	echo "$(group "$1") cells × $(group "$2") genes × $(group "$3") values/cell ($(awk -v b="$(stat -c %s "$4")" 'BEGIN { printf(b < 1e9 ? "%.0f MB" : "%.1f GB", b < 1e9 ? b / 1e6 : b / 1e9) }'))"
+}
+
+# --- main -------------------------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || die "run as root (nginx's workers read the mount as www-data through allow_other)"
+for tool in "$BIN" "$GEN"; do
+	[ -x "$tool" ] || die "$tool is missing (make bench builds it)"
+done
+for tool in nginx wrk curl fusermount3 "$PY"; do
+	command -v "$tool" >/dev/null || die "$tool is not installed (make deps installs it)"
+done
+[ -c /dev/fuse ] || die "FUSE is not available here (no /dev/fuse)"
+
+COMMAND=""   # what produced the table, for results.md
+for v in BENCH_1M BENCH_CELLS BENCH_GENES BENCH_PER_CELL BENCH_SEED BENCH_1M_CELLS BENCH_1M_GENES \
+	BENCH_1M_PER_CELL BENCH_WRK_SECONDS; do
+	[ -z "${!v:-}" ] || COMMAND+="$v=${!v} "
+done
+COMMAND+="make bench"
+
+mkdir -p "$DATA_DIR" "$OUT"
+TMP=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/cellucidfs-bench.XXXXXX")
+chmod 755 "$TMP"   # nginx's workers (www-data) go through it
+d=$TMP
+while [ "$d" != / ]; do
+	[ $(($(stat -c %a "$d") % 2)) -eq 1 ] ||
+		die "www-data cannot reach $TMP: no o+x on $d (chmod o+x it, or set BENCH_TMPDIR)"
+	d=$(dirname "$d")
+done
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+DATA=$(dataset_path "$CELLS" "$GENES" "$PER_CELL")
+why=$(room "$CELLS" "$GENES" "$PER_CELL" "$DATA")
+[ -z "$why" ] || die "not enough disk: $why"
+generate "$CELLS" "$GENES" "$PER_CELL" "$DATA"
+bench_dataset main "$DATA" 1
+TITLE="cellucidfs bench — $(describe "$CELLS" "$GENES" "$PER_CELL" "$DATA"), $(nproc) cores"
+[ "$CELLS/$GENES/$PER_CELL" = 100000/20000/800 ] ||
+	NOTES+=("this is not the issue's dataset: the reference figures and bars are for 100 000 × 20 000 × 800")
+rows main 100k
+
+BIG_DATA=$(dataset_path "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL")
+BIG_TITLE="$(group "$BIG_CELLS") cells × $(group "$BIG_GENES") genes × $(group "$BIG_PER_CELL") values/cell"
+if [ "$BIG" != 1 ]; then
+	TABLE+=("#(e) $BIG_TITLE: skipped (set BENCH_1M=1)")
+elif why=$(room "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL" "$BIG_DATA") && [ -n "$why" ]; then
+	TABLE+=("#(e) $BIG_TITLE: skipped ($why)")
+else
+	generate "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL" "$BIG_DATA"
+	bench_dataset big "$BIG_DATA" 0
+	TABLE+=("#(e) $(describe "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL" "$BIG_DATA")")
+	rows big 1m
+	[ "$BIG_GENES/$BIG_PER_CELL" != 2000/1000 ] ||
+		NOTES+=("(e) has 2 000 genes: 1 000 values per cell need at least 1 000, and 2 000 is the usual highly-variable-gene selection (X half dense)")
+fi
+NOTES+=("load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)")
+print_table "$TITLE"
+say "Markdown table: ${OUT#"$ROOT"/}/results.md; logs: ${OUT#"$ROOT"/}/*.log"
