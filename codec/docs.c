@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "safename.h"
 
@@ -554,10 +555,22 @@ static int is_alnum(char c)
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
+#define LOCAL_ID_MAX 180
+
+static int is_device_name(const char *s)
+{
+	static const char *const devices[] = {"CON", "PRN", "AUX", "NUL"};
+	for (size_t i = 0; i < sizeof devices / sizeof *devices; i++)
+		if (!strcasecmp(s, devices[i]))
+			return 1;
+	return (!strncasecmp(s, "COM", 3) || !strncasecmp(s, "LPT", 3)) &&
+	       s[3] >= '1' && s[3] <= '9' && !s[4];
+}
+
 int doc_is_local_id(const char *s)
 {
 	size_t n = strlen(s);
-	if (!n || !is_alnum(s[0]) || s[n - 1] == '.')
+	if (!n || n > LOCAL_ID_MAX || !is_alnum(s[0]) || s[n - 1] == '.' || is_device_name(s))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!is_alnum(s[i]) && !strchr("._-", s[i]))
@@ -565,15 +578,23 @@ int doc_is_local_id(const char *s)
 	return 1;
 }
 
-/* safename() leaves only [A-Za-z0-9._-] and no '.' or '_' at either end;
- * what remains to drop is a leading '-'. */
+/* safename() leaves only [A-Za-z0-9._-]; what remains is to start with a
+ * letter or digit, to fit 180 characters without ending in '.', and to be
+ * no device name. */
 char *doc_local_id(const char *s)
 {
 	char *safe = safename(s);
 	if (!safe)
 		return NULL;
-	const char *from = safe + strspn(safe, "-");
-	char *id = strdup(*from ? from : "dataset");
+	const char *from = safe + strspn(safe, "-._");
+	char *id = malloc(LOCAL_ID_MAX + sizeof "_");
+	if (id) {
+		snprintf(id, LOCAL_ID_MAX + 1, "%s", *from ? from : "dataset");
+		for (size_t n = strlen(id); n && id[n - 1] == '.'; n--)
+			id[n - 1] = 0;
+		if (is_device_name(id))
+			strcat(id, "_");
+	}
 	free(safe);
 	return id;
 }

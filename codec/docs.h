@@ -103,8 +103,9 @@ size_t doc_index_bytes(size_t n_cells, int index_layout);
 int doc_is_trimmed(const char *s);
 /* Any C0/C1 control character or DEL. */
 int doc_has_control(const char *s);
-/* The local folder picker's dataset id: [A-Za-z0-9][A-Za-z0-9._-]*, not
- * ending in '.'. */
+/* The local folder picker's dataset id, [A-Za-z0-9][A-Za-z0-9._-]* not
+ * ending in '.', that is also a remote dataset directory (a collection's):
+ * at most 180 characters and no Windows device name (CON, COM1, ...). */
 int doc_is_local_id(const char *s);
 /* A malloc'd id derived from s that doc_is_local_id accepts ("dataset" when
  * nothing of s is usable), or NULL when memory ran out. */

@@ -57,6 +57,8 @@ static const char usage[] =
 "    prefetch=LEVEL         warm the cache after mounting: none, obs (what the viewer loads\n"
 "                           first, the default) or all (every gene too)\n"
 "    host=HOST, port=PORT   what _cellucid/info announces (default 127.0.0.1, 8080)\n"
+"    layout=names|index     files named after fields and genes (default), or by number\n"
+"                           with the strict viewer's closed documents\n"
 "\n"
 "general options:\n"
 "    -f                     stay in the foreground\n"

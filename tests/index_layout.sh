@@ -6,7 +6,8 @@
 # (its --self-test). Then: generated sets at 65 536 cells (uint16 indices in
 # layout=index, uint32 in the names layout) and 70 000 cells (uint32), a
 # copy of pbmc with hostile content (a key with a leading space, an all-NaN
-# field, ±Inf, repeated categories, an empty gene name, negative and NaN edge
+# field, ±Inf, repeated categories, uint8 and uint16 code widths mixed, an
+# empty gene name, negative and NaN edge
 # weights, a file name that is no valid id; and a vector field) that
 # layout=index must still serve cleanly, alone and in a directory source;
 # the option checks; and one persistent cache shared by both layouts.
@@ -204,9 +205,14 @@ with h5py.File(dst, "r+") as f:
     dup.attrs.update({"encoding-type": "categorical", "encoding-version": "0.2.0", "ordered": False})
     dup["codes"] = (np.arange(n) % 3).astype(np.int8)
     dup["categories"] = np.array(["x", "x", "y"], dtype=h5py.string_dtype())
+    wide = obs.create_group("wide")                   # 300 categories: uint16 codes
+    wide.attrs.update(dup.attrs)
+    wide["codes"] = (np.arange(n) % 300).astype(np.int16)
+    wide["categories"] = np.array([f"c{k}" for k in range(300)], dtype=h5py.string_dtype())
     for key in ("empty", "with_inf"):
         obs[key].attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
-    obs.attrs["column-order"] = np.array(order + ["empty", "with_inf", "dupcat"], dtype=h5py.string_dtype())
+    obs.attrs["column-order"] = np.array(order + ["empty", "with_inf", "dupcat", "wide"],
+                                         dtype=h5py.string_dtype())
     vel = f["obsm"].create_dataset("velocity_umap", data=np.ones(f["obsm/X_umap"].shape, np.float32))
     vel.attrs.update({"encoding-type": "array", "encoding-version": "0.2.0"})
     names = f["var/index"][:]
@@ -230,8 +236,10 @@ if mount_both "$HOSTILE" obs_quantization=none; then
 	$PY tests/strict_check.py --self-test "$T/mnt_index" hostile-index || failures=$((failures + 1))
 	keys=$($PY -c 'import json,sys; print(sorted(f["key"] for f in json.load(open(sys.argv[1]))["obs_fields"]))' \
 		"$T/mnt_index/dataset_identity.json")
-	check "hostile-index: ' phase', empty and dupcat left out, with_inf kept ($keys)" \
-		test "$keys" = "['G2M_score', 'S_score', 'bulk_labels', 'louvain', 'n_counts', 'n_genes', 'percent_mito', 'with_inf']"
+	check "hostile-index: ' phase', empty and dupcat left out, with_inf and wide kept ($keys)" \
+		test "$keys" = "['G2M_score', 'S_score', 'bulk_labels', 'louvain', 'n_counts', 'n_genes', 'percent_mito', 'wide', 'with_inf']"
+	check "hostile-index: no export_settings, as uint8 and uint16 codes mix" \
+		bash -c "! grep -q export_settings '$T/mnt_index/dataset_identity.json'"
 	check "hostile-index: the names layout still serves them" grep -q '"dupcat"' "$T/mnt_names/obs_manifest.json"
 	genes=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["stats"]["n_genes"])' \
 		"$T/mnt_index/dataset_identity.json")
