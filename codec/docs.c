@@ -622,21 +622,28 @@ char *doc_clean_name(const char *s)
 	return out;
 }
 
+/* The datasets of a directory source: {"id", "path", "name"} each, with the
+ * path written by format from the id. */
+static void add_dataset_list(builder *b, cJSON *list, char *const *ids, char *const *names,
+			     size_t n, const char *format)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[512];
+		snprintf(path, sizeof path, format, ids[i]);
+		cJSON *o = add(b, list, NULL, cJSON_CreateObject());
+		add_str(b, o, "id", ids[i]);
+		add_str(b, o, "path", path);
+		add_str(b, o, "name", names[i]);
+	}
+}
+
 char *doc_catalog(char *const *ids, char *const *names, size_t n)
 {
 	builder b = {0};
 	cJSON *root = cJSON_CreateObject();
 	add_num(&b, root, "version", 1);
 	add_str(&b, root, "default", n ? ids[0] : "");
-	cJSON *list = add(&b, root, "datasets", cJSON_CreateArray());
-	for (size_t i = 0; i < n; i++) {
-		char path[512];
-		snprintf(path, sizeof path, "%s/", ids[i]);
-		cJSON *o = add(&b, list, NULL, cJSON_CreateObject());
-		add_str(&b, o, "id", ids[i]);
-		add_str(&b, o, "path", path);
-		add_str(&b, o, "name", names[i]);
-	}
+	add_dataset_list(&b, add(&b, root, "datasets", cJSON_CreateArray()), ids, names, n, "%s/");
 	return finish(&b, root, 1);
 }
 
@@ -644,14 +651,6 @@ char *doc_datasets_list(char *const *ids, char *const *names, size_t n)
 {
 	builder b = {0};
 	cJSON *root = cJSON_CreateObject();
-	cJSON *list = add(&b, root, "datasets", cJSON_CreateArray());
-	for (size_t i = 0; i < n; i++) {
-		char path[512];
-		snprintf(path, sizeof path, "/%s/", ids[i]);
-		cJSON *o = add(&b, list, NULL, cJSON_CreateObject());
-		add_str(&b, o, "id", ids[i]);
-		add_str(&b, o, "path", path);
-		add_str(&b, o, "name", names[i]);
-	}
+	add_dataset_list(&b, add(&b, root, "datasets", cJSON_CreateArray()), ids, names, n, "/%s/");
 	return finish(&b, root, 0);
 }

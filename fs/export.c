@@ -162,28 +162,38 @@ static void *alloc_array(size_t n, size_t size)
 	return malloc(bytes ? bytes : 1);
 }
 
+/* obsm entry i (n_cells rows of cols) as doubles, and room for n_cells rows
+ * of d floats to derive from it. */
+static ex_err read_obsm(ex_export *e, size_t i, size_t cols, int d, double **raw, float **out,
+			char *msg, size_t len)
+{
+	*raw = alloc_array(e->n_cells, cols * sizeof **raw);
+	*out = alloc_array(e->n_cells, (size_t)d * sizeof **out);
+	ad_err r = *raw && *out ? AD_OK : AD_ENOMEM;
+	if (r == AD_OK) {
+		h5_lock(&e->h5);
+		if ((r = ad_obsm_read(e->ad, i, *raw)) != AD_OK)
+			snprintf(msg, len, "%s", ad_last_error(e->ad));
+		pthread_mutex_unlock(&e->h5);
+	} else {
+		snprintf(msg, len, "out of memory");
+	}
+	if (r == AD_OK)
+		return EX_OK;
+	free(*raw);
+	free(*out);
+	return r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+}
+
 static ex_err load_points(ex_export *e, void *arg, char *msg, size_t len)
 {
 	int d = (int)(intptr_t)arg;
 	size_t cols = e->emb_cols[d], n = e->n_cells;
-	double *raw = alloc_array(n, cols * sizeof *raw);
-	float *out = alloc_array(n, d * sizeof *out);
-	if (!raw || !out) {
-		free(raw);
-		free(out);
-		snprintf(msg, len, "out of memory");
-		return EX_ENOMEM;
-	}
-	h5_lock(&e->h5);
-	ad_err r = ad_obsm_read(e->ad, e->emb_obsm[d], raw);
-	if (r != AD_OK)
-		snprintf(msg, len, "%s", ad_last_error(e->ad));
-	pthread_mutex_unlock(&e->h5);
-	if (r != AD_OK) {
-		free(raw);
-		free(out);
-		return EX_EIO;
-	}
+	double *raw;
+	float *out;
+	ex_err r = read_obsm(e, e->emb_obsm[d], cols, d, &raw, &out, msg, len);
+	if (r != EX_OK)
+		return r;
 	if (cols != (size_t)d) /* embedding=KEY: keep the first d columns */
 		for (size_t i = 0; i < n; i++)
 			memmove(raw + i * d, raw + i * cols, d * sizeof *raw);
@@ -1724,23 +1734,10 @@ static ex_err gen_vectors(ex_export *e, const vfield *v, int d, void **data, siz
 	if (r != EX_OK)
 		return r;
 	size_t n = e->n_cells * (size_t)d;
-	double *raw = alloc_array(n, sizeof *raw);
-	float *out = alloc_array(n, sizeof *out);
-	if (!raw || !out) {
-		free(raw);
-		free(out);
-		return EX_ENOMEM;
-	}
-	h5_lock(&e->h5);
-	ad_err a = ad_obsm_read(e->ad, v->obsm[d], raw);
-	if (a != AD_OK)
-		snprintf(err, errlen, "%s", ad_last_error(e->ad));
-	pthread_mutex_unlock(&e->h5);
-	if (a != AD_OK) {
-		free(raw);
-		free(out);
-		return EX_EIO;
-	}
+	double *raw;
+	float *out;
+	if ((r = read_obsm(e, v->obsm[d], (size_t)d, d, &raw, &out, err, errlen)) != EX_OK)
+		return r;
 	double scale = e->scale[d];
 	size_t bad = 0;
 	for (size_t i = 0; i < n; i++) {
