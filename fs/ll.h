@@ -27,6 +27,7 @@ typedef struct {
 	ll_volume *vols;
 	size_t n_vols;
 	double started;                /* CLOCK_MONOTONIC seconds at mount */
+	int zero_open;                 /* the kernel opens and closes files without asking */
 	atomic_uint_fast64_t bytes_served, errors;
 } ll_fs;
 
