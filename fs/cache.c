@@ -33,17 +33,12 @@ typedef struct {
 	int64_t size;      /* -1 until known */
 	uint32_t crc;
 	entry *entry;
-	int fd;            /* the stored file, open while fd_users > 0, else -1 */
-	unsigned fd_users;
+	uint64_t offset;   /* in the store's pack */
 } slot;
 
-/* Every open of a stored file shares the slot's descriptor (reads give
- * their offset), so descriptors grow with distinct open files, not opens:
- * nginx's open_file_cache alone holds thousands. */
 typedef struct {
 	fc_file file;
 	entry *entry;      /* NULL for a stored file */
-	uint32_t node;
 } handle;
 
 struct fc_cache {
@@ -59,12 +54,13 @@ struct fc_cache {
 	fc_stats stats;
 };
 
-static void adopt_stored(void *ctx, uint32_t node, uint64_t size, uint32_t crc)
+static void adopt_stored(void *ctx, uint32_t node, uint64_t offset, uint64_t size, uint32_t crc)
 {
 	fc_cache *c = ctx;
 	if (node >= c->n_slots || ex_node_at(c->e, node)->kind == EX_DIR)
 		return;
-	c->slots[node] = (slot){.state = SLOT_STORED, .size = (int64_t)size, .crc = crc, .fd = -1};
+	c->slots[node] = (slot){.state = SLOT_STORED, .size = (int64_t)size, .crc = crc,
+				.offset = offset};
 }
 
 fc_cache *fc_new(ex_export *e, st_store *store, size_t memory_limit)
@@ -76,7 +72,7 @@ fc_cache *fc_new(ex_export *e, st_store *store, size_t memory_limit)
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		c->slots[i] = (slot){.size = -1, .fd = -1};
+		c->slots[i] = (slot){.size = -1};
 	c->e = e;
 	c->store = store;
 	c->store_writable = store != NULL;
@@ -148,72 +144,55 @@ static handle *memory_handle(entry *x)
 {
 	handle *h = malloc(sizeof *h);
 	if (h)
-		*h = (handle){{x->data, x->len, -1}, x, x->node};
+		*h = (handle){{x->data, x->len, -1, 0}, x};
 	return h;
 }
 
-/* Does the stored file hold exactly the bytes it was stored with? */
-static int verify_stored(int fd, uint64_t size, uint32_t crc)
+/* Does the pack hold exactly the bytes the file was stored with? */
+static int verify_stored(int fd, uint64_t offset, uint64_t size, uint32_t crc)
 {
 	char buf[1 << 16];
-	uint64_t total = 0;
+	uint64_t done = 0;
 	uint32_t sum = 0;
-	ssize_t r;
-	while ((r = pread(fd, buf, sizeof buf, (off_t)total)) > 0) {
+	while (done < size) {
+		size_t want = size - done < sizeof buf ? (size_t)(size - done) : sizeof buf;
+		ssize_t r = pread(fd, buf, want, (off_t)(offset + done));
+		if (r <= 0)
+			return 0;
 		sum = libdeflate_crc32(sum, buf, (size_t)r);
-		total += (uint64_t)r;
+		done += (uint64_t)r;
 	}
-	return r == 0 && total == size && sum == crc;
+	return sum == crc;
 }
 
-/* Open the stored file of slot i (lock held, released meanwhile). Returns
- * the handle, or NULL with *gone set when the file is missing or damaged (the
- * slot is then EMPTY, to be generated again) or clear for a passing failure
- * (out of descriptors or memory: the cached file is kept). */
+/* A handle on the stored file of slot i (lock held, released meanwhile while
+ * a first use checks its checksum). NULL with *gone set when the bytes are
+ * damaged (the slot is then EMPTY, to be generated again and appended anew),
+ * or with *gone clear when memory ran out. */
 static handle *open_stored(fc_cache *c, uint32_t i, int *gone)
 {
 	slot *s = &c->slots[i];
+	slot seen = *s;
+	int fd = st_pack_fd(c->store);
 	*gone = 0;
-	if (s->fd >= 0) {
-		handle *h = malloc(sizeof *h);
-		if (h) {
-			*h = (handle){{NULL, (size_t)s->size, s->fd}, NULL, i};
-			s->fd_users++;
-		}
-		return h;
+	if (!seen.verified) {
+		pthread_mutex_unlock(&c->lock);
+		*gone = !verify_stored(fd, seen.offset, (uint64_t)seen.size, seen.crc);
+		pthread_mutex_lock(&c->lock);
 	}
-	uint64_t size = (uint64_t)s->size;
-	uint32_t crc = s->crc;
-	int verified = s->verified;
-	pthread_mutex_unlock(&c->lock);
-	int fd = st_open_entry(c->store, i, size, crc);
-	int open_errno = fd < 0 ? errno : 0;
-	*gone = fd < 0 ? open_errno == ENOENT : !verified && !verify_stored(fd, size, crc);
-	handle *h = fd >= 0 && !*gone ? malloc(sizeof *h) : NULL;
-	if (h)
-		*h = (handle){{NULL, (size_t)size, fd}, NULL, i};
-	else if (fd >= 0)
-		close(fd);
-	char path[512];
-	ex_node_path(c->e, i, path, sizeof path);
 	if (*gone) {
-		log_warn("cached %s is missing or damaged; generating it again", path);
-		st_remove(c->store, i, size, crc);
-	} else if (!h) {
-		log_error("cannot open cached %s: %s", path, strerror(open_errno ? open_errno : ENOMEM));
+		char path[512];
+		ex_node_path(c->e, i, path, sizeof path);
+		log_warn("cached %s is damaged; generating it again", path);
+		if (s->state == SLOT_STORED && s->offset == seen.offset)
+			s->state = SLOT_EMPTY;
+		return NULL;
 	}
-	pthread_mutex_lock(&c->lock);
-	if (h && s->fd >= 0) { /* another reader opened it meanwhile */
-		close(fd);
-		h->file.fd = s->fd;
-	} else if (h) {
-		s->fd = fd;
-	}
-	if (h) {
+	if (s->offset == seen.offset)
 		s->verified = 1;
-		s->fd_users++;
-	} else if (*gone && s->state == SLOT_STORED && s->crc == crc)
-		s->state = SLOT_EMPTY;
+	handle *h = malloc(sizeof *h);
+	if (h)
+		*h = (handle){{NULL, (size_t)seen.size, fd, seen.offset}, NULL};
 	return h;
 }
 
@@ -227,7 +206,8 @@ static int store_is_broken(int err)
 
 /* Keep freshly generated bytes: in the store if there is one (the memory is
  * freed), else in memory. Lock not held. Returns 1 when stored. */
-static int keep_in_store(fc_cache *c, uint32_t i, const void *data, size_t len, uint32_t *crc)
+static int keep_in_store(fc_cache *c, uint32_t i, const void *data, size_t len, uint32_t *crc,
+			 uint64_t *offset)
 {
 	pthread_mutex_lock(&c->lock);
 	int writable = c->store_writable;
@@ -235,7 +215,7 @@ static int keep_in_store(fc_cache *c, uint32_t i, const void *data, size_t len, 
 	if (!writable)
 		return 0;
 	*crc = libdeflate_crc32(0, data, len);
-	int err = st_put(c->store, i, data, len, *crc);
+	int err = st_put(c->store, i, data, len, *crc, offset);
 	if (!err)
 		return 1;
 	if (!store_is_broken(err))
@@ -256,8 +236,9 @@ static ex_err generate(fc_cache *c, uint32_t i, handle **out, char *err, size_t 
 	void *data = NULL;
 	size_t len = 0;
 	uint32_t crc = 0;
+	uint64_t offset = 0;
 	ex_err r = ex_generate(c->e, i, &data, &len, err, errlen);
-	int stored = r == EX_OK && keep_in_store(c, i, data, len, &crc);
+	int stored = r == EX_OK && keep_in_store(c, i, data, len, &crc, &offset);
 	entry *x = NULL;
 	if (r == EX_OK && !stored && !(x = calloc(1, sizeof *x))) {
 		snprintf(err, errlen, "out of memory");
@@ -273,11 +254,11 @@ static ex_err generate(fc_cache *c, uint32_t i, handle **out, char *err, size_t 
 		s->size = (int64_t)len;
 		if (stored) {
 			*s = (slot){.state = SLOT_STORED, .verified = 1, .size = (int64_t)len,
-				    .crc = crc, .fd = -1};
+				    .crc = crc, .offset = offset};
 			c->stats.stored_bytes += len;
 		} else {
 			*x = (entry){data, len, i, 1, NULL, NULL};
-			*s = (slot){.state = SLOT_MEMORY, .size = (int64_t)len, .entry = x, .fd = -1};
+			*s = (slot){.state = SLOT_MEMORY, .size = (int64_t)len, .entry = x};
 			c->used += len;
 			push_front(c, x);
 		}
@@ -346,18 +327,12 @@ ex_err fc_open(fc_cache *c, uint32_t i, fc_file **out, char *err, size_t errlen)
 void fc_close(fc_cache *c, fc_file *f)
 {
 	handle *h = (handle *)f;
-	pthread_mutex_lock(&c->lock);
-	if (h->file.fd >= 0) {
-		slot *s = &c->slots[h->node];
-		if (--s->fd_users == 0) {
-			close(s->fd);
-			s->fd = -1;
-		}
-	} else {
+	if (h->entry) {
+		pthread_mutex_lock(&c->lock);
 		drop_ref(c, h->entry);
 		trim(c);
+		pthread_mutex_unlock(&c->lock);
 	}
-	pthread_mutex_unlock(&c->lock);
 	free(h);
 }
 

@@ -4,10 +4,10 @@
  * fc_open returns an open file: the first caller generates it while later
  * callers for the same file wait for that result (single flight), so a burst
  * of readers costs one generation. With a store (a persistent cache
- * directory) the bytes are written there and every open gets a descriptor on
- * that file, which FUSE can splice straight to the kernel; files already in
- * the store from an earlier mount are used as they are, after a checksum
- * check on first use. Without a store, or when writing to it fails (disk full,
+ * directory) the bytes are written there and read back from its pack file,
+ * which FUSE can splice straight to the kernel; files already in the store
+ * from an earlier mount are used as they are, after a checksum check on
+ * first use. Without a store, or when writing to it fails (disk full,
  * no permission: warned once), the bytes stay in memory: reference-counted,
  * evicted least recently used first past the limit, and simply regenerated
  * (identically: generation is deterministic) when needed again. A file's size
@@ -21,11 +21,13 @@
 #include "export.h"
 #include "store.h"
 
-/* An open file: bytes in memory (fd == -1) or a descriptor on a stored file. */
+/* An open file: bytes in memory (fd == -1), or len bytes at offset of the
+ * store's pack file fd. */
 typedef struct fc_file {
 	const void *data;
 	size_t len;
 	int fd;
+	uint64_t offset;
 } fc_file;
 
 typedef struct fc_cache fc_cache;

@@ -79,6 +79,7 @@ struct ex_export {
 	double index_started;     /* gene index build: start time, last report */
 	int index_reported;
 	atomic_int index_permille; /* see ex_index_permille */
+	atomic_int generating;     /* ex_generate calls in progress */
 	char *id, *name;
 	char created_at[32];
 	size_t n_cells;
@@ -365,6 +366,11 @@ static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 	return r;
 }
 
+static int generating(void *ctx)
+{
+	return atomic_load(&((ex_export *)ctx)->generating) > 0;
+}
+
 static void *build_genes(void *arg)
 {
 	ex_export *e = arg;
@@ -398,7 +404,8 @@ static void *build_genes(void *arg)
 	/* Genes are served from the scan's segments meanwhile, so the merge
 	 * only needs CPU time nobody else wants (Linux nices threads singly). */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	if (gi_merge(e->gi, dir, NULL, NULL, msg, sizeof msg) && !strstr(msg, strerror(ECANCELED)))
+	if (gi_merge(e->gi, dir, generating, e, msg, sizeof msg) &&
+	    !strstr(msg, strerror(ECANCELED)))
 		log_warn("%s; genes are read from the unmerged scan", msg);
 	else if (e->index_reported)
 		log_info("gene index: scanned in %.1f s, merged in %.1f s", scanned - e->index_started,
@@ -1350,6 +1357,7 @@ ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *e
 		return EX_ENOMEM;
 	}
 	atomic_init(&e->index_permille, -1);
+	atomic_init(&e->generating, 0);
 	pthread_mutex_init(&e->h5, NULL);
 	pthread_mutex_init(&e->memo, NULL);
 	pthread_cond_init(&e->memo_done, NULL);
@@ -1814,6 +1822,7 @@ ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err
 	const ex_node *n = &e->nodes[i];
 	void *raw = NULL;
 	size_t raw_len = 0;
+	atomic_fetch_add(&e->generating, 1);
 	ex_err r = is_document(n->kind) ? gen_document(e, n->kind, &raw, &raw_len, why, sizeof why)
 					: gen_payload(e, n, &raw, &raw_len, why, sizeof why);
 	if (r == EX_OK && e->opt.compression && !is_document(n->kind)) {
@@ -1827,6 +1836,7 @@ ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err
 			raw_len = packed_len;
 		}
 	}
+	atomic_fetch_sub(&e->generating, 1);
 	if (r != EX_OK) {
 		free(raw);
 		char path[512];

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* 2 Mi values per scanned block (16 MiB of pairs): small enough that the
@@ -487,7 +488,7 @@ static int merge_run(gi_index *g, int out, size_t g0, size_t g1, uint64_t *curso
 
 /* Runs of consecutive genes of at most MERGE_PAIRS pairs (or one bigger
  * gene) are gathered from every block and written in one piece. */
-static int merge_all(gi_index *g, int out, gi_progress_fn progress, void *ctx)
+static int merge_all(gi_index *g, int out, int (*busy)(void *ctx), void *ctx)
 {
 	uint64_t biggest = 0;
 	for (size_t j = 0; j < g->n_genes; j++) {
@@ -508,10 +509,11 @@ static int merge_all(gi_index *g, int out, gi_progress_fn progress, void *ctx)
 		g1 = g0 + 1;
 		while (g1 < g->n_genes && g->offsets[g1 + 1] - g->offsets[g0] <= cap)
 			g1++;
+		/* Segments serve genes fine meanwhile: yield to foreground work. */
+		while (busy && busy(ctx) && !atomic_load(&g->cancelled))
+			nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
 		err = atomic_load(&g->cancelled) ? ECANCELED
 						 : merge_run(g, out, g0, g1, cursor, merged, span);
-		if (progress)
-			progress(ctx, (double)g1 / (double)g->n_genes);
 	}
 	free(merged);
 	free(span);
@@ -612,7 +614,7 @@ int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progr
 	return 0;
 }
 
-int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, char *err,
+int gi_merge(gi_index *g, const char *dir, int (*busy)(void *ctx), void *ctx, char *err,
 	     size_t errlen)
 {
 	char tmp[PATH_MAX] = "", *path = NULL;
@@ -625,7 +627,7 @@ int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, c
 	}
 	if (out < 0)
 		e = errno;
-	else if (!(e = merge_all(g, out, progress, ctx)) && !(e = write_tables(g, out)) && dir &&
+	else if (!(e = merge_all(g, out, busy, ctx)) && !(e = write_tables(g, out)) && dir &&
 		 asprintf(&path, "%s/genes.idx", dir) < 0)
 		e = ENOMEM, path = NULL;
 	if (!e && path && rename(tmp, path))

@@ -63,9 +63,10 @@ int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progr
 
 /* Rewrite the segments gene by gene into dir/genes.idx (dir NULL: an unlinked
  * temporary file), then serve reads from it with one contiguous read per
- * gene. Readers keep working during the merge. On failure (GI_EWRITE, with a
- * reason) reads keep using the segments. */
-int gi_merge(gi_index *g, const char *dir, gi_progress_fn progress, void *ctx, char *err,
+ * gene. Readers keep working during the merge, which waits while busy(ctx)
+ * says other work wants the CPU. On failure (GI_EWRITE, with a reason) reads
+ * keep using the segments. */
+int gi_merge(gi_index *g, const char *dir, int (*busy)(void *ctx), void *ctx, char *err,
 	     size_t errlen);
 
 /* Make a merge in progress stop soon (GI_EWRITE "Operation canceled"):

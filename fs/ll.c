@@ -448,7 +448,7 @@ static void read_open_file(fuse_req_t req, const open_file *of, size_t size, off
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(n);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = f->fd;
-	buf.buf[0].pos = off;
+	buf.buf[0].pos = (off_t)f->offset + off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 

@@ -7,17 +7,30 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libdeflate.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define RECORD_MAGIC 0x43465331u /* "CFS1" */
+
+typedef struct {
+	uint32_t magic, node;
+	uint64_t offset, size;
+	uint32_t crc;        /* of the file's bytes */
+	uint32_t check;      /* of the fields above */
+} record;
+
 struct st_store {
-	char *dir;      /* CACHE_DIR/<hash> */
-	char *files;    /* .../files */
-	int files_fd;   /* the files directory, for openat */
+	char *dir;           /* CACHE_DIR/<hash> */
+	int pack, index;     /* files.pack, files.idx (append-only) */
+	pthread_mutex_t lock;
+	uint64_t pack_end;   /* where the next file goes */
 };
 
 static uint64_t fnv1a(const char *s)
@@ -47,41 +60,29 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
-static int write_fd_all(int fd, const void *data, size_t len)
+static int pwrite_all(int fd, const void *data, size_t len, off_t at)
 {
 	const char *p = data;
 	while (len) {
-		ssize_t w = write(fd, p, len);
+		ssize_t w = pwrite(fd, p, len, at);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return errno;
-		p += w, len -= (size_t)w;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		p += w, len -= (size_t)w, at += w;
 	}
 	return 0;
 }
 
-static int write_atomic_in(const char *dir, const char *name, const void *data, size_t len)
+static int write_file(const char *path, const void *data, size_t len)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
-	snprintf(tmp, sizeof tmp, "%s/tmp-XXXXXX", dir);
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	int fd = mkstemp(tmp);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	int err = write_fd_all(fd, data, len);
+	int err = pwrite_all(fd, data, len, 0);
 	if (close(fd) && !err)
 		err = errno;
-	if (!err && rename(tmp, path))
-		err = errno;
-	if (err)
-		unlink(tmp);
 	return err;
-}
-
-int st_write_atomic(st_store *s, const char *name, const void *data, size_t len)
-{
-	return write_atomic_in(s->dir, name, data, len);
 }
 
 static char *read_small_file(const char *path)
@@ -97,7 +98,8 @@ static char *read_small_file(const char *path)
 	return buf;
 }
 
-/* Remove every file of a directory that a crashed or older run left. */
+/* Remove every file of the directory: what another key, or a crashed run
+ * (temporary files), left there. */
 static void empty_dir(const char *dir, int only_temporaries)
 {
 	DIR *d = opendir(dir);
@@ -105,52 +107,65 @@ static void empty_dir(const char *dir, int only_temporaries)
 		return;
 	struct dirent *ent;
 	while ((ent = readdir(d))) {
-		if (ent->d_name[0] == '.')
-			continue;
-		if (only_temporaries && strncmp(ent->d_name, "tmp-", 4))
+		if (ent->d_name[0] == '.' || (only_temporaries && strncmp(ent->d_name, "tmp-", 4)))
 			continue;
 		unlinkat(dirfd(d), ent->d_name, 0);
 	}
 	closedir(d);
 }
 
+/* Make dir hold this key's store, starting afresh when it held another
+ * (a hash collision: the key text tells). */
+static int claim_dir(const char *dir, const char *key)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/key", dir);
+	char *old = read_small_file(path);
+	int err = 0;
+	if (!old || strcmp(old, key)) {
+		empty_dir(dir, 0);
+		err = write_file(path, key, strlen(key));
+	}
+	free(old);
+	empty_dir(dir, 1);
+	return err;
+}
+
+static int open_in(const char *dir, const char *name, int flags)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return open(path, flags | O_CREAT | O_CLOEXEC, 0600);
+}
+
 st_store *st_open(const char *cache_dir, const char *key, char *err, size_t errlen)
 {
 	st_store *s = calloc(1, sizeof *s);
-	char keypath[PATH_MAX];
-	if (s)
-		s->files_fd = -1;
-	if (!s || asprintf(&s->dir, "%s/%016" PRIx64, cache_dir, fnv1a(key)) < 0 ||
-	    asprintf(&s->files, "%s/files", s->dir) < 0) {
+	if (!s || asprintf(&s->dir, "%s/%016" PRIx64, cache_dir, fnv1a(key)) < 0) {
+		free(s);
 		snprintf(err, errlen, "out of memory");
-		if (s)
-			s->dir = s->files = NULL;
-		st_close(s);
 		return NULL;
 	}
-	int e = make_dirs(s->files);
-	if (!e) {
-		snprintf(keypath, sizeof keypath, "%s/key", s->dir);
-		char *old = read_small_file(keypath);
-		if (!old || strcmp(old, key)) {
-			/* New, or another key with the same hash: start afresh. */
-			empty_dir(s->files, 0);
-			empty_dir(s->dir, 0);
-			e = write_atomic_in(s->dir, "key", key, strlen(key));
-		}
-		free(old);
-		empty_dir(s->files, 1);
-		empty_dir(s->dir, 1);
-	}
-	if (!e && access(s->files, W_OK))
+	s->pack = s->index = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	int e = make_dirs(s->dir);
+	if (!e)
+		e = claim_dir(s->dir, key);
+	if (!e && ((s->pack = open_in(s->dir, "files.pack", O_RDWR)) < 0 ||
+		   (s->index = open_in(s->dir, "files.idx", O_RDWR | O_APPEND)) < 0))
 		e = errno;
-	if (!e && (s->files_fd = open(s->files, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	struct stat st;
+	if (!e && flock(s->pack, LOCK_EX | LOCK_NB))
+		e = errno == EWOULDBLOCK ? EBUSY : errno;
+	if (!e && fstat(s->pack, &st))
 		e = errno;
 	if (e) {
-		snprintf(err, errlen, "%s: %s", s->dir, strerror(e));
+		snprintf(err, errlen, "%s: %s", s->dir,
+			 e == EBUSY ? "in use by another cellucidfs" : strerror(e));
 		st_close(s);
 		return NULL;
 	}
+	s->pack_end = (uint64_t)st.st_size;
 	return s;
 }
 
@@ -158,10 +173,12 @@ void st_close(st_store *s)
 {
 	if (!s)
 		return;
-	if (s->files_fd >= 0)
-		close(s->files_fd);
+	if (s->pack >= 0)
+		close(s->pack);
+	if (s->index >= 0)
+		close(s->index);
+	pthread_mutex_destroy(&s->lock);
 	free(s->dir);
-	free(s->files);
 	free(s);
 }
 
@@ -170,47 +187,51 @@ const char *st_dir(const st_store *s)
 	return s->dir;
 }
 
-static void entry_name(char *buf, size_t len, uint32_t node, uint64_t size, uint32_t crc)
+int st_pack_fd(const st_store *s)
 {
-	snprintf(buf, len, "f%" PRIu32 "-%" PRIu64 "-%08" PRIx32, node, size, crc);
+	return s->pack;
+}
+
+static uint32_t record_check(const record *r)
+{
+	return libdeflate_crc32(0, r, offsetof(record, check));
 }
 
 void st_scan(st_store *s, st_entry_fn fn, void *ctx)
 {
-	DIR *d = opendir(s->files);
-	if (!d)
-		return;
-	struct dirent *ent;
-	while ((ent = readdir(d))) {
-		uint32_t node, crc;
-		uint64_t size;
-		char check[64];
-		if (sscanf(ent->d_name, "f%" SCNu32 "-%" SCNu64 "-%8" SCNx32, &node, &size, &crc) != 3)
-			continue;
-		entry_name(check, sizeof check, node, size, crc);
-		if (!strcmp(check, ent->d_name)) /* only names we write */
-			fn(ctx, node, size, crc);
+	record buf[512];
+	off_t at = 0;
+	ssize_t got;
+	while ((got = pread(s->index, buf, sizeof buf, at)) >= (ssize_t)sizeof *buf) {
+		size_t n = (size_t)got / sizeof *buf;
+		for (size_t k = 0; k < n; k++) {
+			const record *r = &buf[k];
+			/* Records whose bytes are not all in the pack come from a
+			 * crash mid-write: skip them. */
+			if (r->magic == RECORD_MAGIC && r->check == record_check(r) &&
+			    r->offset + r->size <= s->pack_end && r->offset + r->size >= r->offset)
+				fn(ctx, r->node, r->offset, r->size, r->crc);
+		}
+		at += (off_t)(n * sizeof *buf);
 	}
-	closedir(d);
 }
 
-int st_put(st_store *s, uint32_t node, const void *data, size_t len, uint32_t crc)
+int st_put(st_store *s, uint32_t node, const void *data, size_t len, uint32_t crc,
+	   uint64_t *offset)
 {
-	char name[64];
-	entry_name(name, sizeof name, node, len, crc);
-	return write_atomic_in(s->files, name, data, len);
-}
-
-int st_open_entry(st_store *s, uint32_t node, uint64_t size, uint32_t crc)
-{
-	char name[64];
-	entry_name(name, sizeof name, node, size, crc);
-	return openat(s->files_fd, name, O_RDONLY | O_CLOEXEC);
-}
-
-void st_remove(st_store *s, uint32_t node, uint64_t size, uint32_t crc)
-{
-	char name[64];
-	entry_name(name, sizeof name, node, size, crc);
-	unlinkat(s->files_fd, name, 0);
+	pthread_mutex_lock(&s->lock);
+	uint64_t at = s->pack_end;
+	s->pack_end += len;
+	pthread_mutex_unlock(&s->lock);
+	int err = pwrite_all(s->pack, data, len, (off_t)at);
+	if (err)
+		return err;
+	record r = {RECORD_MAGIC, node, at, len, crc, 0};
+	r.check = record_check(&r);
+	/* O_APPEND: each record lands whole after the others. */
+	ssize_t w = write(s->index, &r, sizeof r);
+	if (w != (ssize_t)sizeof r)
+		return w < 0 ? errno : EIO;
+	*offset = at;
+	return 0;
 }

@@ -3,11 +3,19 @@
  *
  * Generated files and the gene index live in CACHE_DIR/<key hash>/, where the
  * key names everything that changes bytes: the .h5ad's identity (device,
- * inode, size, mtime), the format version and the options. A remount with the
- * same key finds them again. Each generated file is written under a temporary
- * name and renamed to "f<node>-<size>-<crc32>", so a crash never leaves a
- * half-written file under a real name, and the size and checksum are known
- * from a directory scan alone; the checksum is verified on first use.
+ * inode, size, mtime), the format version, the options and the shape of the
+ * tree. A remount with the same key finds them again.
+ *
+ * Generated files are appended to one pack file, and a record (node, offset,
+ * size, CRC-32, itself checksummed) is appended to an index file once the
+ * bytes are written: a crash leaves at most unreferenced bytes, and a
+ * record never points at a half-written file. One pack instead of a file per
+ * gene spares the file system tens of thousands of inode allocations, and
+ * serves every stored file through one descriptor. Checksums of the files
+ * are verified on first use; a file found damaged is generated and appended
+ * again, its new record superseding the old. One daemon at a time uses a
+ * store (an exclusive lock); a second mount with the same key keeps its
+ * files in memory.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -24,20 +32,18 @@ void st_close(st_store *s);
 /* The directory itself (for the gene index file). */
 const char *st_dir(const st_store *s);
 
-typedef void (*st_entry_fn)(void *ctx, uint32_t node, uint64_t size, uint32_t crc);
-/* Call fn for every stored file. */
+/* The pack file's descriptor: stored files are read from it by offset. */
+int st_pack_fd(const st_store *s);
+
+typedef void (*st_entry_fn)(void *ctx, uint32_t node, uint64_t offset, uint64_t size,
+			    uint32_t crc);
+/* Call fn for every stored file, oldest first (a later record for a node
+ * supersedes an earlier one). */
 void st_scan(st_store *s, st_entry_fn fn, void *ctx);
 
-/* Store a file's bytes. 0, or an errno (ENOSPC, EACCES, ...). */
-int st_put(st_store *s, uint32_t node, const void *data, size_t len, uint32_t crc);
-
-/* Open a stored file read-only, or -1. */
-int st_open_entry(st_store *s, uint32_t node, uint64_t size, uint32_t crc);
-
-/* Forget a stored file (found corrupt). */
-void st_remove(st_store *s, uint32_t node, uint64_t size, uint32_t crc);
-
-/* Write a file atomically into the store directory (tmp + rename). 0 or errno. */
-int st_write_atomic(st_store *s, const char *name, const void *data, size_t len);
+/* Append a file's bytes; its offset in the pack goes to *offset. 0, or an
+ * errno (ENOSPC, EACCES, ...). Thread-safe. */
+int st_put(st_store *s, uint32_t node, const void *data, size_t len, uint32_t crc,
+	   uint64_t *offset);
 
 #endif

@@ -11,7 +11,7 @@ if [ ! -f "$PBMC" ]; then skip "cache tests: $FIXTURES absent (../shared not bes
 
 T=$(mktemp -d)
 cleanup() {
-	mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt"
+	for m in "$T/mnt" "$T/mnt2"; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
 	mountpoint -q "$T/tiny" 2>/dev/null && umount "$T/tiny"
 	rm -rf "$T"
 }
@@ -23,7 +23,7 @@ mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none || { fail "mount with 
 cp -r "$T/mnt" "$T/first"
 unmount_fs "$T/mnt"
 S=$C/$(ls "$C")   # this key's store, the only one yet: the damage below goes there
-stored=$(find "$C" -name 'f*-*' -type f | wc -l)
+stored=$(( $(stat -c %s "$S/files.idx") / 32 ))   # one 32-byte record per stored file
 check "the first mount stores every generated file ($stored)" test "$stored" -ge 780
 check "the gene index is stored" test -s "$(find "$C" -name genes.idx | head -1)"
 stamp=$(find "$C" -type f -printf '%p %T@\n' | sort | md5sum)
@@ -41,22 +41,22 @@ cat "$T/mnt/obs_manifest.json" >/dev/null
 unmount_fs "$T/mnt"
 check "other byte-changing options use another cache directory" test "$(ls "$C" | wc -l)" -eq 2
 
-# A damaged cached file (same size, one byte changed) and a truncated index.
-victim=$(find "$S" -name 'f*-*' -size +100c -type f | head -1)
-printf '\x00' | dd of="$victim" bs=1 seek=20 conv=notrunc status=none
+# A damaged cached file (one byte of the pack changed) and a truncated index.
+printf '\xa5' | dd of="$S/files.pack" bs=1 seek=$(( $(stat -c %s "$S/files.pack") / 2 )) \
+	conv=notrunc status=none
 idx=$(find "$S" -name genes.idx | head -1)
 truncate -s 1000 "$idx"
 mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none
 cp -r "$T/mnt" "$T/third"
 unmount_fs "$T/mnt"
 check "a damaged cached file is regenerated" diff -r "$T/first" "$T/third"
-check "the damage is reported" grep -q "missing or damaged" "$MOUNT_LOG"
+check "the damage is reported" grep -q "is damaged; generating it again" "$MOUNT_LOG"
 check "a truncated gene index is rebuilt" test "$(stat -c %s "$idx")" -gt 1000
 
 # A gene index whose pairs were changed: the read fails (EIO), the next mount rebuilds.
 size=$(stat -c %s "$idx")
 printf '\x7f' | dd of="$idx" bs=1 seek=$((size - 100)) conv=notrunc status=none
-rm -f "$C"/*/files/f*   # force gene files to be generated from the index again
+rm -f "$S"/files.*   # force gene files to be generated from the index again
 mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none
 out=$(cat "$T"/mnt/var/* 2>&1 >/dev/null)
 unmount_fs "$T/mnt"
@@ -72,6 +72,16 @@ cp -r "$T/mnt" "$T/fifth"
 unmount_fs "$T/mnt"
 check "an unusable cache_dir still serves every file" diff -r "$T/first" "$T/fifth"
 check "an unusable cache_dir is warned about" grep -q "no cache directory" "$MOUNT_LOG"
+
+# Two daemons on one key: the second keeps its files in memory, both serve.
+mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none
+first_pid=$MOUNT_PID
+mount_fs "$PBMC" "$T/mnt2" -o cache_dir="$C",prefetch=none
+check "a second daemon on the same cache directory serves every file" diff -r "$T/first" "$T/mnt2"
+check "it says the store is in use" grep -q "in use by another cellucidfs" "$MOUNT_LOG"
+unmount_fs "$T/mnt2"
+MOUNT_PID=$first_pid
+unmount_fs "$T/mnt"
 
 # A cache directory that fills up: memory from then on, a warning, correct files.
 mkdir -p "$T/tiny"
