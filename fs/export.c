@@ -1717,17 +1717,21 @@ static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, ch
 	ex_err r = wait_genes(e, GENES_READY, err, errlen);
 	if (r != EX_OK)
 		return r;
-	float *col = alloc_array(e->n_cells, sizeof *col);
-	if (!col)
-		return EX_ENOMEM;
 	size_t var = e->genes[gene];
-	if (gi_read(e->gi, var, col, err, errlen)) {
-		free(col);
+	int bits = e->opt.var_bits;
+	size_t width = bits ? (size_t)bits / 8 : sizeof(float);
+	void *out = alloc_array(e->n_cells, width);
+	if (!out)
+		return EX_ENOMEM;
+	int failed = bits ? gi_read_codes(e->gi, var, bits, e->gene_ranges[var], out, err, errlen)
+			  : gi_read(e->gi, var, out, err, errlen);
+	if (failed) {
+		free(out);
 		return EX_EIO;
 	}
-	r = encode_values(col, e->n_cells, e->opt.var_bits, e->gene_ranges[var], data, len);
-	free(col);
-	return r;
+	*data = out;
+	*len = e->n_cells * width;
+	return EX_OK;
 }
 
 /* One displacement per cell, float32, scaled like the points

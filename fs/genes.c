@@ -665,15 +665,50 @@ quant_range gi_range(const gi_index *g, size_t gene)
 	return quant_range_adjust(s.min, s.max, (int)s.have_finite);
 }
 
-static void scatter(const pair *p, uint64_t n, float *out, size_t n_cells)
+/* Where a gene's stored (cell, value) pairs go: a dense float32 column, or
+ * straight into quantised codes (cells not stored hold zero's code), which
+ * spares a full-length float array and its pass per gene. */
+typedef struct {
+	size_t n_cells;
+	int bits;            /* 0: values, 8 or 16: codes */
+	quant_range range;
+	void *out;
+} sink;
+
+static void scatter(const sink *s, const pair *p, uint64_t n)
 {
-	for (uint64_t k = 0; k < n; k++)
-		if (p[k].cell < n_cells)
-			out[p[k].cell] = p[k].value;
+	if (!s->bits) {
+		float *out = s->out;
+		for (uint64_t k = 0; k < n; k++)
+			if (p[k].cell < s->n_cells)
+				out[p[k].cell] = p[k].value;
+		return;
+	}
+	enum { CHUNK = 512 };
+	float v[CHUNK];
+	uint16_t codes[CHUNK];
+	for (uint64_t k = 0; k < n; k += CHUNK) {
+		size_t m = n - k < CHUNK ? (size_t)(n - k) : CHUNK;
+		for (size_t j = 0; j < m; j++)
+			v[j] = p[k + j].value;
+		if (s->bits == 8)
+			quant_encode_u8(v, m, s->range, (uint8_t *)codes);
+		else
+			quant_encode_u16(v, m, s->range, codes);
+		for (size_t j = 0; j < m; j++) {
+			uint32_t cell = p[k + j].cell;
+			if (cell >= s->n_cells)
+				continue;
+			if (s->bits == 8)
+				((uint8_t *)s->out)[cell] = ((uint8_t *)codes)[j];
+			else
+				((uint16_t *)s->out)[cell] = codes[j];
+		}
+	}
 }
 
 /* One contiguous read, checked against the gene's CRC. */
-static int read_merged(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+static int read_merged(gi_index *g, size_t gene, const sink *out, char *err, size_t errlen)
 {
 	uint64_t n = g->offsets[gene + 1] - g->offsets[gene];
 	pair *buf = malloc((n ? n : 1) * sizeof *buf);
@@ -691,13 +726,13 @@ static int read_merged(gi_index *g, size_t gene, float *out, char *err, size_t e
 		free(buf);
 		return -1;
 	}
-	scatter(buf, n, out, g->n_cells);
+	scatter(out, buf, n);
 	free(buf);
 	return 0;
 }
 
 /* One read per scanned block, before the merge is done. */
-static int read_segments(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+static int read_segments(gi_index *g, size_t gene, const sink *out, char *err, size_t errlen)
 {
 	uint64_t most = 0;
 	for (size_t blk = 0; blk < g->n_blocks; blk++) {
@@ -719,7 +754,7 @@ static int read_segments(gi_index *g, size_t gene, float *out, char *err, size_t
 			free(buf);
 			return -1;
 		}
-		scatter(from, n, out, g->n_cells);
+		scatter(out, from, n);
 	}
 	free(buf);
 	return 0;
@@ -735,14 +770,50 @@ static int read_direct(gi_index *g, size_t gene, float *out, char *err, size_t e
 	return r == AD_OK ? 0 : -1;
 }
 
-int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+static int read_pairs(gi_index *g, size_t gene, const sink *out, char *err, size_t errlen)
 {
-	if (g->direct)
-		return read_direct(g, gene, out, err, errlen);
-	memset(out, 0, g->n_cells * sizeof *out);
 	pthread_rwlock_rdlock(&g->mode);
 	int r = g->merged ? read_merged(g, gene, out, err, errlen)
 			  : read_segments(g, gene, out, err, errlen);
 	pthread_rwlock_unlock(&g->mode);
 	return r;
+}
+
+int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
+{
+	if (g->direct)
+		return read_direct(g, gene, out, err, errlen);
+	memset(out, 0, g->n_cells * sizeof *out);
+	sink s = {g->n_cells, 0, {0, 1}, out};
+	return read_pairs(g, gene, &s, err, errlen);
+}
+
+int gi_read_codes(gi_index *g, size_t gene, int bits, quant_range range, void *out, char *err,
+		  size_t errlen)
+{
+	const float zero = 0.0f;
+	if (g->direct) {
+		float *col = malloc((g->n_cells ? g->n_cells : 1) * sizeof *col);
+		int r = col ? read_direct(g, gene, col, err, errlen) : -1;
+		if (!col)
+			snprintf(err, errlen, "out of memory");
+		else if (!r && bits == 8)
+			quant_encode_u8(col, g->n_cells, range, out);
+		else if (!r)
+			quant_encode_u16(col, g->n_cells, range, out);
+		free(col);
+		return r;
+	}
+	if (bits == 8) {
+		uint8_t code;
+		quant_encode_u8(&zero, 1, range, &code);
+		memset(out, code, g->n_cells);
+	} else {
+		uint16_t code, *o = out;
+		quant_encode_u16(&zero, 1, range, &code);
+		for (size_t i = 0; i < g->n_cells; i++)
+			o[i] = code;
+	}
+	sink s = {g->n_cells, bits, range, out};
+	return read_pairs(g, gene, &s, err, errlen);
 }

@@ -80,4 +80,9 @@ quant_range gi_range(const gi_index *g, size_t gene);
 /* Values of one gene for every cell. Thread-safe. 0, or -1 with err set. */
 int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen);
 
+/* The same quantised to bits (8 or 16) over range, exactly as quant_encode
+ * of gi_read's column, into n_cells codes at out. */
+int gi_read_codes(gi_index *g, size_t gene, int bits, quant_range range, void *out, char *err,
+		  size_t errlen);
+
 #endif
