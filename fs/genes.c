@@ -13,6 +13,7 @@
  */
 #include "genes.h"
 #include "h5lock.h"
+#include "io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,34 +117,6 @@ typedef struct {
 
 /* ------------------------------------------------------------- I/O */
 
-static int pwrite_all(int fd, const void *buf, size_t len, off_t at)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, at);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : EIO;
-		p += w, len -= (size_t)w, at += w;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t len, off_t at)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t r = pread(fd, p, len, at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? errno : EIO;
-		p += r, len -= (size_t)r, at += r;
-	}
-	return 0;
-}
-
 static int temp_file(const char *dir)
 {
 	if (!dir) {
@@ -238,15 +211,15 @@ int gi_load(gi_index *g, const char *dir)
 		return -1;
 	file_header h;
 	struct stat st;
-	int ok = !pread_all(fd, &h, sizeof h, 0) && !memcmp(h.magic, MAGIC, sizeof MAGIC) &&
+	int ok = !io_pread_all(fd, &h, sizeof h, 0) && !memcmp(h.magic, MAGIC, sizeof MAGIC) &&
 		 h.n_cells == g->n_cells && h.n_genes == g->n_genes && !fstat(fd, &st) &&
 		 (uint64_t)st.st_size == (uint64_t)g->pairs_at + h.nnz * sizeof(pair);
 	off_t at = sizeof h;
-	ok = ok && !pread_all(fd, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
+	ok = ok && !io_pread_all(fd, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
 	at += (off_t)((g->n_genes + 1) * sizeof *g->offsets);
-	ok = ok && !pread_all(fd, g->stats, g->n_genes * sizeof *g->stats, at);
+	ok = ok && !io_pread_all(fd, g->stats, g->n_genes * sizeof *g->stats, at);
 	at += (off_t)(g->n_genes * sizeof *g->stats);
-	ok = ok && !pread_all(fd, g->crcs, g->n_genes * sizeof *g->crcs, at);
+	ok = ok && !io_pread_all(fd, g->crcs, g->n_genes * sizeof *g->crcs, at);
 	ok = ok && tables_crc(g) == h.tables_crc && g->offsets[g->n_genes] == h.nnz;
 	if (!ok || !(g->path = strdup(path))) {
 		close(fd);
@@ -331,7 +304,7 @@ static int transpose_block(builder *b, const block_copy *rb)
 		b->buf = NULL;
 		b->buf_len = 0;
 	} else {
-		err = pwrite_all(g->scratch, b->buf, nnz * sizeof(pair),
+		err = io_pwrite_all(g->scratch, b->buf, nnz * sizeof(pair),
 				 (off_t)(start * sizeof(pair)));
 	}
 	if (!err)
@@ -458,7 +431,7 @@ static int read_span(const gi_index *g, size_t blk, uint64_t first, uint64_t n, 
 	}
 	*out = buf;
 	off_t at = (off_t)((g->block_start[blk] + first) * sizeof(pair));
-	return n ? pread_all(g->scratch, buf, n * sizeof(pair), at) : 0;
+	return n ? io_pread_all(g->scratch, buf, n * sizeof(pair), at) : 0;
 }
 
 static int merge_run(gi_index *g, int out, size_t g0, size_t g1, uint64_t *cursor,
@@ -482,7 +455,7 @@ static int merge_run(gi_index *g, int out, size_t g0, size_t g1, uint64_t *curso
 		g->crcs[j] = libdeflate_crc32(0, merged + (g->offsets[j] - g->offsets[g0]),
 					      (g->offsets[j + 1] - g->offsets[j]) * sizeof(pair));
 	uint64_t n = g->offsets[g1] - g->offsets[g0];
-	return pwrite_all(out, merged, n * sizeof(pair),
+	return io_pwrite_all(out, merged, n * sizeof(pair),
 			  g->pairs_at + (off_t)(g->offsets[g0] * sizeof(pair)));
 }
 
@@ -527,13 +500,13 @@ static int write_tables(gi_index *g, int out)
 			 .nnz = g->offsets[g->n_genes], .tables_crc = tables_crc(g)};
 	memcpy(h.magic, MAGIC, sizeof MAGIC);
 	off_t at = sizeof h;
-	int err = pwrite_all(out, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
+	int err = io_pwrite_all(out, g->offsets, (g->n_genes + 1) * sizeof *g->offsets, at);
 	at += (off_t)((g->n_genes + 1) * sizeof *g->offsets);
-	err = err ? err : pwrite_all(out, g->stats, g->n_genes * sizeof *g->stats, at);
+	err = err ? err : io_pwrite_all(out, g->stats, g->n_genes * sizeof *g->stats, at);
 	at += (off_t)(g->n_genes * sizeof *g->stats);
-	err = err ? err : pwrite_all(out, g->crcs, g->n_genes * sizeof *g->crcs, at);
+	err = err ? err : io_pwrite_all(out, g->crcs, g->n_genes * sizeof *g->crcs, at);
 	/* The header goes last: a file with a valid header is complete. */
-	return err ? err : pwrite_all(out, &h, sizeof h, 0);
+	return err ? err : io_pwrite_all(out, &h, sizeof h, 0);
 }
 
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
@@ -716,7 +689,7 @@ static int read_merged(gi_index *g, size_t gene, const sink *out, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int e = pread_all(g->fd, buf, n * sizeof *buf,
+	int e = io_pread_all(g->fd, buf, n * sizeof *buf,
 			  g->pairs_at + (off_t)(g->offsets[gene] * sizeof(pair)));
 	if (e || libdeflate_crc32(0, buf, n * sizeof *buf) != g->crcs[gene]) {
 		snprintf(err, errlen, "the gene index is damaged (%s); it is rebuilt at the next mount",

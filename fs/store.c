@@ -2,6 +2,7 @@
  * store.c - see store.h.
  */
 #include "store.h"
+#include "io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -60,26 +61,12 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
-static int pwrite_all(int fd, const void *data, size_t len, off_t at)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, at);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : EIO;
-		p += w, len -= (size_t)w, at += w;
-	}
-	return 0;
-}
-
 static int write_file(const char *path, const void *data, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return errno;
-	int err = pwrite_all(fd, data, len, 0);
+	int err = io_pwrite_all(fd, data, len, 0);
 	if (close(fd) && !err)
 		err = errno;
 	return err;
@@ -223,7 +210,7 @@ int st_put(st_store *s, uint32_t node, const void *data, size_t len, uint32_t cr
 	uint64_t at = s->pack_end;
 	s->pack_end += len;
 	pthread_mutex_unlock(&s->lock);
-	int err = pwrite_all(s->pack, data, len, (off_t)at);
+	int err = io_pwrite_all(s->pack, data, len, (off_t)at);
 	if (err)
 		return err;
 	record r = {RECORD_MAGIC, node, at, len, crc, 0};

@@ -19,16 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 GEN=$ROOT/build/gen-h5ad
-if ! have_fuse; then skip "layout=index tests: no /dev/fuse or fusermount3"; exit 0; fi
-if [ ! -f "$PBMC" ]; then skip "layout=index tests: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
-
-T=$(mktemp -d)
-export XDG_CACHE_HOME=$T/cache   # a fresh persistent cache, removed with $T
-cleanup() {
-	for m in "$T"/mnt*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+mount_test_setup "layout=index tests"
 
 # strict MOUNT LABEL: the checker's lines, and a failure when it finds problems.
 strict() {

@@ -22,6 +22,27 @@ finish() { [ "$failures" -eq 0 ]; }
 
 have_fuse() { [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; }
 
+# mount_test_setup WHAT: skip the whole script (naming WHAT) without FUSE or
+# ../shared/fixtures; else make $T, a temporary directory with its own
+# persistent cache, whose mountpoints $T/mnt* are unmounted and which is
+# removed when the script exits.
+mount_test_setup() {
+	if ! have_fuse; then skip "$1: no /dev/fuse or fusermount3"; exit 0; fi
+	if [ ! -f "$FIXTURES/pbmc68k_reduced.h5ad" ]; then
+		skip "$1: $FIXTURES absent (../shared not beside the repo)"
+		exit 0
+	fi
+	T=$(mktemp -d)
+	export XDG_CACHE_HOME=$T/cache
+	trap unmount_and_remove_temp EXIT
+}
+
+unmount_and_remove_temp() {
+	local m
+	for m in "$T"/mnt*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
+	rm -rf "$T"
+}
+
 # refused "what" "expected message part" SOURCE MNT [options...]: the daemon
 # refuses to mount, with one line holding the message part and a non-zero
 # status.

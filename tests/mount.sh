@@ -11,16 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 PBMC=$FIXTURES/pbmc68k_reduced.h5ad
-if ! have_fuse; then skip "mount tests: no /dev/fuse or fusermount3"; exit 0; fi
-if [ ! -f "$PBMC" ]; then skip "mount tests: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
-
-T=$(mktemp -d)
-export XDG_CACHE_HOME=$T/cache   # a fresh persistent cache, removed with $T
-cleanup() {
-	for m in "$T"/mnt*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+mount_test_setup "mount tests"
 
 # --- default settings against the compression-6, 8-bit reference
 if mount_fs "$PBMC" "$T/mnt"; then

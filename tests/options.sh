@@ -13,16 +13,7 @@ source "$(dirname "$0")/lib.sh"
 PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 LEGACY=$FIXTURES/pbmc68k_reduced_legacy.h5ad
 Q8=$REFERENCE/pbmc68k_reduced-c6-q8
-if ! have_fuse; then skip "option tests: no /dev/fuse or fusermount3"; exit 0; fi
-if [ ! -f "$PBMC" ]; then skip "option tests: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
-
-T=$(mktemp -d)
-export XDG_CACHE_HOME=$T/cache   # a fresh persistent cache, removed with $T
-cleanup() {
-	for m in "$T"/mnt*; do mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m"; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+mount_test_setup "option tests"
 OPTS="$PY $ROOT/tests/options.py"
 GENES=$T/genes.h5ad   # gene_ids column, layers/counts = raw/X as CSC
 $OPTS make "$PBMC" "$GENES" || fail "make $GENES"
