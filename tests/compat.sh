@@ -80,6 +80,15 @@ run_group() {
 	fi
 	local i status
 	for i in "${!G_MNT[@]}"; do
+		# Every layout=index mount must also satisfy the strict viewer.
+		if [[ ${G_LABEL[$i]} == index\ * ]]; then
+			if $PY tests/strict_check.py "${G_MNT[$i]}" "${G_LABEL[$i]}" >"$T/strict.out" 2>&1; then
+				ok "${G_LABEL[$i]}: strict checker: 0 problems"
+			else
+				grep '^FAIL ' "$T/strict.out" | head -5
+				fail "${G_LABEL[$i]}: strict checker: $(tail -1 "$T/strict.out")"
+			fi
+		fi
 		mountpoint -q "${G_MNT[$i]}" && fusermount3 -u "${G_MNT[$i]}"
 		MOUNT_PID=${G_PID[$i]}
 		wait_daemon; status=$?
