@@ -310,7 +310,8 @@ static void index_progress(void *ctx, double fraction)
 		return;
 	e->index_reported = step;
 	double spent = now() - e->index_started;
-	log_info("gene index: scanned %d%% of X in %.1f s, about %.0f s left", step * 10, spent,
+	log_info("gene index: scanned %d%% of X in %.1f s (%.0f cells/s), about %.0f s left",
+		 step * 10, spent, spent > 0 ? fraction * (double)e->n_cells / spent : 0.0,
 		 spent / fraction * (1 - fraction));
 }
 
