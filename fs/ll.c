@@ -39,6 +39,7 @@ static const char STATUS_FILE[] = "status.json";
 /* In volume 0, above any node index. */
 #define STATUS_DIR_INO ((fuse_ino_t)0xfffffffe)
 #define STATUS_FILE_INO ((fuse_ino_t)0xffffffff)
+#define STATUS_SIZE 4096
 
 /* libfuse clamps this; it means "as long as the kernel will keep it". */
 static const double FOREVER = 1e9;
@@ -146,7 +147,16 @@ static char *status_text(ll_fs *fs)
 		if (!info.cache_dir && ex_store(e))
 			info.cache_dir = st_dir(ex_store(e));
 	}
-	return doc_status(&info);
+	/* A fixed size, padded with the whitespace JSON allows: the kernel
+	 * reads up to the size it last saw, and the counters change between
+	 * a stat and a read. */
+	char *text = doc_status(&info), *padded = text ? malloc(STATUS_SIZE + 1) : NULL;
+	if (padded) {
+		snprintf(padded, STATUS_SIZE + 1, "%-*s", STATUS_SIZE - 1, text);
+		padded[STATUS_SIZE - 1] = '\n';
+	}
+	free(text);
+	return padded;
 }
 
 static void stat_common(ll_fs *fs, fuse_ino_t ino, struct stat *st, int dir, size_t size)
@@ -188,7 +198,7 @@ static int stat_item(ll_fs *fs, fuse_ino_t ino, item it, struct stat *st)
 	}
 	stat_common(fs, ino, st, is_dir(fs, it), size);
 	if (it.type == IT_STATUS_FILE) /* new content: the kernel drops old pages */
-		st->st_mtime = time(NULL);
+		clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	return 0;
 }
 
