@@ -22,6 +22,7 @@
 #include "ll.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,28 @@ static char *status_text(ll_fs *fs)
 	return padded;
 }
 
+/* One document serves every read for a moment: a reader whose read the
+ * kernel splits into several requests must not get pieces of different
+ * documents. */
+static char *status_snapshot(ll_fs *fs)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *text;
+	static double made;
+	pthread_mutex_lock(&lock);
+	if (!text || seconds() - made > 0.2) {
+		char *fresh = status_text(fs);
+		if (fresh) {
+			free(text);
+			text = fresh;
+			made = seconds();
+		}
+	}
+	char *copy = text ? strdup(text) : NULL;
+	pthread_mutex_unlock(&lock);
+	return copy;
+}
+
 static void stat_common(ll_fs *fs, fuse_ino_t ino, struct stat *st, int dir, size_t size)
 {
 	memset(st, 0, sizeof *st);
@@ -190,11 +213,7 @@ static int stat_item(ll_fs *fs, fuse_ino_t ino, item it, struct stat *st)
 	} else if (it.type == IT_COLLECTION && !is_dir(fs, it)) {
 		size = strlen(co_node_at(fs->co, it.node)->text);
 	} else if (it.type == IT_STATUS_FILE) {
-		char *text = status_text(fs);
-		if (!text)
-			return ENOMEM;
-		size = strlen(text);
-		free(text);
+		size = STATUS_SIZE;
 	}
 	stat_common(fs, ino, st, is_dir(fs, it), size);
 	if (it.type == IT_STATUS_FILE) /* new content: the kernel drops old pages */
@@ -384,7 +403,7 @@ static int open_item(ll_fs *fs, item it, open_file *of, struct fuse_file_info *f
 {
 	if (it.type == IT_STATUS_FILE) {
 		/* A new document per open, read through to EOF whatever stat said. */
-		if (!(of->owned = status_text(fs)))
+		if (!(of->owned = status_snapshot(fs)))
 			return ENOMEM;
 		of->text = of->owned;
 		of->text_len = strlen(of->owned);
