@@ -6,12 +6,7 @@
 # with a warning, not fatal.
 source "$(dirname "$0")/lib.sh"
 
-if ! have_fuse; then skip "collection: no /dev/fuse or fusermount3"; exit 0; fi
-if [ ! -f "$FIXTURES/pbmc68k_reduced.h5ad" ]; then skip "collection: $FIXTURES absent"; exit 0; fi
-
-T=$(mktemp -d)
-export XDG_CACHE_HOME=$T/cache
-trap 'for m in "$T"/mnt*; do mountpoint -q "$m" && fusermount3 -u "$m"; done; rm -rf "$T"' EXIT
+mount_test_setup collection
 mkdir -p "$T/src"
 cp -p "$FIXTURES/pbmc68k_reduced.h5ad" "$FIXTURES/pbmc68k_reduced_legacy.h5ad" "$T/src/"
 cp "$FIXTURES/anndata_archive_v0.11.4.h5ad" "$T/src/"      # no embedding: skipped

@@ -5,11 +5,7 @@
 # scales them itself); X_-prefixed keys are never vector fields.
 source "$(dirname "$0")/lib.sh"
 
-if ! have_fuse; then skip "vectors: no /dev/fuse or fusermount3"; exit 0; fi
-if [ ! -f "$FIXTURES/pbmc68k_reduced.h5ad" ]; then skip "vectors: $FIXTURES absent"; exit 0; fi
-T=$(mktemp -d)
-export XDG_CACHE_HOME=$T/cache
-trap 'mountpoint -q "$T/mnt" && fusermount3 -u "$T/mnt"; rm -rf "$T"' EXIT
+mount_test_setup vectors
 
 # pbmc68k_reduced plus obsm velocity_umap (explicit 2-D as velocity_umap_2d
 # would be too) and X_velocity_umap, which must be ignored.
