@@ -25,7 +25,8 @@ struct pf_pool {
 	uint32_t ahead_next, ahead_end, last_miss, window;
 	/* prefetch level: the next node to consider */
 	uint32_t level_next;
-	size_t level_done, level_failed;
+	size_t level_total, level_done, level_failed;
+	int level_reported;        /* tenths of the level already logged */
 	double started;
 	int busy;
 	size_t n_threads;
@@ -55,6 +56,19 @@ static int64_t next_job(pf_pool *p, int *for_level)
 		return p->level_next++;
 	}
 	return -1;
+}
+
+/* Every tenth of the level: how far, how fast, how long still (lock held). */
+static void report_level(pf_pool *p)
+{
+	size_t done = p->level_done + p->level_failed;
+	int tenth = p->level_total ? (int)(10 * done / p->level_total) : 10;
+	if (tenth <= p->level_reported || tenth >= 10)
+		return;
+	p->level_reported = tenth;
+	double spent = seconds() - p->started, rate = spent > 0 ? (double)done / spent : 0;
+	log_info("prefetch: %d%% (%zu of %zu files, %.0f files/s), about %.0f s left", tenth * 10,
+		 done, p->level_total, rate, rate > 0 ? (double)(p->level_total - done) / rate : 0.0);
 }
 
 static void *warm(void *arg)
@@ -90,6 +104,8 @@ static void *warm(void *arg)
 			p->level_done++;
 		else if (!ok && (!for_level || p->level_failed++ == 0))
 			log_warn("prefetch: %s", err);
+		if (for_level)
+			report_level(p);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -104,6 +120,8 @@ pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level)
 	p->c = c;
 	p->level = level;
 	p->started = seconds();
+	for (uint32_t i = 0; i < ex_node_count(e); i++)
+		p->level_total += ex_prefetches(e, i, level);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
