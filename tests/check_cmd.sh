@@ -29,7 +29,7 @@ report() {
 has() { # has "what" REGEX: a line of the last report matches
 	if grep -qE -- "$2" <<<"$out"; then ok "$label: $1"; else fail "$label: $1: no line matching '$2'"; fi
 }
-refused() { # refused "what" STATUS "message part" args...: one line on stderr, nothing on stdout
+refused_check() { # refused_check "what" STATUS "message part" args...: one line on stderr, nothing on stdout
 	local what=$1 want_status=$2 want=$3; shift 3
 	report "$what" "$@"
 	if [ "$status" -eq "$want_status" ] && [ -z "$out" ] && [ "$(wc -l <<<"$err")" -eq 1 ] &&
@@ -130,18 +130,18 @@ fi
 
 # --- refusals: the mount's messages
 echo "not hdf5" >"$T/bogus.h5ad"
-refused "check refuses a non-HDF5 file" 1 "cannot open $T/bogus.h5ad: not an HDF5 file" "$T/bogus.h5ad"
-refused "check refuses a missing file" 1 "cannot open $T/none.h5ad: No such file or directory" "$T/none.h5ad"
+refused_check "check refuses a non-HDF5 file" 1 "cannot open $T/bogus.h5ad: not an HDF5 file" "$T/bogus.h5ad"
+refused_check "check refuses a missing file" 1 "cannot open $T/none.h5ad: No such file or directory" "$T/none.h5ad"
 if [ -f "$FIXTURES/anndata_archive_v0.11.4.h5ad" ]; then
-	refused "check refuses a file without embedding" 1 "anndata_archive_v0.11.4.h5ad: no embedding: " \
+	refused_check "check refuses a file without embedding" 1 "anndata_archive_v0.11.4.h5ad: no embedding: " \
 		"$FIXTURES/anndata_archive_v0.11.4.h5ad"
 fi
-refused "check refuses a directory" 1 "cannot open $FIXTURES: a directory" "$FIXTURES"
-refused "check refuses an unknown embedding key" 1 "embedding=X_nope: no such obsm key" "$PBMC" -o embedding=X_nope
-refused "check refuses compression=12" 2 "bad value '12' for compression" "$PBMC" -o compression=12
-refused "check refuses an unknown option" 2 "unknown option 'bogus'" "$PBMC" -o bogus
-refused "check refuses a second argument" 2 "unexpected argument 'extra'" "$PBMC" extra
-refused "check refuses an unknown flag" 2 "unexpected argument '-x'" "$PBMC" -x
+refused_check "check refuses a directory" 1 "cannot open $FIXTURES: a directory" "$FIXTURES"
+refused_check "check refuses an unknown embedding key" 1 "embedding=X_nope: no such obsm key" "$PBMC" -o embedding=X_nope
+refused_check "check refuses compression=12" 2 "bad value '12' for compression" "$PBMC" -o compression=12
+refused_check "check refuses an unknown option" 2 "unknown option 'bogus'" "$PBMC" -o bogus
+refused_check "check refuses a second argument" 2 "unexpected argument 'extra'" "$PBMC" extra
+refused_check "check refuses an unknown flag" 2 "unexpected argument '-x'" "$PBMC" -x
 report "check without SOURCE"
 check "check without SOURCE prints the usage, status 2" test "$status" -eq 2 -a -z "$out"
 check "check without SOURCE: the usage names check" grep -q "cellucidfs check SOURCE" <<<"$err"

@@ -148,17 +148,17 @@ if mount8 "$what" -t fuse.cellucidfs "$REAL" "$T/mnt" -o cache_dir=none,prefetch
 fi
 
 # --- refusals reach the terminal through mount(8), and nothing is mounted
-refused() { # refused "what" "message part" mount-args...
+refused_by_mount() { # refused_by_mount "what" "message part" mount-args...
 	local what=$1 want=$2 out; shift 2
 	out=$(timeout 120 mount "$@" 2>&1)
 	if [ $? -ne 0 ] && grep -qF -- "$want" <<<"$out" && ! mountpoint -q "$T/mnt"; then ok "$what"
 	else fail "$what: $out"; fi
 }
 echo "not hdf5" >"$T/bogus.h5ad"
-refused "mount(8) refuses a non-HDF5 file" "cannot open $T/bogus.h5ad: not an HDF5 file" \
+refused_by_mount "mount(8) refuses a non-HDF5 file" "cannot open $T/bogus.h5ad: not an HDF5 file" \
 	-t fuse.cellucidfs "$T/bogus.h5ad" "$T/mnt"
-refused "mount(8) refuses a bad value" "bad value '12' for compression" \
+refused_by_mount "mount(8) refuses a bad value" "bad value '12' for compression" \
 	-t fuse.cellucidfs "$PBMC" "$T/mnt" -o compression=12
-refused "mount(8) refuses a misspelt option" "compresion=6" \
+refused_by_mount "mount(8) refuses a misspelt option" "compresion=6" \
 	-t fuse.cellucidfs "$PBMC" "$T/mnt" -o compresion=6
 finish

@@ -20,6 +20,13 @@ check() { # check "what" command... (its output is shown only when it fails, 5 l
 }
 finish() { [ "$failures" -eq 0 ]; }
 
+# alive PID: running and not a zombie (a daemonised nginx master is reparented
+# to PID 1, which in some containers never reaps it).
+alive() {
+	local state
+	state=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
+}
+
 have_fuse() { [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; }
 
 # mount_test_setup WHAT: skip the whole script (naming WHAT) without FUSE or

@@ -55,13 +55,6 @@ chmod 755 "$PREFIX"
 mkdir -p "$PREFIX/tmp" "$PREFIX/fetch"
 run_nginx() { nginx -p "$PREFIX/" -c "$PREFIX/nginx.conf" -e "$PREFIX/error.log" "$@"; }
 
-# alive PID: running and not a zombie (the daemonised master's parent is
-# PID 1, which in some containers never reaps it).
-alive() {
-	local state
-	state=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
-}
-
 cleanup() {
 	local pid i
 	if pid=$(cat "$PREFIX/nginx.pid" 2>/dev/null) && alive "$pid"; then

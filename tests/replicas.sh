@@ -88,13 +88,6 @@ CLIENT=
 # nginx_ctl NAME ARGS...: the private nginx whose prefix is $T/NAME.
 nginx_ctl() { nginx -p "$T/$1/" -c "$T/$1/nginx.conf" -e "$T/$1/error.log" "${@:2}"; }
 
-# alive PID: running and not a zombie (a daemonised nginx master is reparented
-# to PID 1, which in some containers never reaps it).
-alive() {
-	local state
-	state=$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null) && [ "$state" != Z ]
-}
-
 # kill_nginx NAME: SIGKILL to its master and workers, as a crash would.
 kill_nginx() {
 	local master workers
