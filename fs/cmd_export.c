@@ -122,7 +122,9 @@ static void *worker(void *arg)
 		if (ex_node_at(j->e, i)->kind == EX_DIR)
 			continue;
 		export_node(j, i);
-		if (seconds() - last > 0.2) {
+		/* The bar is redrawn at most five times a second; plain lines come
+		 * once per tenth, so every file may check for the next one. */
+		if (!j->tty || seconds() - last > 0.2) {
 			last = seconds();
 			report(j, 0);
 		}
