@@ -362,6 +362,14 @@ int fc_known(fc_cache *c, uint32_t i)
 	return known;
 }
 
+int fc_underway(fc_cache *c, uint32_t i)
+{
+	pthread_mutex_lock(&c->lock);
+	int underway = c->slots[i].size >= 0 || c->slots[i].state == SLOT_GENERATING;
+	pthread_mutex_unlock(&c->lock);
+	return underway;
+}
+
 void fc_get_stats(fc_cache *c, fc_stats *out)
 {
 	pthread_mutex_lock(&c->lock);

@@ -47,6 +47,9 @@ ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen);
 /* Whether file node i's size is known (no lookup would generate it). */
 int fc_known(fc_cache *c, uint32_t i);
 
+/* Whether file node i's size is known or someone is generating it now. */
+int fc_underway(fc_cache *c, uint32_t i);
+
 /* Counters for status and logs. */
 typedef struct {
 	uint64_t generated, hits, misses, stored_bytes, memory_bytes;

@@ -80,6 +80,7 @@ struct ex_export {
 	int index_reported;
 	atomic_int index_permille; /* see ex_index_permille */
 	atomic_int generating;     /* ex_generate calls in progress */
+	_Atomic double last_generated; /* now() when the latest one ended */
 	char *id, *name;
 	char created_at[32];
 	size_t n_cells;
@@ -367,9 +368,16 @@ static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 	return r;
 }
 
+/* The merge waits for this long without a file being generated: between
+ * two files of a `cp -r` nothing is in progress for a moment, and a merge
+ * run slipped into every such gap would take a core from the copy. */
+#define MERGE_QUIET_SECONDS 0.5
+
 static int generating(void *ctx)
 {
-	return atomic_load(&((ex_export *)ctx)->generating) > 0;
+	ex_export *e = ctx;
+	return atomic_load(&e->generating) > 0 ||
+	       now() - atomic_load(&e->last_generated) < MERGE_QUIET_SECONDS;
 }
 
 static void *build_genes(void *arg)
@@ -405,10 +413,10 @@ static void *build_genes(void *arg)
 	/* Genes are served from the scan's segments meanwhile, so the merge
 	 * only needs CPU time nobody else wants (Linux nices threads singly). */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	if (gi_merge(e->gi, dir, generating, e, msg, sizeof msg) &&
-	    !strstr(msg, strerror(ECANCELED)))
+	int r = gi_merge(e->gi, dir, generating, e, msg, sizeof msg);
+	if (r && !strstr(msg, strerror(ECANCELED)))
 		log_warn("%s; genes are read from the unmerged scan", msg);
-	else if (e->index_reported)
+	else if (!r && e->index_reported)
 		log_info("gene index: scanned in %.1f s, merged in %.1f s", scanned - e->index_started,
 			 now() - scanned);
 	return NULL;
@@ -1359,6 +1367,7 @@ ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *e
 	}
 	atomic_init(&e->index_permille, -1);
 	atomic_init(&e->generating, 0);
+	atomic_init(&e->last_generated, 0.0);
 	pthread_mutex_init(&e->h5, NULL);
 	pthread_mutex_init(&e->memo, NULL);
 	pthread_cond_init(&e->memo_done, NULL);
@@ -1841,6 +1850,7 @@ ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err
 			raw_len = packed_len;
 		}
 	}
+	atomic_store(&e->last_generated, now());
 	atomic_fetch_sub(&e->generating, 1);
 	if (r != EX_OK) {
 		free(raw);

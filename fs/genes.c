@@ -31,8 +31,8 @@
 
 /* 2 Mi values per scanned block (16 MiB of pairs): small enough that the
  * transposition scatters within the CPU caches, large enough that a gene's
- * segments stay few before the merge. 256 MiB per merged run of genes. */
-#define BLOCK_NNZ ((size_t)2 << 20)
+ * segments stay few before the merge. 64 MiB per merged run of genes. */
+#define BLOCK_VALUES ((size_t)2 << 20)
 /* Transposed blocks stay in memory up to this many bytes, and only the rest
  * goes to the scratch file: writing it and reading it back costs more than
  * the scan itself on a matrix that fits. */
@@ -62,6 +62,7 @@ typedef struct {
 
 struct gi_index {
 	size_t n_cells, n_genes;
+	size_t block_values, memory_budget; /* gi_tune */
 	gene_stats *stats;
 	atomic_int cancelled;   /* gi_cancel: stop merging */
 	pthread_rwlock_t mode;  /* readers vs. the switch to the merged file */
@@ -84,36 +85,51 @@ struct gi_index {
 	uint64_t *block_off;    /* n_blocks * (n_genes + 1) */
 };
 
-/* A copy of one row block, handed from the scan to the transposer. Two of
- * them circulate (one filled while the other is transposed), so their pages
- * are touched once, not once per block. */
-typedef struct {
+/* Transposing a block takes longer than reading it, so two threads do it,
+ * each on a block of its own, while the scan reads the next. */
+#define TRANSPOSERS 2
+
+/* A copy of one row block, handed from the scan to a transposer. At most
+ * TRANSPOSERS + 1 of them circulate (one filled while the others are
+ * transposed), so their pages are touched once, not once per block. */
+typedef struct block_copy {
+	struct block_copy *next; /* in the list of spares */
+	size_t seq;              /* the block's place in row order */
 	size_t row0, nrows;
 	int64_t *indptr;
 	uint32_t *indices;
 	float *values;
+	uint64_t *counts;        /* [1 + gene]: the gene's entries in the block */
 	size_t rows_cap, nnz_cap;
 } block_copy;
 
-/* The scan thread reads X and keeps the statistics; a second thread
- * transposes and writes the blocks, one block behind, so the statistics
- * (all var_manifest.json needs) are ready as soon as X has been read. */
+/* The scan thread reads X, keeps the statistics and counts each gene's
+ * entries per block; the transposers put the blocks in gene order and add
+ * them to the index in row order. The statistics (all var_manifest.json
+ * needs) are ready as soon as X has been read. */
 typedef struct {
 	gi_index *g;
 	pthread_mutex_t *h5;
 	size_t rows_done;
 	gi_progress_fn progress;
 	void *progress_ctx;
-	pthread_mutex_t lock;   /* pending, finished, error */
+	pthread_mutex_t lock;   /* the fields below, and adding blocks to g */
 	pthread_cond_t changed;
-	block_copy *pending;
-	block_copy *spare;      /* a transposed copy, for the scan to refill */
+	block_copy *pending;    /* the next block to transpose */
+	block_copy *spares;     /* transposed copies, for the scan to refill */
+	size_t blocks_read, blocks_added;
 	int finished;
 	int error;              /* errno of a failed write or allocation */
-	pair *buf;              /* transposer's scratch */
+} builder;
+
+/* A transposer's own buffers. */
+typedef struct {
+	builder *b;
+	pthread_t thread;
+	pair *buf;
 	size_t buf_len;
 	uint64_t *cursor;
-} builder;
+} transposer;
 
 /* ------------------------------------------------------------- I/O */
 
@@ -165,6 +181,8 @@ gi_index *gi_new(size_t n_cells, size_t n_genes)
 		return NULL;
 	g->n_cells = n_cells;
 	g->n_genes = n_genes;
+	g->block_values = BLOCK_VALUES;
+	g->memory_budget = MEMORY_BUDGET;
 	g->fd = g->scratch = -1;
 	g->offsets = calloc(n_genes + 1, sizeof *g->offsets);
 	g->stats = calloc(n_genes ? n_genes : 1, sizeof *g->stats);
@@ -176,6 +194,12 @@ gi_index *gi_new(size_t n_cells, size_t n_genes)
 		return NULL;
 	}
 	return g;
+}
+
+void gi_tune(gi_index *g, size_t block_values, size_t memory_budget)
+{
+	g->block_values = block_values;
+	g->memory_budget = memory_budget;
 }
 
 void gi_free(gi_index *g)
@@ -261,55 +285,66 @@ static int grow_blocks(gi_index *g)
 	return off ? 0 : ENOMEM;
 }
 
-/* Transpose one row block into gene order and append it to the scratch file. */
-static int transpose_block(builder *b, const block_copy *rb)
+/* Add a transposed block (its offsets, its pairs in t->buf) to the index
+ * once every block before it is there: in memory while the budget allows,
+ * else appended to the scratch file. */
+static int add_block(transposer *t, const block_copy *c)
 {
+	builder *b = t->b;
 	gi_index *g = b->g;
-	size_t nnz = (size_t)rb->indptr[rb->nrows];
-	int err = grow_blocks(g);
-	if (!err && nnz > b->buf_len) {
-		pair *buf = realloc(b->buf, nnz * sizeof *buf);
-		if (buf) {
-			b->buf = buf;
-			b->buf_len = nnz;
-		}
-		err = buf ? 0 : ENOMEM;
+	size_t genes = g->n_genes + 1, bytes = (size_t)c->counts[g->n_genes] * sizeof(pair);
+	pthread_mutex_lock(&b->lock);
+	while (b->blocks_added != c->seq && !b->error)
+		pthread_cond_wait(&b->changed, &b->lock);
+	int err = b->error ? b->error : grow_blocks(g);
+	size_t k = g->n_blocks;
+	/* This block starts where the previous one ended: its start plus its
+	 * pair count, the last entry of its offset table. */
+	uint64_t start = k ? g->block_start[k - 1] + g->block_off[k * genes - 1] : 0;
+	int keep = !err && g->mem_used + bytes <= g->memory_budget;
+	if (!err) {
+		memcpy(g->block_off + k * genes, c->counts, genes * sizeof *c->counts);
+		g->block_start[k] = start;
+		g->block_mem[k] = keep ? t->buf : NULL;
+		g->mem_used += keep ? bytes : 0;
+		g->n_blocks++;
+		b->blocks_added++;
+		pthread_cond_broadcast(&b->changed);
 	}
-	if (err)
-		return err;
-	uint64_t *off = g->block_off + g->n_blocks * (g->n_genes + 1);
-	memset(off, 0, (g->n_genes + 1) * sizeof *off);
-	for (size_t k = 0; k < nnz; k++)
-		off[rb->indices[k] + 1]++;
+	pthread_mutex_unlock(&b->lock);
+	if (keep) {
+		t->buf = NULL; /* the next block gets a new buffer */
+		t->buf_len = 0;
+	} else if (!err) {
+		err = io_pwrite_all(g->scratch, t->buf, bytes, (off_t)(start * sizeof(pair)));
+	}
+	return err;
+}
+
+/* Put one row block into gene order: its counts become offsets. */
+static int transpose_block(transposer *t, block_copy *c)
+{
+	const gi_index *g = t->b->g;
+	size_t nnz = (size_t)c->indptr[c->nrows];
+	if (nnz > t->buf_len) {
+		pair *buf = realloc(t->buf, nnz * sizeof *buf);
+		if (!buf)
+			return ENOMEM;
+		t->buf = buf;
+		t->buf_len = nnz;
+	}
+	uint64_t *off = c->counts;
 	for (size_t j = 0; j < g->n_genes; j++)
 		off[j + 1] += off[j];
-	memcpy(b->cursor, off, g->n_genes * sizeof *off);
-	for (size_t r = 0; r < rb->nrows; r++) {
-		uint32_t cell = (uint32_t)(rb->row0 + r);
-		for (int64_t k = rb->indptr[r]; k < rb->indptr[r + 1]; k++) {
-			uint32_t gene = rb->indices[k];
-			b->buf[b->cursor[gene]++] = (pair){cell, rb->values[k]};
+	memcpy(t->cursor, off, g->n_genes * sizeof *off);
+	for (size_t r = 0; r < c->nrows; r++) {
+		uint32_t cell = (uint32_t)(c->row0 + r);
+		for (int64_t k = c->indptr[r]; k < c->indptr[r + 1]; k++) {
+			uint32_t gene = c->indices[k];
+			t->buf[t->cursor[gene]++] = (pair){cell, c->values[k]};
 		}
 	}
-	/* This block starts where the previous one ended: its start plus its
-	 * pair count, the last entry of its offset table (just before ours). */
-	uint64_t start = 0;
-	if (g->n_blocks)
-		start = g->block_start[g->n_blocks - 1] + off[-1];
-	g->block_start[g->n_blocks] = start;
-	g->block_mem[g->n_blocks] = NULL;
-	if (g->mem_used + nnz * sizeof(pair) <= MEMORY_BUDGET) {
-		g->block_mem[g->n_blocks] = b->buf; /* the next block gets a new buffer */
-		g->mem_used += nnz * sizeof(pair);
-		b->buf = NULL;
-		b->buf_len = 0;
-	} else {
-		err = io_pwrite_all(g->scratch, b->buf, nnz * sizeof(pair),
-				 (off_t)(start * sizeof(pair)));
-	}
-	if (!err)
-		g->n_blocks++;
-	return err;
+	return add_block(t, c);
 }
 
 static void free_copy(block_copy *c)
@@ -319,15 +354,19 @@ static void free_copy(block_copy *c)
 	free(c->indptr);
 	free(c->indices);
 	free(c->values);
+	free(c->counts);
 	free(c);
 }
 
-/* Copy rb into c (a recycled copy, or NULL for a new one). */
-static block_copy *copy_block(block_copy *c, const ad_rowblock *rb)
+/* Copy rb into c (a recycled copy, or NULL for a new one), keeping the
+ * statistics and counting each gene's entries on the way: one pass. */
+static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g)
 {
 	size_t nnz = (size_t)rb->indptr[rb->nrows];
 	if (!c && !(c = calloc(1, sizeof *c)))
 		return NULL;
+	if (!c->counts)
+		c->counts = malloc((g->n_genes + 1) * sizeof *c->counts);
 	if (rb->nrows + 1 > c->rows_cap) {
 		free(c->indptr);
 		c->rows_cap = rb->nrows + 1;
@@ -340,21 +379,29 @@ static block_copy *copy_block(block_copy *c, const ad_rowblock *rb)
 		c->indices = malloc(c->nnz_cap * sizeof *c->indices);
 		c->values = malloc(c->nnz_cap * sizeof *c->values);
 	}
-	if (!c->indptr || !c->indices || !c->values) {
+	if (!c->indptr || !c->indices || !c->values || !c->counts) {
 		free_copy(c);
 		return NULL;
 	}
 	c->row0 = rb->row0;
 	c->nrows = rb->nrows;
 	memcpy(c->indptr, rb->indptr, (rb->nrows + 1) * sizeof *c->indptr);
-	memcpy(c->indices, rb->indices, nnz * sizeof *c->indices);
-	memcpy(c->values, rb->values, nnz * sizeof *c->values);
+	memset(c->counts, 0, (g->n_genes + 1) * sizeof *c->counts);
+	for (size_t k = 0; k < nnz; k++) {
+		uint32_t gene = rb->indices[k];
+		float v = rb->values[k];
+		note_value(&g->stats[gene], v);
+		c->counts[gene + 1]++;
+		c->indices[k] = gene;
+		c->values[k] = v;
+	}
 	return c;
 }
 
-static void *transposer(void *arg)
+static void *transpose_blocks(void *arg)
 {
-	builder *b = arg;
+	transposer *t = arg;
+	builder *b = t->b;
 	for (;;) {
 		pthread_mutex_lock(&b->lock);
 		while (!b->pending && !b->finished)
@@ -366,10 +413,10 @@ static void *transposer(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		if (!c)
 			return NULL;
-		int err = failed ? 0 : transpose_block(b, c);
+		int err = failed ? 0 : transpose_block(t, c);
 		pthread_mutex_lock(&b->lock);
-		free_copy(b->spare);
-		b->spare = c;
+		c->next = b->spares;
+		b->spares = c;
 		if (err && !b->error)
 			b->error = err;
 		pthread_cond_broadcast(&b->changed);
@@ -377,25 +424,24 @@ static void *transposer(void *arg)
 	}
 }
 
-/* Called with the HDF5 lock held, which is released meanwhile: keep the
- * statistics, then queue a copy of the block for the transposer. */
+/* Called with the HDF5 lock held, which is released meanwhile: queue a copy
+ * of the block for a transposer. */
 static int on_block(const ad_rowblock *rb, void *ctx)
 {
 	builder *b = ctx;
 	gi_index *g = b->g;
 	pthread_mutex_unlock(b->h5);
-	size_t nnz = (size_t)rb->indptr[rb->nrows];
-	for (size_t k = 0; k < nnz; k++)
-		note_value(&g->stats[rb->indices[k]], rb->values[k]);
 	pthread_mutex_lock(&b->lock);
-	block_copy *c = b->spare;
-	b->spare = NULL;
+	block_copy *c = b->spares;
+	if (c)
+		b->spares = c->next;
 	pthread_mutex_unlock(&b->lock);
-	c = copy_block(c, rb);
+	c = copy_block(c, rb, g);
 	pthread_mutex_lock(&b->lock);
 	while (b->pending && !b->error)
 		pthread_cond_wait(&b->changed, &b->lock);
 	if (c && !b->error) {
+		c->seq = b->blocks_read++;
 		b->pending = c;
 		c = NULL;
 		pthread_cond_broadcast(&b->changed);
@@ -513,23 +559,30 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
 {
 	builder b = {.g = g, .h5 = h5, .progress = progress, .progress_ctx = ctx};
-	pthread_t thread;
+	transposer t[TRANSPOSERS] = {{0}};
+	size_t started = 0;
 	pthread_mutex_init(&b.lock, NULL);
 	pthread_cond_init(&b.changed, NULL);
 	g->scratch = temp_file(dir);
-	b.cursor = malloc((g->n_genes + 1) * sizeof *b.cursor);
-	int rc = GI_EWRITE;
-	if (g->scratch < 0 || !b.cursor) {
+	int rc = GI_EWRITE, no_memory = 0;
+	for (size_t k = 0; k < TRANSPOSERS; k++) {
+		t[k].b = &b;
+		no_memory |= !(t[k].cursor = malloc((g->n_genes + 1) * sizeof *t[k].cursor));
+	}
+	if (g->scratch < 0 || no_memory) {
 		snprintf(err, errlen, "cannot create the gene index: %s",
-			 b.cursor ? strerror(errno) : "out of memory");
+			 no_memory ? "out of memory" : strerror(errno));
 		goto out;
 	}
-	if (pthread_create(&thread, NULL, transposer, &b)) {
+	while (started < TRANSPOSERS &&
+	       !pthread_create(&t[started].thread, NULL, transpose_blocks, &t[started]))
+		started++;
+	if (!started) {
 		snprintf(err, errlen, "cannot start a thread");
 		goto out;
 	}
 	h5_lock(h5);
-	ad_err r = ad_x_scan_rows(f, BLOCK_NNZ, on_block, &b);
+	ad_err r = ad_x_scan_rows(f, g->block_values, on_block, &b);
 	if (r != AD_OK)
 		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
 	pthread_mutex_unlock(h5);
@@ -540,7 +593,8 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	pthread_mutex_unlock(&b.lock);
 	if (r == AD_OK && !failed && stats_ready)
 		stats_ready(ctx, g);
-	pthread_join(thread, NULL);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(t[k].thread, NULL);
 	if (r != AD_OK)
 		rc = GI_EREAD;
 	else if (b.error)
@@ -548,9 +602,16 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	else
 		rc = 0;
 out:
-	free_copy(b.spare);
-	free(b.buf);
-	free(b.cursor);
+	free_copy(b.pending);
+	while (b.spares) {
+		block_copy *next = b.spares->next;
+		free_copy(b.spares);
+		b.spares = next;
+	}
+	for (size_t k = 0; k < TRANSPOSERS; k++) {
+		free(t[k].buf);
+		free(t[k].cursor);
+	}
 	pthread_mutex_destroy(&b.lock);
 	pthread_cond_destroy(&b.changed);
 	if (rc && g->scratch >= 0) {

@@ -4,14 +4,15 @@
  * all of X.
  *
  * gi_scan streams X once by row blocks (ad_x_scan_rows, any storage: CSR,
- * dense, CSC). Each block is transposed in memory to gene order and appended
- * to a scratch file; the same pass records each gene's min and max, which
+ * dense, CSC). Each block is transposed to gene order by one of two threads
+ * and kept in memory, or appended to a scratch file once a memory budget is
+ * spent; the same pass records each gene's min and max, which
  * var_manifest.json needs, so that file can be served as soon as the scan
  * ends. gi_merge then rewrites every gene's (cell, value) pairs contiguously
- * into the index file, while genes are already served from the scratch
- * segments. Memory stays bounded by the block size whatever the matrix size,
- * and the HDF5 lock is released while a block is transposed, so other files
- * are served during the scan.
+ * into the index file, while genes are already served from the segments.
+ * Memory stays bounded by the budget whatever the matrix size, and the HDF5
+ * lock is released while a block is transposed, so other files are served
+ * during the scan.
  *
  * CSC matrices are gene-major already: gi_direct reads them in place.
  *
@@ -38,6 +39,11 @@ enum { GI_EREAD = 1, GI_EWRITE = 2 };
 gi_index *gi_new(size_t n_cells, size_t n_genes); /* NULL: out of memory */
 void gi_free(gi_index *g);
 
+/* Values per scanned block (default 2 Mi) and bytes of transposed blocks
+ * kept in memory (default 512 MiB) before gi_scan: small ones let tests
+ * cover many blocks and the scratch file with a small matrix. */
+void gi_tune(gi_index *g, size_t block_values, size_t memory_budget);
+
 /* Reuse dir/genes.idx when it is complete and belongs to this matrix: 0, or
  * -1 when it must be built. */
 int gi_load(gi_index *g, const char *dir);
@@ -46,9 +52,10 @@ int gi_load(gi_index *g, const char *dir);
  * on), while the scan is still writing its last blocks. */
 typedef void (*gi_stats_fn)(void *ctx, const gi_index *g);
 
-/* Stream X once into a scratch file in dir (NULL: $TMPDIR), one segment per
- * row block. Afterwards genes can be read (from the segments). All HDF5 work
- * happens with *h5 held, the transposition without, in a second thread.
+/* Stream X once into segments, one per row block, in memory or in a scratch
+ * file in dir (NULL: $TMPDIR). Afterwards genes can be read (from the
+ * segments). All HDF5 work happens with *h5 held, the transposition without,
+ * in other threads.
  * Returns 0, GI_EREAD (X cannot be read) or GI_EWRITE (the scratch file
  * cannot be written) with a reason in err. */
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,

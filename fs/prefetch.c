@@ -93,17 +93,22 @@ static void *warm(void *arg)
 		}
 		if (ex_node_at(p->e, (uint32_t)i)->kind == EX_DIR)
 			continue;
-		p->busy++;
-		pthread_mutex_unlock(&p->lock);
-		size_t size;
-		char err[512];
-		int ok = fc_size(p->c, (uint32_t)i, &size, err, sizeof err) == EX_OK;
-		pthread_mutex_lock(&p->lock);
-		p->busy--;
+		/* Known, or being generated for someone else: waiting for it would
+		 * hold this thread back from the next file. */
+		int ok = 1;
+		if (!fc_underway(p->c, (uint32_t)i)) {
+			p->busy++;
+			pthread_mutex_unlock(&p->lock);
+			size_t size;
+			char err[512];
+			ok = fc_size(p->c, (uint32_t)i, &size, err, sizeof err) == EX_OK;
+			pthread_mutex_lock(&p->lock);
+			p->busy--;
+			if (!ok && (!for_level || p->level_failed++ == 0))
+				log_warn("prefetch: %s", err);
+		}
 		if (for_level && ok)
 			p->level_done++;
-		else if (!ok && (!for_level || p->level_failed++ == 0))
-			log_warn("prefetch: %s", err);
 		if (for_level)
 			report_level(p);
 	}

@@ -19,7 +19,9 @@
 #       own, on the empty-cache mount right after (a): p50, p99, max;
 #   (c) `cp -r` of the whole mount, started as soon as a fresh mount with an
 #       empty cache_dir appears: wall time, and the daemon's peak RSS (VmHWM)
-#       when it ends - a full materialisation, like prepare();
+#       when it ends - a full materialisation, like prepare(); the copy goes
+#       to RAM (/dev/shm) where possible, so the destination disk is not
+#       what is measured;
 #   (d) nginx (scripts/nginx/cellucid.conf, via `scripts/demo.sh conf`),
 #       `wrk -t2 -c16 -d20s` on random gene files (scripts/bench/
 #       random_genes.lua, fixed seed): from (c)'s mount, where every gene has
@@ -46,7 +48,11 @@
 #                              the variant (1000000, 2000, 1000)
 #   BENCH_WRK_SECONDS          length of each wrk run (20)
 #   BENCH_PORT                 first port tried for nginx (18180)
-#   BENCH_TMPDIR               where the temporary directory goes ($TMPDIR or /tmp)
+#   BENCH_TMPDIR               where the temporary directory (cache dirs,
+#                              mountpoints) goes ($TMPDIR or /tmp)
+#   BENCH_COPYDIR              where (c) copies the mount (/dev/shm when it
+#                              is a RAM file system with room, else the
+#                              temporary directory)
 #   CELLUCIDFS_BIN             the binary (./cellucidfs)
 #
 # A run on a 2-core machine busy with other jobs (load average 5-7), so the
@@ -106,6 +112,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 # --- state, and cleaning it up ------------------------------------------------
 
 TMP=             # the temporary directory
+COPY=            # where (c) copies the mount (see copy_base)
 DAEMON_PID=      # the cellucidfs daemon now running, and its mountpoint
 DAEMON_MNT=
 NGINX_PREFIX=    # nginx's prefix directory while it runs
@@ -127,6 +134,7 @@ cleanup() {
 	stop_daemon || true
 	# --one-file-system: never descend into a mount that would not go away.
 	[ -z "$TMP" ] || rm -rf --one-file-system "$TMP"
+	[ -z "$COPY" ] || rm -rf --one-file-system "$COPY"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -318,6 +326,22 @@ work_bytes() { echo $((2 * $1 * $3 * 8 + 2 * $1 * $2 + (1 << 30))); }
 
 avail_bytes() { df --output=avail -B1 "$1" | tail -n 1 | tr -d ' '; }
 
+# copy_base BYTES: where (c)'s copy goes - BENCH_COPYDIR when set, else
+# /dev/shm when it is a RAM file system with BYTES free, else TMP. In RAM
+# the figure is the mount's speed, not the destination's: on this machine's
+# ext4 (mounted with discard), cp alone spent 0.6-4 s of system time
+# creating the 20 022 files after the previous run's copy was removed.
+copy_base() {
+	if [ -n "${BENCH_COPYDIR:-}" ]; then
+		echo "$BENCH_COPYDIR"
+	elif [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] &&
+		[ "$(avail_bytes /dev/shm)" -gt "$1" ]; then
+		echo /dev/shm
+	else
+		echo "$TMP"
+	fi
+}
+
 gb() { awk -v b="$1" 'BEGIN { printf "%.1f GB", b / 1e9 }'; }
 
 # room CELLS GENES PER_CELL DATA: empty when the disk has room for the
@@ -353,6 +377,7 @@ generate() {
 # the daemon to the viewer's first files read; the mount stays up.
 ready() {
 	local t0 out secs files bytes
+	settle
 	t0=$EPOCHREALTIME
 	start_daemon "$3" "$4" "$6" "cache_dir=$5" "(a) ${2#ready_} cache_dir"
 	if out=$("$PY" "$PROBE" ready "$4" "$t0" "$DAEMON_PID" 2>>"$6"); then
@@ -364,6 +389,11 @@ ready() {
 		say "$1: viewer-ready failed (log: $6)"
 	fi
 }
+
+# settle: write back what earlier steps left dirty (a merged gene index is
+# 8 bytes per stored value), so that the disk's work does not land in the
+# next timed step.
+settle() { sync; }
 
 # bench_dataset KEY DATA SERVE: (a)-(c), and (d) when SERVE is 1.
 bench_dataset() {
@@ -398,31 +428,32 @@ bench_dataset() {
 
 	say "$key: (c) cp -r of a fresh mount, empty cache_dir"
 	cat "$data" >/dev/null
+	settle
 	start_daemon "$data" "$mnt" "$log" "cache_dir=$TMP/cache-c,allow_other,default_permissions" "(c)"
 	if wait_mount "$log"; then
 		mark "$log" "(c) cp -r"
 		t0=$EPOCHREALTIME
-		if cp -r "$mnt" "$TMP/copy" 2>>"$log"; then
+		if cp -r "$mnt" "$COPY/copy" 2>>"$log"; then
 			R[$key.cp_seconds]=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
 			R[$key.cp_rss_kb]=$(peak_rss_kb)
-			say "$key: cp -r in ${R[$key.cp_seconds]} s ($(du -sh "$TMP/copy" | cut -f1)), daemon peak RSS ${R[$key.cp_rss_kb]} kB"
+			say "$key: cp -r in ${R[$key.cp_seconds]} s ($(du -sh "$COPY/copy" | cut -f1)), daemon peak RSS ${R[$key.cp_rss_kb]} kB"
 		else
 			R[$key.cp_seconds]=error R[$key.cp_rss_kb]=error
 			say "$key: cp -r failed (log: $log)"
 		fi
 		if [ "$serve" = 1 ] && [ "${R[$key.cp_seconds]}" != error ]; then
 			list=$TMP/genes.list
-			find "$TMP/copy/var" -type f -printf '/var/%f\n' | sort >"$list"
+			find "$COPY/copy/var" -type f -printf '/var/%f\n' | sort >"$list"
 			say "$key: (d) nginx + wrk on the mount (${WRK_SECONDS} s)"
 			serve_rate "$key" rps_mount "$mnt" "$list" "the mount"
 			say "$key: (d) nginx + wrk on the plain copy (${WRK_SECONDS} s)"
-			serve_rate "$key" rps_plain "$TMP/copy" "$list" "the plain copy"
+			serve_rate "$key" rps_plain "$COPY/copy" "$list" "the plain copy"
 			say "$key: nginx: ${R[$key.rps_mount]} req/s from the mount, ${R[$key.rps_plain]} from the copy"
 			NOTES+=("$key: daemon peak RSS after (c) and (d) together: $(fmt kb "$(peak_rss_kb)")")
 		fi
 	fi
 	unmount "$key" "(c)"
-	rm -rf "$TMP/cache-c" "$TMP/copy"
+	rm -rf "$TMP/cache-c" "$COPY/copy"
 
 	# Anything but progress reports is worth a note, with the step it came in.
 	n=$(grep -c -v -E '^(---|cellucidfs: (prefetch|gene index): )' "$log" || true)
@@ -578,6 +609,13 @@ while [ "$d" != / ]; do
 	d=$(dirname "$d")
 done
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# Room for every gene file uncompressed, plus 1 GB, of the largest dataset.
+copy_bytes=$((CELLS * GENES + (1 << 30)))
+[ "$BIG" != 1 ] || [ $((BIG_CELLS * BIG_GENES)) -le $((CELLS * GENES)) ] ||
+	copy_bytes=$((BIG_CELLS * BIG_GENES + (1 << 30)))
+COPY=$(mktemp -d "$(copy_base "$copy_bytes")/cellucidfs-copy.XXXXXX")
+chmod 755 "$COPY"
+NOTES+=("(c) copies to $(df --output=fstype "$COPY" | tail -n 1) ($(dirname "$COPY")), the cache_dir is in $(df --output=fstype "$TMP" | tail -n 1) ($(dirname "$TMP"))")
 
 DATA=$(dataset_path "$CELLS" "$GENES" "$PER_CELL")
 why=$(room "$CELLS" "$GENES" "$PER_CELL" "$DATA")

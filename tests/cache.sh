@@ -18,9 +18,15 @@ cleanup() {
 trap cleanup EXIT
 C=$T/cache
 
+# has_index DIR BYTES: a genes.idx of more than BYTES bytes under DIR. The
+# daemon merges the gene index into its cache directory once nothing has been
+# generated for a moment, so the tests wait for it before unmounting.
+has_index() { find "$1" -name genes.idx -size +"$2"c | grep -q .; }
+
 # First mount: everything generated and stored.
 mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none || { fail "mount with cache_dir"; finish; exit; }
 cp -r "$T/mnt" "$T/first"
+wait_until 30 has_index "$C" 0
 unmount_fs "$T/mnt"
 S=$C/$(ls "$C")   # this key's store, the only one yet: the damage below goes there
 stored=$(( $(stat -c %s "$S/files.idx") / 32 ))   # one 32-byte record per stored file
@@ -48,6 +54,7 @@ idx=$(find "$S" -name genes.idx | head -1)
 truncate -s 1000 "$idx"
 mount_fs "$PBMC" "$T/mnt" -o cache_dir="$C",prefetch=none
 cp -r "$T/mnt" "$T/third"
+wait_until 30 has_index "$S" 1000
 unmount_fs "$T/mnt"
 check "a damaged cached file is regenerated" diff -r "$T/first" "$T/third"
 check "the damage is reported" grep -q "is damaged; generating it again" "$MOUNT_LOG"

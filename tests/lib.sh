@@ -91,6 +91,17 @@ unmount_fs() {
 	wait_daemon
 }
 
+# wait_until SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# 1 when it did not within SECONDS.
+wait_until() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		"${@:2}" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # wait_daemon: wait (up to 30 s, then kill it) for the daemon started by
 # mount_fs to exit; its exit status is returned.
 wait_daemon() {
