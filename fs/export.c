@@ -410,6 +410,8 @@ static void *build_genes(void *arg)
 	}
 	double scanned = now();
 	genes_state(e, GENES_READY, "");
+	if (e->index_reported)
+		log_info("gene index: genes readable after %.1f s", scanned - e->index_started);
 	/* Genes are served from the scan's segments meanwhile, so the merge
 	 * only needs CPU time nobody else wants (Linux nices threads singly). */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);

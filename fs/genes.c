@@ -106,10 +106,13 @@ typedef struct block_copy {
 /* The scan thread reads X, keeps the statistics and counts each gene's
  * entries per block; the transposers put the blocks in gene order and add
  * them to the index in row order. The statistics (all var_manifest.json
- * needs) are ready as soon as X has been read. */
+ * needs) are ready as soon as X has been read - or, when most blocks would
+ * go to the scratch file and the transposers run at the disk's pace, after
+ * a first pass that only reads. */
 typedef struct {
 	gi_index *g;
 	pthread_mutex_t *h5;
+	int ranges_known;       /* by a first pass: the scan only copies */
 	size_t rows_done;
 	gi_progress_fn progress;
 	void *progress_ctx;
@@ -358,9 +361,10 @@ static void free_copy(block_copy *c)
 	free(c);
 }
 
-/* Copy rb into c (a recycled copy, or NULL for a new one), keeping the
- * statistics and counting each gene's entries on the way: one pass. */
-static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g)
+/* Copy rb into c (a recycled copy, or NULL for a new one), counting each
+ * gene's entries and, unless known, keeping the statistics on the way. */
+static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g,
+			      int ranges_known)
 {
 	size_t nnz = (size_t)rb->indptr[rb->nrows];
 	if (!c && !(c = calloc(1, sizeof *c)))
@@ -390,7 +394,8 @@ static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g)
 	for (size_t k = 0; k < nnz; k++) {
 		uint32_t gene = rb->indices[k];
 		float v = rb->values[k];
-		note_value(&g->stats[gene], v);
+		if (!ranges_known)
+			note_value(&g->stats[gene], v);
 		c->counts[gene + 1]++;
 		c->indices[k] = gene;
 		c->values[k] = v;
@@ -424,6 +429,14 @@ static void *transpose_blocks(void *arg)
 	}
 }
 
+/* Progress of the pass that gathers the statistics. */
+static void report_rows(builder *b, size_t rows)
+{
+	b->rows_done += rows;
+	if (b->progress && b->g->n_cells)
+		b->progress(b->progress_ctx, (double)b->rows_done / (double)b->g->n_cells);
+}
+
 /* Called with the HDF5 lock held, which is released meanwhile: queue a copy
  * of the block for a transposer. */
 static int on_block(const ad_rowblock *rb, void *ctx)
@@ -436,7 +449,7 @@ static int on_block(const ad_rowblock *rb, void *ctx)
 	if (c)
 		b->spares = c->next;
 	pthread_mutex_unlock(&b->lock);
-	c = copy_block(c, rb, g);
+	c = copy_block(c, rb, g, b->ranges_known);
 	pthread_mutex_lock(&b->lock);
 	while (b->pending && !b->error)
 		pthread_cond_wait(&b->changed, &b->lock);
@@ -451,11 +464,23 @@ static int on_block(const ad_rowblock *rb, void *ctx)
 	int stop = b->error != 0;
 	pthread_mutex_unlock(&b->lock);
 	free_copy(c);
-	b->rows_done += rb->nrows;
-	if (b->progress && g->n_cells)
-		b->progress(b->progress_ctx, (double)b->rows_done / (double)g->n_cells);
+	report_rows(b, rb->nrows);
 	h5_lock(b->h5);
 	return stop;
+}
+
+/* The first of two passes: the statistics only (HDF5 lock as in on_block). */
+static int keep_ranges(const ad_rowblock *rb, void *ctx)
+{
+	builder *b = ctx;
+	gene_stats *stats = b->g->stats;
+	pthread_mutex_unlock(b->h5);
+	size_t nnz = (size_t)rb->indptr[rb->nrows];
+	for (size_t k = 0; k < nnz; k++)
+		note_value(&stats[rb->indices[k]], rb->values[k]);
+	report_rows(b, rb->nrows);
+	h5_lock(b->h5);
+	return 0;
 }
 
 /* ----------------------------------------------------------- merge */
@@ -582,7 +607,19 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 		goto out;
 	}
 	h5_lock(h5);
-	ad_err r = ad_x_scan_rows(f, g->block_values, on_block, &b);
+	ad_err r = AD_OK;
+	if (ad_x_stored(f) * sizeof(pair) > 2 * g->memory_budget) {
+		r = ad_x_scan_rows(f, g->block_values, keep_ranges, &b);
+		b.ranges_known = r == AD_OK;
+		b.progress = NULL;
+		if (b.ranges_known && stats_ready) {
+			pthread_mutex_unlock(h5);
+			stats_ready(ctx, g);
+			h5_lock(h5);
+		}
+	}
+	if (r == AD_OK)
+		r = ad_x_scan_rows(f, g->block_values, on_block, &b);
 	if (r != AD_OK)
 		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
 	pthread_mutex_unlock(h5);
@@ -591,7 +628,7 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	int failed = b.error;
 	pthread_cond_broadcast(&b.changed);
 	pthread_mutex_unlock(&b.lock);
-	if (r == AD_OK && !failed && stats_ready)
+	if (r == AD_OK && !failed && !b.ranges_known && stats_ready)
 		stats_ready(ctx, g);
 	for (size_t k = 0; k < started; k++)
 		pthread_join(t[k].thread, NULL);

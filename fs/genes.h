@@ -55,7 +55,9 @@ typedef void (*gi_stats_fn)(void *ctx, const gi_index *g);
 /* Stream X once into segments, one per row block, in memory or in a scratch
  * file in dir (NULL: $TMPDIR). Afterwards genes can be read (from the
  * segments). All HDF5 work happens with *h5 held, the transposition without,
- * in other threads.
+ * in other threads. When X holds more than twice the memory budget, most
+ * segments would go to the file at the disk's pace, so X is read twice:
+ * once for the ranges (stats_ready is called then), once for the segments.
  * Returns 0, GI_EREAD (X cannot be read) or GI_EWRITE (the scratch file
  * cannot be written) with a reason in err. */
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
