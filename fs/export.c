@@ -373,7 +373,7 @@ static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
  * run slipped into every such gap would take a core from the copy. */
 #define MERGE_QUIET_SECONDS 0.5
 
-static int generating(void *ctx)
+static int generating_lately(void *ctx)
 {
 	ex_export *e = ctx;
 	return atomic_load(&e->generating) > 0 ||
@@ -415,7 +415,7 @@ static void *build_genes(void *arg)
 	/* Genes are served from the scan's segments meanwhile, so the merge
 	 * only needs CPU time nobody else wants (Linux nices threads singly). */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
-	int r = gi_merge(e->gi, dir, generating, e, msg, sizeof msg);
+	int r = gi_merge(e->gi, dir, generating_lately, e, msg, sizeof msg);
 	if (r && !strstr(msg, strerror(ECANCELED)))
 		log_warn("%s; genes are read from the unmerged scan", msg);
 	else if (!r && e->index_reported)
