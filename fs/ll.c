@@ -272,10 +272,10 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	item it = resolve(fs, ep.ino);
-	int missed = it.type == IT_EXPORT && !is_dir(fs, it) && !fc_known(it.vol->cache, it.node);
+	/* Before the file is generated, so that readahead runs beside it. */
+	if (it.type == IT_EXPORT && !is_dir(fs, it))
+		pf_looked_up(it.vol->warm, it.node, !fc_known(it.vol->cache, it.node));
 	int err = stat_item(fs, ep.ino, it, &ep.attr);
-	if (missed)
-		pf_missed(it.vol->warm, it.node);
 	if (it.type == IT_STATUS_FILE)
 		ep.attr_timeout = 0; /* it changes */
 	if (err)

@@ -22,7 +22,7 @@ struct pf_pool {
 	pthread_cond_t work;
 	int stop;
 	/* readahead: nodes [ahead_next, ahead_end) are wanted */
-	uint32_t ahead_next, ahead_end, last_miss, window;
+	uint32_t ahead_next, ahead_end, last_lookup, window;
 	/* prefetch level: the next node to consider */
 	uint32_t level_next;
 	size_t level_total, level_done, level_failed;
@@ -159,22 +159,27 @@ void pf_stop(pf_pool *p)
 	free(p);
 }
 
-void pf_missed(pf_pool *p, uint32_t i)
+void pf_looked_up(pf_pool *p, uint32_t i, int missed)
 {
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (i == p->last_miss + 1 || (i >= p->ahead_next && i < p->ahead_end)) {
-		/* Sequential: keep a growing window ahead of the reader. */
+	int sequential = i == p->last_lookup + 1 || (i >= p->ahead_next && i <= p->ahead_end);
+	/* A miss extends the window at once; a hit only when the reader is
+	 * half a window from its end. Extending on misses alone stalled: a
+	 * reader served from the window met a miss past its end, which did not
+	 * follow the previous miss, and readahead stopped at every window. */
+	if (sequential && (missed || (p->window && i + p->window / 2 >= p->ahead_end))) {
 		p->window = p->window ? (p->window * 2 > MAX_WINDOW ? MAX_WINDOW : p->window * 2) : 4;
 		if (p->ahead_next <= i)
 			p->ahead_next = i + 1;
-		if (p->ahead_end < i + 1 + p->window)
+		if (p->ahead_end < i + 1 + p->window) {
 			p->ahead_end = i + 1 + p->window;
-		pthread_cond_broadcast(&p->work);
-	} else {
-		p->window = 0;
+			pthread_cond_broadcast(&p->work);
+		}
+	} else if (!sequential && missed) {
+		p->window = 0; /* random access: guessing ahead would be waste */
 	}
-	p->last_miss = i;
+	p->last_lookup = i;
 	pthread_mutex_unlock(&p->lock);
 }

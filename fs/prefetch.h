@@ -25,7 +25,7 @@ pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level);
 /* Stop after the files in progress and wait for the threads. */
 void pf_stop(pf_pool *p);
 
-/* File node i was just looked up and was not cached. */
-void pf_missed(pf_pool *p, uint32_t i);
+/* File node i is being looked up; missed: it is not cached yet. */
+void pf_looked_up(pf_pool *p, uint32_t i, int missed);
 
 #endif
