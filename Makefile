@@ -25,7 +25,7 @@ LIB_SRC    := $(wildcard anndata/*.c) $(wildcard codec/*.c) $(ENGINE_SRC)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
 FUSE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(FUSE_SRC))
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
-TOOLS      := $(BUILD)/gen-h5ad
+TOOLS      := $(BUILD)/gen-h5ad $(BUILD)/deflate-floor
 
 .PHONY: all deps build check test asan demo demo-stop bench install clean
 all: cellucidfs
@@ -46,7 +46,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-$(BUILD)/gen-h5ad: scripts/gen-h5ad.c
+$(TOOLS): $(BUILD)/%: scripts/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
 

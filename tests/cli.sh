@@ -2,7 +2,8 @@
 # tests/cli.sh - the operator's surface: --help lists every option, --version,
 # the man page is warning-free, make install puts binary, man page, preview
 # and nginx block under PREFIX, export writes exactly what cp -r of a mount
-# gives (with progress lines when not on a terminal), and the hidden
+# gives (with progress lines when not on a terminal) and gene files that are
+# libdeflate's own level-6 bytes, and the hidden
 # .cellucidfs/status.json counts what the daemon did.
 source "$(dirname "$0")/lib.sh"
 
@@ -38,6 +39,12 @@ PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 "$BIN" export "$PBMC" "$T/out" -o cache_dir=none 2>"$T/export.log" </dev/null
 check "export exits 0" test $? -eq 0
 check "export reports progress as plain lines off a terminal" grep -q "export [0-9]*%: .* files, .* MB/s, ETA" "$T/export.log"
+# deflate-floor (make bench) recompresses each gene file with libdeflate alone
+# and counts the files whose bytes differ: none, since the daemon's gzip is
+# libdeflate's at the fixed level, with a fixed header.
+read -r _ n_genes _ differ <<<"$("$ROOT/build/deflate-floor" 6 "$T/out/var")"
+check "gene files are libdeflate's level-6 bytes ($n_genes files, $differ differ)" \
+	test "${n_genes:-0}" -ge 700 -a "${differ:-1}" -eq 0
 if mount_fs "$PBMC" "$T/mnt" -o cache_dir=none; then
 	cp -r "$T/mnt" "$T/copy"
 	check "export writes exactly the tree cp -r of a mount gives" diff -r "$T/out" "$T/copy"
