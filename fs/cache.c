@@ -3,7 +3,8 @@
  *
  * One mutex guards the slot table, the LRU list and the reference counts;
  * generation, storing and checksum checks run unlocked (a slot in state
- * GENERATING makes other callers wait on the condition variable).
+ * GENERATING makes other callers wait on the condition variable, or leave a
+ * waiter that the generating thread calls when it is done).
  */
 #include "cache.h"
 
@@ -18,6 +19,13 @@
 #include "log.h"
 
 typedef struct entry entry;
+typedef struct waiter waiter;
+
+struct waiter {            /* told a size once the generation underway ends */
+	fc_size_fn *ready;
+	void *ctx;
+	waiter *next;
+};
 
 struct entry {             /* bytes held in memory */
 	const void *data;
@@ -34,6 +42,7 @@ typedef struct {
 	uint32_t crc;
 	entry *entry;
 	uint64_t offset;   /* in the store's pack */
+	waiter *waiters;   /* while GENERATING */
 } slot;
 
 typedef struct {
@@ -249,6 +258,7 @@ static ex_err generate(fc_cache *c, uint32_t i, handle **out, char *err, size_t 
 
 	pthread_mutex_lock(&c->lock);
 	handle *h = NULL;
+	waiter *w = s->waiters;
 	if (r == EX_OK) {
 		c->stats.generated++;
 		s->size = (int64_t)len;
@@ -265,7 +275,8 @@ static ex_err generate(fc_cache *c, uint32_t i, handle **out, char *err, size_t 
 	} else {
 		s->state = SLOT_EMPTY;
 	}
-	pthread_cond_broadcast(&c->generated);
+	s->waiters = NULL;
+	ex_err told = r;
 	if (r == EX_OK) {
 		int gone;
 		h = stored ? open_stored(c, i, &gone) : (x->refs++, memory_handle(x));
@@ -275,6 +286,15 @@ static ex_err generate(fc_cache *c, uint32_t i, handle **out, char *err, size_t 
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	/* After unlocking: a waiter woken with the lock still held would only
+	 * go back to sleep on it. */
+	pthread_cond_broadcast(&c->generated);
+	while (w) {
+		waiter *next = w->next;
+		w->ready(w->ctx, told, len, err);
+		free(w);
+		w = next;
+	}
 	*out = h;
 	return r;
 }
@@ -352,6 +372,26 @@ ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen)
 	*size = f->len;
 	fc_close(c, f);
 	return EX_OK;
+}
+
+void fc_size_then(fc_cache *c, uint32_t i, fc_size_fn *ready, void *ctx)
+{
+	slot *s = &c->slots[i];
+	pthread_mutex_lock(&c->lock);
+	if (s->size < 0 && s->state == SLOT_GENERATING) {
+		waiter *w = malloc(sizeof *w);
+		if (w) {
+			*w = (waiter){ready, ctx, s->waiters};
+			s->waiters = w;
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	size_t size = 0;
+	char err[512];
+	ex_err r = fc_size(c, i, &size, err, sizeof err);
+	ready(ctx, r, size, err);
 }
 
 int fc_known(fc_cache *c, uint32_t i)

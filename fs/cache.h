@@ -44,6 +44,14 @@ void fc_close(fc_cache *c, fc_file *f);
 /* The size of file node i, generating it if it was never generated. */
 ex_err fc_size(fc_cache *c, uint32_t i, size_t *size, char *err, size_t errlen);
 
+/* fc_size without waiting: ready gets the size (or the error, r != EX_OK) at
+ * once, from this thread, unless another thread is generating the file now;
+ * then that thread calls ready with its own result when it is done, and this
+ * one goes on. A server thread that would only have waited can take the
+ * next request. */
+typedef void fc_size_fn(void *ctx, ex_err r, size_t size, const char *err);
+void fc_size_then(fc_cache *c, uint32_t i, fc_size_fn *ready, void *ctx);
+
 /* Whether file node i's size is known (no lookup would generate it). */
 int fc_known(fc_cache *c, uint32_t i);
 

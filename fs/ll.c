@@ -196,6 +196,15 @@ static void stat_common(ll_fs *fs, fuse_ino_t ino, struct stat *st, int dir, siz
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 }
 
+/* A file that could not be generated: the reason goes to the log, the
+ * reader gets EIO. */
+static int generation_failed(ll_fs *fs, const char *err)
+{
+	log_error("%s", err);
+	atomic_fetch_add(&fs->errors, 1);
+	return EIO;
+}
+
 /* Fill st for ino; an export file is generated if its size is unknown.
  * Returns 0 or an errno. */
 static int stat_item(ll_fs *fs, fuse_ino_t ino, item it, struct stat *st)
@@ -205,11 +214,8 @@ static int stat_item(ll_fs *fs, fuse_ino_t ino, item it, struct stat *st)
 		return ENOENT;
 	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
 		char err[512];
-		if (fc_size(it.vol->cache, it.node, &size, err, sizeof err) != EX_OK) {
-			log_error("%s", err);
-			atomic_fetch_add(&fs->errors, 1);
-			return EIO;
-		}
+		if (fc_size(it.vol->cache, it.node, &size, err, sizeof err) != EX_OK)
+			return generation_failed(fs, err);
 	} else if (it.type == IT_COLLECTION && !is_dir(fs, it)) {
 		size = strlen(co_node_at(fs->co, it.node)->text);
 	} else if (it.type == IT_STATUS_FILE) {
@@ -254,6 +260,52 @@ static fuse_ino_t child_ino(ll_fs *fs, fuse_ino_t dir, item d, const char *name)
 	return i < 0 ? 0 : export_ino(fs, d.vol, (uint32_t)i);
 }
 
+/* A lookup of an export file, answered once its size is known. */
+typedef struct {
+	fuse_req_t req;
+	ll_fs *fs;
+	fuse_ino_t ino;
+} pending_entry;
+
+/* An entry the kernel may keep for good (the tree never changes). */
+static void entry_for(struct fuse_entry_param *ep, fuse_ino_t ino)
+{
+	memset(ep, 0, sizeof *ep);
+	ep->ino = ino;
+	ep->attr_timeout = ep->entry_timeout = FOREVER;
+}
+
+static void reply_entry_sized(void *ctx, ex_err r, size_t size, const char *err)
+{
+	pending_entry *pe = ctx;
+	if (r != EX_OK) {
+		fuse_reply_err(pe->req, generation_failed(pe->fs, err));
+	} else {
+		struct fuse_entry_param ep;
+		entry_for(&ep, pe->ino);
+		stat_common(pe->fs, pe->ino, &ep.attr, 0, size);
+		fuse_reply_entry(pe->req, &ep);
+	}
+	free(pe);
+}
+
+/* While another thread generates the file, this one goes back to serve
+ * other requests and that thread replies: lookups of files underway do not
+ * tie up server threads, and a cp -r that keeps up with readahead switches
+ * threads about a tenth less often (one sleep and wake-up fewer per file). */
+static void lookup_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it)
+{
+	/* Before the file is generated, so that readahead runs beside it. */
+	pf_looked_up(it.vol->warm, it.node, !fc_known(it.vol->cache, it.node));
+	pending_entry *pe = malloc(sizeof *pe);
+	if (!pe) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	*pe = (pending_entry){req, fs, ino};
+	fc_size_then(it.vol->cache, it.node, reply_entry_sized, pe);
+}
+
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	ll_fs *fs = fs_of(req);
@@ -263,18 +315,17 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	struct fuse_entry_param ep;
-	memset(&ep, 0, sizeof ep);
-	ep.attr_timeout = ep.entry_timeout = FOREVER;
-	ep.ino = child_ino(fs, parent, d, name);
+	entry_for(&ep, child_ino(fs, parent, d, name));
 	if (!ep.ino) {
 		/* ino 0 is a negative entry the kernel caches: the tree never grows. */
 		fuse_reply_entry(req, &ep);
 		return;
 	}
 	item it = resolve(fs, ep.ino);
-	/* Before the file is generated, so that readahead runs beside it. */
-	if (it.type == IT_EXPORT && !is_dir(fs, it))
-		pf_looked_up(it.vol->warm, it.node, !fc_known(it.vol->cache, it.node));
+	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
+		lookup_export_file(req, fs, ep.ino, it);
+		return;
+	}
 	int err = stat_item(fs, ep.ino, it, &ep.attr);
 	if (it.type == IT_STATUS_FILE)
 		ep.attr_timeout = 0; /* it changes */
