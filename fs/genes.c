@@ -125,13 +125,21 @@ typedef struct {
 	int error;              /* errno of a failed write or allocation */
 } builder;
 
+/* A value on its way to its gene, between the two passes of a transposition. */
+typedef struct {
+	uint32_t gene, cell;
+	float value;
+} triple;
+
 /* A transposer's own buffers. */
 typedef struct {
 	builder *b;
 	pthread_t thread;
 	pair *buf;
 	size_t buf_len;
-	uint64_t *cursor;
+	triple *sorted;         /* the block by runs of genes (first pass) */
+	size_t sorted_len;
+	uint64_t *cursor;       /* [run], then [gene]: where the next one goes */
 } transposer;
 
 /* ------------------------------------------------------------- I/O */
@@ -324,28 +332,54 @@ static int add_block(transposer *t, const block_copy *c)
 	return err;
 }
 
-/* Put one row block into gene order: its counts become offsets. */
+/* Genes per run of the first pass: 2^RUN_SHIFT. */
+#define RUN_SHIFT 8
+
+/* Grow *buf to hold n items of size bytes. */
+static int ensure(void *buf, size_t *len, size_t n, size_t size)
+{
+	if (n <= *len)
+		return 0;
+	void *grown = realloc(*(void **)buf, n * size);
+	if (!grown)
+		return ENOMEM;
+	*(void **)buf = grown;
+	*len = n;
+	return 0;
+}
+
+/* Put one row block into gene order: its counts become offsets. Writing each
+ * value straight to its gene's place keeps ~20 000 places in use at once, and
+ * nearly every write missed the CPU caches. Two stable passes - to runs of
+ * 2^RUN_SHIFT genes, then to the genes within each run - keep few places in
+ * use at a time: a fifth less time, for a second buffer per transposer.
+ * (Passes over parts of the block, to keep that buffer small, were slower:
+ * each gene's place was then written in as many visits as parts.) */
 static int transpose_block(transposer *t, block_copy *c)
 {
 	const gi_index *g = t->b->g;
-	size_t nnz = (size_t)c->indptr[c->nrows];
-	if (nnz > t->buf_len) {
-		pair *buf = realloc(t->buf, nnz * sizeof *buf);
-		if (!buf)
-			return ENOMEM;
-		t->buf = buf;
-		t->buf_len = nnz;
-	}
+	size_t nnz = (size_t)c->indptr[c->nrows], n_runs = (g->n_genes >> RUN_SHIFT) + 1;
+	if (ensure(&t->buf, &t->buf_len, nnz, sizeof(pair)) ||
+	    ensure(&t->sorted, &t->sorted_len, nnz, sizeof(triple)))
+		return ENOMEM;
 	uint64_t *off = c->counts;
 	for (size_t j = 0; j < g->n_genes; j++)
 		off[j + 1] += off[j];
-	memcpy(t->cursor, off, g->n_genes * sizeof *off);
+	/* Run r holds genes [r << RUN_SHIFT, (r + 1) << RUN_SHIFT): in both
+	 * passes it starts where its first gene does. */
+	for (size_t r = 0; r < n_runs; r++)
+		t->cursor[r] = off[r << RUN_SHIFT];
 	for (size_t r = 0; r < c->nrows; r++) {
 		uint32_t cell = (uint32_t)(c->row0 + r);
 		for (int64_t k = c->indptr[r]; k < c->indptr[r + 1]; k++) {
 			uint32_t gene = c->indices[k];
-			t->buf[t->cursor[gene]++] = (pair){cell, c->values[k]};
+			t->sorted[t->cursor[gene >> RUN_SHIFT]++] = (triple){gene, cell, c->values[k]};
 		}
+	}
+	memcpy(t->cursor, off, g->n_genes * sizeof *off);
+	for (size_t k = 0; k < nnz; k++) {
+		triple x = t->sorted[k];
+		t->buf[t->cursor[x.gene]++] = (pair){x.cell, x.value};
 	}
 	return add_block(t, c);
 }
@@ -647,6 +681,7 @@ out:
 	}
 	for (size_t k = 0; k < TRANSPOSERS; k++) {
 		free(t[k].buf);
+		free(t[k].sorted);
 		free(t[k].cursor);
 	}
 	pthread_mutex_destroy(&b.lock);
