@@ -383,6 +383,7 @@ void fc_size_then(fc_cache *c, uint32_t i, fc_size_fn *ready, void *ctx)
 		if (w) {
 			*w = (waiter){ready, ctx, s->waiters};
 			s->waiters = w;
+			c->stats.hits++; /* as if it had waited in fc_open */
 			pthread_mutex_unlock(&c->lock);
 			return;
 		}
