@@ -48,7 +48,10 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
 
 $(TOOLS): $(BUILD)/%: scripts/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
+
+# It reads the gene files with the project's own gzip reader.
+$(BUILD)/deflate-floor: $(BUILD)/codec/gz.o
 
 deps:
 	@./scripts/install-deps.sh

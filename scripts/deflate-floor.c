@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gz.h"
+
 typedef struct {
 	unsigned char *gz, *raw;
 	size_t gz_len, raw_len;
@@ -57,20 +59,12 @@ static unsigned char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* The size a gzip member says it inflates to (mod 2^32: fine for these). */
-static size_t isize(const file *f)
-{
-	const unsigned char *p = f->gz + f->gz_len - 4;
-	return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-}
-
 static int load(const char *dir)
 {
-	struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
 	DIR *dp = opendir(dir);
 	struct dirent *e;
 	size_t cap = 0;
-	if (!d || !dp) {
+	if (!dp) {
 		fprintf(stderr, "deflate-floor: cannot read %s\n", dir);
 		return -1;
 	}
@@ -83,16 +77,16 @@ static int load(const char *dir)
 			return -1;
 		file *f = &files[n_files];
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (!(f->gz = slurp(path, &f->gz_len)) || f->gz_len < 18 ||
-		    !(f->raw = malloc(isize(f) + 1)) ||
-		    libdeflate_gzip_decompress(d, f->gz, f->gz_len, f->raw, isize(f), &f->raw_len)) {
+		void *raw;
+		if (!(f->gz = slurp(path, &f->gz_len)) ||
+		    gz_decompress(f->gz, f->gz_len, &raw, &f->raw_len)) {
 			fprintf(stderr, "deflate-floor: %s is not a gzip file\n", path);
 			return -1;
 		}
+		f->raw = raw;
 		n_files++;
 	}
 	closedir(dp);
-	libdeflate_free_decompressor(d);
 	return 0;
 }
 
