@@ -9,12 +9,16 @@
  * _cellucid/, one directory per dataset) and dataset k is volume k + 1,
  * whose root node is that directory.
  *
- * A file is generated when it is first looked up, so that its st_size is
- * exact from the first stat: nginx and the page cache trust that size and
- * never read past it (fuse-design-notes.md §1). Names and sizes never change
- * while mounted, so entries, attributes and negative lookups are cached by
- * the kernel for as long as it likes, and keep_cache lets repeated opens be
- * served from the page cache.
+ * A file is generated when it is first looked up or stat'ed, so that its
+ * st_size is exact from the first stat: nginx and the page cache trust that
+ * size and never read past it (fuse-design-notes.md §1). Names and sizes
+ * never change while mounted, so entries, attributes and negative lookups are
+ * cached by the kernel for as long as it likes, and keep_cache lets repeated
+ * opens be served from the page cache. Listings carry the entries
+ * (readdirplus), so a cp -r that lists a directory then needs one request per
+ * file instead of two: a stat of a file whose size was unknown when listed
+ * (its listed attributes are stale at once), and no read when the prefetch
+ * pool has put the file's bytes in the page cache meanwhile (ll_file_ready).
  *
  * A hidden ".cellucidfs/status.json" (never listed, so cp -r and crawlers do
  * not see it) holds the daemon's counters, made afresh at each open.
@@ -242,6 +246,11 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
 	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
 		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	/* Listings carry the entries (see list_dir), every time: cp -r and
+	 * rsync list a directory before they stat its files. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }
 
 /* The inode called name in directory dir, or 0. */
@@ -289,11 +298,26 @@ static void reply_entry_sized(void *ctx, ex_err r, size_t size, const char *err)
 	free(pe);
 }
 
-/* While another thread generates the file, this one goes back to serve
- * other requests and that thread replies: lookups of files underway do not
- * tie up server threads, and a cp -r that keeps up with readahead switches
+static void reply_attr_sized(void *ctx, ex_err r, size_t size, const char *err)
+{
+	pending_entry *pe = ctx;
+	if (r != EX_OK) {
+		fuse_reply_err(pe->req, generation_failed(pe->fs, err));
+	} else {
+		struct stat st;
+		stat_common(pe->fs, pe->ino, &st, 0, size);
+		fuse_reply_attr(pe->req, &st, FOREVER);
+	}
+	free(pe);
+}
+
+/* Reply to a lookup or stat of an export file once its size is known. While
+ * another thread generates the file, this one goes back to serve other
+ * requests and that thread replies: requests for files underway do not tie
+ * up server threads, and a cp -r that keeps up with readahead switches
  * threads about a tenth less often (one sleep and wake-up fewer per file). */
-static void lookup_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it)
+static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it,
+			     fc_size_fn *reply)
 {
 	/* Before the file is generated, so that readahead runs beside it. */
 	pf_looked_up(it.vol->warm, it.node, !fc_known(it.vol->cache, it.node));
@@ -303,7 +327,7 @@ static void lookup_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item i
 		return;
 	}
 	*pe = (pending_entry){req, fs, ino};
-	fc_size_then(it.vol->cache, it.node, reply_entry_sized, pe);
+	fc_size_then(it.vol->cache, it.node, reply, pe);
 }
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -323,7 +347,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	item it = resolve(fs, ep.ino);
 	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
-		lookup_export_file(req, fs, ep.ino, it);
+		size_export_file(req, fs, ep.ino, it, reply_entry_sized);
 		return;
 	}
 	int err = stat_item(fs, ep.ino, it, &ep.attr);
@@ -340,6 +364,10 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	ll_fs *fs = fs_of(req);
 	item it = resolve(fs, ino);
+	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
+		size_export_file(req, fs, ino, it, reply_attr_sized);
+		return;
+	}
 	struct stat st;
 	int err = stat_item(fs, ino, it, &st);
 	if (err)
@@ -399,12 +427,28 @@ static fuse_ino_t parent_ino(ll_fs *fs, fuse_ino_t ino, item d)
 	return ino == STATUS_DIR_INO ? FUSE_ROOT_ID : ino;
 }
 
-/* Entries: 0 ".", 1 "..", then the children; off is the next entry's index.
- * Listing fills in only the type and inode, so it generates nothing. */
-static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* What a listing with entries (readdirplus) says of a child, generating
+ * nothing: its attributes when its size is known. Otherwise attributes that
+ * are stale at once, so that a stat asks (and gets the exact size) - and the
+ * inode now exists in the kernel, so that the file's contents can be put in
+ * its page cache once generated (ll_file_ready), and a cp -r reads them
+ * without asking. */
+static void listed_entry(ll_fs *fs, fuse_ino_t ino, struct fuse_entry_param *ep)
 {
-	(void)fi;
+	item it = resolve(fs, ino);
+	entry_for(ep, ino);
+	if (it.type == IT_EXPORT && !is_dir(fs, it) && !fc_known(it.vol->cache, it.node)) {
+		stat_common(fs, ino, &ep->attr, 0, 0);
+		ep->attr_timeout = 0;
+		atomic_store(&it.vol->listed[it.node], 1);
+	} else if (stat_item(fs, ino, it, &ep->attr)) {
+		ep->ino = 0; /* a name alone; a lookup will tell */
+	}
+}
+
+/* Entries: 0 ".", 1 "..", then the children; off is the next entry's index. */
+static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
 	ll_fs *fs = fs_of(req);
 	item d = resolve(fs, ino);
 	char *buf = malloc(size);
@@ -427,13 +471,31 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_ino = child;
 		}
 		st.st_mode = dir ? S_IFDIR : S_IFREG;
-		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
+		struct fuse_entry_param ep;
+		if (plus)
+			listed_entry(fs, st.st_ino, &ep);
+		size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, k + 1)
+				   : fuse_add_direntry(req, buf + used, size - used, name, &st, k + 1);
 		if (need > size - used)
 			break;
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	list_dir(req, ino, size, off, 0);
+}
+
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	list_dir(req, ino, size, off, 1);
 }
 
 static void release_contents(open_file *of)
@@ -561,6 +623,33 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/* Only files listed before their size was known: their inodes exist in the
+ * kernel with stale attributes, so the store sets the exact size (the next
+ * stat still asks, and is answered from the cache) and leaves the pages
+ * ready. Called from a prefetch thread after the file was published, never
+ * from a server thread: the store waits for pages a read may have locked,
+ * and that read is answered by a server thread. */
+void ll_file_ready(void *volume, uint32_t node)
+{
+	ll_volume *v = volume;
+	fc_file *f;
+	char err[512];
+	if (!atomic_load(&v->listed[node]) || fc_open(v->cache, node, &f, err, sizeof err) != EX_OK)
+		return;
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(f->len);
+	if (f->fd < 0) {
+		buf.buf[0].mem = (void *)f->data;
+	} else {
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = f->fd;
+		buf.buf[0].pos = (off_t)f->offset;
+	}
+	/* ENOENT: the kernel has forgotten the inode since; nothing to do. */
+	if (f->len)
+		fuse_lowlevel_notify_store(v->fs->se, export_ino(v->fs, v, node), 0, &buf, 0);
+	fc_close(v->cache, f);
+}
+
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
@@ -651,6 +740,7 @@ const struct fuse_lowlevel_ops ll_ops = {
 	.getattr = ll_getattr,
 	.opendir = ll_opendir,
 	.readdir = ll_readdir,
+	.readdirplus = ll_readdirplus,
 	.open = ll_open,
 	.read = ll_read,
 	.release = ll_release,

@@ -156,6 +156,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	struct fuse_session *se = fuse_session_new(args, &ll_ops, sizeof ll_ops, fs);
 	if (!se)
 		return 1;
+	fs->se = se;
 	if (fuse_set_signal_handlers(se))
 		goto out_destroy;
 	if (fuse_session_mount(se, o->mountpoint))
@@ -164,7 +165,8 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	log_to_syslog(!o->foreground);
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
 	for (size_t k = 0; k < fs->n_vols; k++)
-		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, prefetch);
+		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, prefetch,
+					    ll_file_ready, &fs->vols[k]);
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -233,12 +235,14 @@ static int open_volumes(ll_fs *fs, const char *source, const ex_options *opt, ch
 	fs->vols = calloc(fs->n_vols, sizeof *fs->vols);
 	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
 		ll_volume *v = &fs->vols[k];
+		v->fs = fs;
 		v->e = fs->co ? co_dataset(fs->co, k) : single;
 		v->cache = fc_new(v->e, ex_store(v->e), opt->cache_size);
-		if (!v->cache)
+		v->listed = calloc(ex_node_count(v->e), sizeof *v->listed);
+		if (!v->cache || !v->listed)
 			break;
 	}
-	if (!fs->vols || !fs->vols[fs->n_vols - 1].cache) {
+	if (!fs->vols || !fs->vols[fs->n_vols - 1].cache || !fs->vols[fs->n_vols - 1].listed) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -247,8 +251,10 @@ static int open_volumes(ll_fs *fs, const char *source, const ex_options *opt, ch
 
 static void close_volumes(ll_fs *fs)
 {
-	for (size_t k = 0; fs->vols && k < fs->n_vols; k++)
+	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
 		fc_free(fs->vols[k].cache);
+		free(fs->vols[k].listed);
+	}
 	if (fs->co)
 		co_close(fs->co);
 	else if (fs->vols)

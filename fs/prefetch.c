@@ -18,6 +18,8 @@ struct pf_pool {
 	ex_export *e;
 	fc_cache *c;
 	ex_prefetch level;
+	pf_ready_fn *ready;
+	void *ready_ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t work;
 	int stop;
@@ -102,6 +104,8 @@ static void *warm(void *arg)
 			size_t size;
 			char err[512];
 			ok = fc_size(p->c, (uint32_t)i, &size, err, sizeof err) == EX_OK;
+			if (ok && p->ready)
+				p->ready(p->ready_ctx, (uint32_t)i);
 			pthread_mutex_lock(&p->lock);
 			p->busy--;
 			if (!ok && (!for_level || p->level_failed++ == 0))
@@ -116,7 +120,8 @@ static void *warm(void *arg)
 	return NULL;
 }
 
-pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level)
+pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level, pf_ready_fn *ready,
+		  void *ready_ctx)
 {
 	pf_pool *p = calloc(1, sizeof *p);
 	if (!p)
@@ -124,6 +129,8 @@ pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level)
 	p->e = e;
 	p->c = c;
 	p->level = level;
+	p->ready = ready;
+	p->ready_ctx = ready_ctx;
 	p->started = seconds();
 	for (uint32_t i = 0; i < ex_node_count(e); i++)
 		p->level_total += ex_prefetches(e, i, level);

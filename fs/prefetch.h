@@ -20,8 +20,13 @@
 
 typedef struct pf_pool pf_pool;
 
-/* NULL when the threads cannot start (then nothing is warmed). */
-pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level);
+/* Called by a pool thread after it generated file node i, with no lock held. */
+typedef void pf_ready_fn(void *ctx, uint32_t i);
+
+/* NULL when the threads cannot start (then nothing is warmed). ready may be
+ * NULL. */
+pf_pool *pf_start(ex_export *e, fc_cache *c, ex_prefetch level, pf_ready_fn *ready,
+		  void *ready_ctx);
 /* Stop after the files in progress and wait for the threads. */
 void pf_stop(pf_pool *p);
 

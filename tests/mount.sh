@@ -87,6 +87,38 @@ else
 	fail "mount with -o cache_dir=none,prefetch=none"
 fi
 
+# --- listings carry the entries (readdirplus): a file listed before it was
+# generated still stats with its exact size, and once the prefetch pool has
+# generated it (readahead here), its bytes are in the page cache: reading it
+# needs no request (status.json's bytes_served does not move)
+bytes_served() {
+	$PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_served"])' \
+		"$T/mnt/.cellucidfs/status.json"
+}
+if mount_fs "$PBMC" "$T/mnt" -o cache_dir=none,prefetch=none; then
+	ls -U "$T/mnt/var" >"$T/order"
+	head -n 60 "$T/order" | while read -r f; do stat "$T/mnt/var/$f" >/dev/null; done
+	# The window has grown to 64 files by then: files 61 to 99 are the pool's.
+	check "readahead after 60 stats of listed files (99 files made)" \
+		wait_until 10 generated_at_least 99
+	before=$(bytes_served)
+	sed -n 70,90p "$T/order" >"$T/ahead"
+	sizes_ok=1 same=1
+	while read -r f; do
+		size=$(stat -c %s "$T/mnt/var/$f")
+		[ "$size" -gt 0 ] && [ "$size" = "$(wc -c <"$T/mnt/var/$f")" ] || sizes_ok=0
+		cmp -s <(gunzip -c "$T/mnt/var/$f") \
+			<(gunzip -c "$REFERENCE/pbmc68k_reduced-c6-q8/var/$f") || same=0
+	done <"$T/ahead"
+	check "files listed before they were generated stat with their exact size" test "$sizes_ok" = 1
+	check "and read as the reference's bytes (decoded)" test "$same" = 1
+	check "and came from the page cache: no bytes served by the daemon ($before, then $(bytes_served))" \
+		test "$(bytes_served)" = "$before"
+	unmount_fs "$T/mnt"
+else
+	fail "mount with -o cache_dir=none,prefetch=none"
+fi
+
 # --- a damaged X chunk: gene files fail with EIO, everything else still serves
 if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad" && mount_fs "$T/damaged.h5ad" "$T/mnt"; then
 	out=$(cat "$T/mnt/var/HES4.values.u8.gz" 2>&1 >/dev/null)
