@@ -269,7 +269,7 @@ static fuse_ino_t child_ino(ll_fs *fs, fuse_ino_t dir, item d, const char *name)
 	return i < 0 ? 0 : export_ino(fs, d.vol, (uint32_t)i);
 }
 
-/* A lookup of an export file, answered once its size is known. */
+/* A lookup or stat of an export file, answered once its size is known. */
 typedef struct {
 	fuse_req_t req;
 	ll_fs *fs;
