@@ -274,6 +274,7 @@ typedef struct {
 	fuse_req_t req;
 	ll_fs *fs;
 	fuse_ino_t ino;
+	int lookup;         /* else a stat */
 } pending_entry;
 
 /* An entry the kernel may keep for good (the tree never changes). */
@@ -284,30 +285,19 @@ static void entry_for(struct fuse_entry_param *ep, fuse_ino_t ino)
 	ep->attr_timeout = ep->entry_timeout = FOREVER;
 }
 
-static void reply_entry_sized(void *ctx, ex_err r, size_t size, const char *err)
+/* The reply to a lookup (an entry) or a stat (attributes), from the size. */
+static void reply_sized(void *ctx, ex_err r, size_t size, const char *err)
 {
 	pending_entry *pe = ctx;
-	if (r != EX_OK) {
+	struct fuse_entry_param ep;
+	entry_for(&ep, pe->ino);
+	stat_common(pe->fs, pe->ino, &ep.attr, 0, size);
+	if (r != EX_OK)
 		fuse_reply_err(pe->req, generation_failed(pe->fs, err));
-	} else {
-		struct fuse_entry_param ep;
-		entry_for(&ep, pe->ino);
-		stat_common(pe->fs, pe->ino, &ep.attr, 0, size);
+	else if (pe->lookup)
 		fuse_reply_entry(pe->req, &ep);
-	}
-	free(pe);
-}
-
-static void reply_attr_sized(void *ctx, ex_err r, size_t size, const char *err)
-{
-	pending_entry *pe = ctx;
-	if (r != EX_OK) {
-		fuse_reply_err(pe->req, generation_failed(pe->fs, err));
-	} else {
-		struct stat st;
-		stat_common(pe->fs, pe->ino, &st, 0, size);
-		fuse_reply_attr(pe->req, &st, FOREVER);
-	}
+	else
+		fuse_reply_attr(pe->req, &ep.attr, FOREVER);
 	free(pe);
 }
 
@@ -316,8 +306,7 @@ static void reply_attr_sized(void *ctx, ex_err r, size_t size, const char *err)
  * requests and that thread replies: requests for files underway do not tie
  * up server threads, and a cp -r that keeps up with readahead switches
  * threads about a tenth less often (one sleep and wake-up fewer per file). */
-static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it,
-			     fc_size_fn *reply)
+static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it, int lookup)
 {
 	/* Before the file is generated, so that readahead runs beside it. */
 	pf_looked_up(it.vol->warm, it.node, !fc_known(it.vol->cache, it.node));
@@ -326,8 +315,8 @@ static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	*pe = (pending_entry){req, fs, ino};
-	fc_size_then(it.vol->cache, it.node, reply, pe);
+	*pe = (pending_entry){req, fs, ino, lookup};
+	fc_size_then(it.vol->cache, it.node, reply_sized, pe);
 }
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -347,7 +336,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	item it = resolve(fs, ep.ino);
 	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
-		size_export_file(req, fs, ep.ino, it, reply_entry_sized);
+		size_export_file(req, fs, ep.ino, it, 1);
 		return;
 	}
 	int err = stat_item(fs, ep.ino, it, &ep.attr);
@@ -365,7 +354,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	ll_fs *fs = fs_of(req);
 	item it = resolve(fs, ino);
 	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
-		size_export_file(req, fs, ino, it, reply_attr_sized);
+		size_export_file(req, fs, ino, it, 0);
 		return;
 	}
 	struct stat st;
