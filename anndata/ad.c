@@ -417,13 +417,3 @@ const char *ad_last_error(const ad_file *f) { return f->err; }
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
 ad_x_format ad_x_kind(const ad_file *f) { return f->x.kind; }
-
-uint64_t ad_x_stored(const ad_file *f)
-{
-	switch (f->x.kind) {
-	case AD_X_CSR:
-	case AD_X_CSC: return f->x.nnz;
-	case AD_X_DENSE: return (uint64_t)f->x.rows * f->x.cols;
-	default: return 0;
-	}
-}

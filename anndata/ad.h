@@ -116,10 +116,6 @@ ad_err ad_select_expression(ad_file *f, const char *source);
 typedef enum { AD_X_NONE, AD_X_DENSE, AD_X_CSR, AD_X_CSC } ad_x_format;
 ad_x_format ad_x_kind(const ad_file *f);  /* the type is ad_x_format: C forbids a type and function of one name */
 
-/* How many values a scan of X delivers at most: sparse, its stored entries
- * (explicit zeros included); dense, rows x columns (zeros are dropped). */
-uint64_t ad_x_stored(const ad_file *f);
-
 /* A block of consecutive rows of X as CSR with float32 values. Dense X is
  * delivered the same way with its zeros dropped (absent = 0.0). */
 typedef struct {

@@ -8,7 +8,7 @@
  * heading instead of going to stderr. Sizes are measured, not guessed: every
  * file but the genes is generated (they all derive from obs, obsm and the
  * graph, small beside X), then GENE_SAMPLE genes spread over var. Those need
- * the gene index, i.e. one pass over X, as the first gene request of a mount
+ * the gene index, i.e. two reads of X, as the first gene request of a mount
  * does: bounded memory, progress on stderr, and a check that X can be read at
  * all. The other genes are assumed to compress like the sample, so that total
  * is an estimate and says so; uncompressed sizes are exact, since every gene

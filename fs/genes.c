@@ -104,16 +104,13 @@ typedef struct block_copy {
 	size_t rows_cap, nnz_cap;
 } block_copy;
 
-/* The scan thread reads X, keeps the statistics and counts each gene's
- * entries per block; the transposers put the blocks in gene order and add
- * them to the index in row order. The statistics (all var_manifest.json
- * needs) are ready as soon as X has been read - or, when most blocks would
- * go to the scratch file and the transposers run at the disk's pace, after
- * a first pass that only reads. */
+/* The scan thread reads X for the statistics (all var_manifest.json needs),
+ * then again, copying the blocks and counting each gene's entries per block;
+ * the transposers put the blocks in gene order and add them to the index in
+ * row order. */
 typedef struct {
 	gi_index *g;
 	pthread_mutex_t *h5;
-	int ranges_known;       /* by a first pass: the scan only copies */
 	size_t rows_done;
 	gi_progress_fn progress;
 	void *progress_ctx;
@@ -416,9 +413,8 @@ static void free_copy(block_copy *c)
 }
 
 /* Copy rb into c (a recycled copy, or NULL for a new one), counting each
- * gene's entries and, unless known, keeping the statistics on the way. */
-static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g,
-			      int ranges_known)
+ * gene's entries on the way. */
+static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g)
 {
 	size_t nnz = (size_t)rb->indptr[rb->nrows];
 	if (!c && !(c = calloc(1, sizeof *c)))
@@ -447,12 +443,9 @@ static block_copy *copy_block(block_copy *c, const ad_rowblock *rb, gi_index *g,
 	memset(c->counts, 0, (g->n_genes + 1) * sizeof *c->counts);
 	for (size_t k = 0; k < nnz; k++) {
 		uint32_t gene = rb->indices[k];
-		float v = rb->values[k];
-		if (!ranges_known)
-			note_value(&g->stats[gene], v);
 		c->counts[gene + 1]++;
 		c->indices[k] = gene;
-		c->values[k] = v;
+		c->values[k] = rb->values[k];
 	}
 	return c;
 }
@@ -503,7 +496,7 @@ static int on_block(const ad_rowblock *rb, void *ctx)
 	if (c)
 		b->spares = c->next;
 	pthread_mutex_unlock(&b->lock);
-	c = copy_block(c, rb, g, b->ranges_known);
+	c = copy_block(c, rb, g);
 	pthread_mutex_lock(&b->lock);
 	while (b->pending && !b->error)
 		pthread_cond_wait(&b->changed, &b->lock);
@@ -661,16 +654,12 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 		goto out;
 	}
 	h5_lock(h5);
-	ad_err r = AD_OK;
-	if (ad_x_stored(f) * sizeof(pair) > 2 * g->memory_budget) {
-		r = ad_x_scan_rows(f, g->block_values, keep_ranges, &b);
-		b.ranges_known = r == AD_OK;
-		b.progress = NULL;
-		if (b.ranges_known && stats_ready) {
-			pthread_mutex_unlock(h5);
-			stats_ready(ctx, g);
-			h5_lock(h5);
-		}
+	ad_err r = ad_x_scan_rows(f, g->block_values, keep_ranges, &b);
+	b.progress = NULL;
+	if (r == AD_OK && stats_ready) {
+		pthread_mutex_unlock(h5);
+		stats_ready(ctx, g);
+		h5_lock(h5);
 	}
 	if (r == AD_OK)
 		r = ad_x_scan_rows(f, g->block_values, on_block, &b);
@@ -679,11 +668,8 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	pthread_mutex_unlock(h5);
 	pthread_mutex_lock(&b.lock);
 	b.finished = 1;
-	int failed = b.error;
 	pthread_cond_broadcast(&b.changed);
 	pthread_mutex_unlock(&b.lock);
-	if (r == AD_OK && !failed && !b.ranges_known && stats_ready)
-		stats_ready(ctx, g);
 	for (size_t k = 0; k < started; k++)
 		pthread_join(t[k].thread, NULL);
 	if (r != AD_OK)

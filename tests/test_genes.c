@@ -4,8 +4,7 @@
  *
  * Small blocks and memory budgets make the scan cut the matrix into dozens of
  * blocks, transposed out of order by its two threads, kept in memory, in the
- * scratch file or both (a budget under half the matrix also makes it read X
- * twice, the ranges first); every gene must come back bit for bit from the
+ * scratch file or both; every gene must come back bit for bit from the
  * segments, from the merged genes.idx and from a reload of that file, with
  * the ranges and 8-/16-bit codes quant_* gives for the reference column.
  *
