@@ -8,8 +8,8 @@
  * needs, so that file can be served after one read of X; then each block is
  * transposed to gene order by one of two threads and kept in memory, or
  * appended to a scratch file once a memory budget is spent. gi_merge then
- * rewrites every gene's (cell, value) pairs contiguously
- * into the index file, while genes are already served from the segments.
+ * rewrites every gene's (cell, value) pairs contiguously into the index
+ * file, while genes are already served from the segments.
  * Memory stays bounded by the budget whatever the matrix size, and the HDF5
  * lock is released while a block is transposed, so other files are served
  * during the scan.
@@ -59,8 +59,9 @@ typedef void (*gi_stats_fn)(void *ctx, const gi_index *g);
  * first read is worth its cost: the ranges do not wait for the
  * transposition (on the 100k bench dataset, viewer-ready after 1.0-1.1 s
  * instead of 1.5-2.3 s, for 0.15 s more of a cold cp -r), nor, when most
- * segments go to the scratch file, for the disk. Returns 0, GI_EREAD (X cannot be read) or GI_EWRITE (the scratch file
- * cannot be written) with a reason in err. */
+ * segments go to the scratch file, for the disk. Returns 0, GI_EREAD (X
+ * cannot be read) or GI_EWRITE (the scratch file cannot be written) with a
+ * reason in err. */
 int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err,
 	    size_t errlen);

@@ -557,29 +557,38 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		close_file(of); /* the opener went away: no release will come */
 }
 
+/* n bytes of a cached file from off: in memory, or read (or spliced) by
+ * libfuse straight from the store's descriptor, without a copy through this
+ * process. */
+static struct fuse_bufvec cached_bytes(const fc_file *f, size_t off, size_t n)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(n);
+	if (f->fd < 0) {
+		buf.buf[0].mem = (char *)f->data + off;
+	} else {
+		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		buf.buf[0].fd = f->fd;
+		buf.buf[0].pos = (off_t)(f->offset + off);
+	}
+	return buf;
+}
+
 /* Reply to a read of of's contents. */
 static void read_open_file(fuse_req_t req, const open_file *of, size_t size, off_t off)
 {
 	const fc_file *f = of->cached;
-	const char *data = f ? f->data : of->text;
 	size_t len = f ? f->len : of->text_len;
 	if (off < 0 || (size_t)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
 	size_t n = len - (size_t)off < size ? len - (size_t)off : size;
-	if (f)
-		atomic_fetch_add(&fs_of(req)->bytes_served, n);
-	if (!f || f->fd < 0) {
-		fuse_reply_buf(req, data + off, n);
+	if (!f) {
+		fuse_reply_buf(req, of->text + off, n);
 		return;
 	}
-	/* A stored file: libfuse reads (or splices) it straight from the
-	 * descriptor, without a copy through this process. */
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(n);
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = f->fd;
-	buf.buf[0].pos = (off_t)f->offset + off;
+	atomic_fetch_add(&fs_of(req)->bytes_served, n);
+	struct fuse_bufvec buf = cached_bytes(f, (size_t)off, n);
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
@@ -625,14 +634,7 @@ void ll_file_ready(void *volume, uint32_t node)
 	char err[512];
 	if (!atomic_load(&v->listed[node]) || fc_open(v->cache, node, &f, err, sizeof err) != EX_OK)
 		return;
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(f->len);
-	if (f->fd < 0) {
-		buf.buf[0].mem = (void *)f->data;
-	} else {
-		buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		buf.buf[0].fd = f->fd;
-		buf.buf[0].pos = (off_t)f->offset;
-	}
+	struct fuse_bufvec buf = cached_bytes(f, 0, f->len);
 	/* ENOENT: the kernel has forgotten the inode since; nothing to do. */
 	if (f->len)
 		fuse_lowlevel_notify_store(v->fs->se, export_ino(v->fs, v, node), 0, &buf, 0);
