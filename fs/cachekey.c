@@ -40,6 +40,7 @@ static uint64_t tree_hash(const ex_export *e)
 static char *cache_key(const ex_export *e)
 {
 	const ex_options *o = &e->opt;
+	src_identity id = src_id(e->src);
 	char *key;
 	int n = asprintf(&key,
 		"cellucidfs cache, format %s\n"
@@ -48,9 +49,8 @@ static char *cache_key(const ex_export *e)
 		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n"
 		"expression=%s\ngene_id_column=%s\nobs_keys=%s\n"
 		"tree=%016jx\n",
-		CELLUCIDFS_VERSION, (uintmax_t)e->source.st_dev, (uintmax_t)e->source.st_ino,
-		(intmax_t)e->source.st_size, (intmax_t)e->source.st_mtim.tv_sec,
-		e->source.st_mtim.tv_nsec, o->compression, o->var_bits, o->obs_bits,
+		CELLUCIDFS_VERSION, (uintmax_t)id.dev, (uintmax_t)id.ino, (intmax_t)id.size,
+		(intmax_t)id.mtime.tv_sec, id.mtime.tv_nsec, o->compression, o->var_bits, o->obs_bits,
 		o->latent ? o->latent : "", o->embedding ? o->embedding : "", e->id, e->name,
 		o->host, o->port, o->expression ? o->expression : "X",
 		o->gene_id_column ? o->gene_id_column : "", o->obs_keys ? o->obs_keys : "",

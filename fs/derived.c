@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "embed.h"
-#include "h5lock.h"
 #include "log.h"
 
 typedef ex_err (*once_fn)(ex_export *e, void *arg, char *msg, size_t len);
@@ -54,20 +53,16 @@ ex_err derived_read_obsm(ex_export *e, size_t i, size_t cols, int d, double **ra
 {
 	*raw = alloc_array(e->n_cells, cols * sizeof **raw);
 	*out = alloc_array(e->n_cells, (size_t)d * sizeof **out);
-	ad_err r = *raw && *out ? AD_OK : AD_ENOMEM;
-	if (r == AD_OK) {
-		h5_lock(&e->h5);
-		if ((r = ad_obsm_read(e->ad, i, *raw)) != AD_OK)
-			snprintf(msg, len, "%s", ad_last_error(e->ad));
-		pthread_mutex_unlock(&e->h5);
-	} else {
+	ex_err r = EX_ENOMEM;
+	if (*raw && *out)
+		r = src_read_obsm(e->src, i, *raw, msg, len);
+	else
 		snprintf(msg, len, "out of memory");
-	}
-	if (r == AD_OK)
+	if (r == EX_OK)
 		return EX_OK;
 	free(*raw);
 	free(*out);
-	return r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+	return r;
 }
 
 static ex_err load_points(ex_export *e, void *arg, char *msg, size_t len)
@@ -105,12 +100,7 @@ static ex_err load_latent(ex_export *e, void *arg, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return EX_ENOMEM;
 	}
-	h5_lock(&e->h5);
-	ad_err r = ad_obsm_read_f32(e->ad, e->latent_obsm, out);
-	if (r != AD_OK)
-		snprintf(msg, len, "%s", ad_last_error(e->ad));
-	pthread_mutex_unlock(&e->h5);
-	if (r != AD_OK) {
+	if (src_read_obsm_f32(e->src, e->latent_obsm, out, msg, len) != EX_OK) {
 		free(out);
 		return EX_EIO;
 	}
@@ -156,13 +146,9 @@ static ex_err load_edges(ex_export *e, void *arg, char *msg, size_t len)
 {
 	(void)arg;
 	ad_graph g = {0};
-	h5_lock(&e->h5);
-	ad_err r = ad_read_connectivities(e->ad, &g);
-	if (r != AD_OK)
-		snprintf(msg, len, "%s", ad_last_error(e->ad));
-	pthread_mutex_unlock(&e->h5);
-	if (r != AD_OK)
-		return r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+	ex_err r = src_read_graph(e->src, &g, msg, len);
+	if (r != EX_OK)
+		return r;
 	int fail = edges_build(g.n, g.indptr, g.indices, g.data, &e->edges);
 	ad_graph_free(&g);
 	if (fail) {
@@ -235,8 +221,7 @@ static int scan_genes(ex_export *e, const char *dir, char *msg, size_t len)
 			dir = NULL;
 		}
 		replace_gi(e, gi_new(e->n_cells, e->n_var));
-		r = e->gi ? gi_scan(e->gi, e->ad, &e->h5, dir, index_progress, ranges_ready, e, msg,
-				    len)
+		r = e->gi ? gi_scan(e->gi, e->src, dir, index_progress, ranges_ready, e, msg, len)
 			  : GI_EWRITE;
 		if (!e->gi)
 			snprintf(msg, len, "out of memory");
@@ -269,12 +254,8 @@ static void *build_genes(void *arg)
 		genes_state(e, GENES_READY, "");
 		return NULL;
 	}
-	h5_lock(&e->h5);
-	int csc = ad_x_kind(e->ad) == AD_X_CSC;
-	pthread_mutex_unlock(&e->h5);
-	if (csc && e->gi) {
-		int r = gi_direct(e->gi, e->ad, &e->h5, index_progress, ranges_ready, e, msg,
-				  sizeof msg);
+	if (src_x_format(e->src) == AD_X_CSC && e->gi) {
+		int r = gi_direct(e->gi, e->src, index_progress, ranges_ready, e, msg, sizeof msg);
 		atomic_store(&e->index_permille, r ? -2 : 1000);
 		genes_state(e, r ? GENES_FAILED : GENES_READY, msg);
 		return NULL;

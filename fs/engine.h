@@ -26,6 +26,7 @@
 #include "export.h"
 #include "genes.h"
 #include "quant.h"
+#include "source.h"
 #include "store.h"
 
 /* A computation done at most once; waiters sleep on the export's condvar. */
@@ -60,12 +61,10 @@ enum { GENES_IDLE, GENES_SCANNING, GENES_RANGES, GENES_READY, GENES_FAILED };
 
 struct ex_export {
 	ex_options opt;
-	ad_file *ad;
-	pthread_mutex_t h5;       /* every HDF5 call */
+	source *src;              /* the only way to the data */
 	pthread_mutex_t memo;     /* once_t states */
 	pthread_cond_t memo_done;
 	time_t mtime;
-	struct stat source;       /* identity of the .h5ad, for the cache key */
 	st_store *store;          /* persistent cache directory, or NULL */
 	double index_started;     /* gene index build: start time, last report */
 	int index_reported;
@@ -135,7 +134,7 @@ static inline double engine_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* plan.c: read the layout of the source at path and decide the fields,
+/* plan.c: decide from the open source (path names the dataset) the fields,
  * genes, embeddings, vectors and latent space; free what it decided. */
 ex_err plan_read(ex_export *e, const char *path, char *err, size_t errlen);
 void plan_free(ex_export *e);

@@ -55,10 +55,11 @@ ex_err ex_open(const char *path, const ex_options *opt, ex_export **out, char *e
 	atomic_init(&e->index_permille, -1);
 	atomic_init(&e->generating, 0);
 	atomic_init(&e->last_generated, 0.0);
-	pthread_mutex_init(&e->h5, NULL);
 	pthread_mutex_init(&e->memo, NULL);
 	pthread_cond_init(&e->memo_done, NULL);
-	ex_err r = copy_options(&e->opt, opt) ? EX_ENOMEM : plan_read(e, path, err, errlen);
+	ex_err r = copy_options(&e->opt, opt) ? EX_ENOMEM : src_open(path, &e->src, err, errlen);
+	if (r == EX_OK)
+		r = plan_read(e, path, err, errlen);
 	if (r == EX_OK && tree_build(e))
 		r = EX_ENOMEM;
 	if (r == EX_OK)
@@ -80,10 +81,9 @@ void ex_close(ex_export *e)
 	derived_free(e);
 	plan_free(e);
 	tree_free(e);
-	ad_close(e->ad);
+	src_close(e->src);
 	st_close(e->store);
 	ex_options_free(&e->opt);
-	pthread_mutex_destroy(&e->h5);
 	pthread_mutex_destroy(&e->memo);
 	pthread_cond_destroy(&e->memo_done);
 	free(e);

@@ -12,7 +12,6 @@
  * sequential I/O.
  */
 #include "genes.h"
-#include "h5lock.h"
 #include "io.h"
 
 #include <errno.h>
@@ -20,6 +19,7 @@
 #include <libdeflate.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,8 +75,7 @@ struct gi_index {
 	off_t pairs_at;
 	char *path;             /* removed if found damaged; NULL if temporary */
 	/* direct: a CSC matrix, already gene-major, read in place */
-	ad_file *direct;
-	pthread_mutex_t *h5;
+	source *direct;
 	/* segmented: the scratch file of gi_scan */
 	int scratch;
 	size_t n_blocks;
@@ -110,7 +109,6 @@ typedef struct block_copy {
  * row order. */
 typedef struct {
 	gi_index *g;
-	pthread_mutex_t *h5;
 	size_t rows_done;
 	gi_progress_fn progress;
 	void *progress_ctx;
@@ -484,13 +482,12 @@ static void report_rows(builder *b, size_t rows)
 		b->progress(b->progress_ctx, (double)b->rows_done / (double)b->g->n_cells);
 }
 
-/* Called with the HDF5 lock held, which is released meanwhile: queue a copy
- * of the block for a transposer. */
+/* Queue a copy of the block for a transposer (the source is not locked
+ * meanwhile). */
 static int on_block(const ad_rowblock *rb, void *ctx)
 {
 	builder *b = ctx;
 	gi_index *g = b->g;
-	pthread_mutex_unlock(b->h5);
 	pthread_mutex_lock(&b->lock);
 	block_copy *c = b->spares;
 	if (c)
@@ -512,21 +509,18 @@ static int on_block(const ad_rowblock *rb, void *ctx)
 	pthread_mutex_unlock(&b->lock);
 	free_copy(c);
 	report_rows(b, rb->nrows);
-	h5_lock(b->h5);
 	return stop;
 }
 
-/* The first of two passes: the statistics only (HDF5 lock as in on_block). */
+/* The first of two passes: the statistics only. */
 static int keep_ranges(const ad_rowblock *rb, void *ctx)
 {
 	builder *b = ctx;
 	gene_stats *stats = b->g->stats;
-	pthread_mutex_unlock(b->h5);
 	size_t nnz = (size_t)rb->indptr[rb->nrows];
 	for (size_t k = 0; k < nnz; k++)
 		note_value(&stats[rb->indices[k]], rb->values[k]);
 	report_rows(b, rb->nrows);
-	h5_lock(b->h5);
 	return 0;
 }
 
@@ -627,10 +621,10 @@ static int write_tables(gi_index *g, int out)
 	return err ? err : io_pwrite_all(out, &h, sizeof h, 0);
 }
 
-int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
-	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
+int gi_scan(gi_index *g, source *src, const char *dir, gi_progress_fn progress,
+	    gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
 {
-	builder b = {.g = g, .h5 = h5, .progress = progress, .progress_ctx = ctx};
+	builder b = {.g = g, .progress = progress, .progress_ctx = ctx};
 	transposer t[TRANSPOSERS] = {{0}};
 	size_t started = 0;
 	pthread_mutex_init(&b.lock, NULL);
@@ -653,26 +647,22 @@ int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
 		snprintf(err, errlen, "cannot start a thread");
 		goto out;
 	}
-	h5_lock(h5);
-	ad_err r = ad_x_scan_rows(f, g->block_values, keep_ranges, &b);
+	char why[512];
+	ex_err r = src_scan_x(src, g->block_values, keep_ranges, &b, why, sizeof why);
 	b.progress = NULL;
-	if (r == AD_OK && stats_ready) {
-		pthread_mutex_unlock(h5);
+	if (r == EX_OK && stats_ready)
 		stats_ready(ctx, g);
-		h5_lock(h5);
-	}
-	if (r == AD_OK)
-		r = ad_x_scan_rows(f, g->block_values, on_block, &b);
-	if (r != AD_OK)
-		snprintf(err, errlen, "cannot read X: %s", ad_last_error(f));
-	pthread_mutex_unlock(h5);
+	if (r == EX_OK)
+		r = src_scan_x(src, g->block_values, on_block, &b, why, sizeof why);
+	if (r != EX_OK)
+		snprintf(err, errlen, "cannot read X: %s", why);
 	pthread_mutex_lock(&b.lock);
 	b.finished = 1;
 	pthread_cond_broadcast(&b.changed);
 	pthread_mutex_unlock(&b.lock);
 	for (size_t k = 0; k < started; k++)
 		pthread_join(t[k].thread, NULL);
-	if (r != AD_OK)
+	if (r != EX_OK)
 		rc = GI_EREAD;
 	else if (b.error)
 		snprintf(err, errlen, "cannot write the gene index: %s", strerror(b.error));
@@ -699,16 +689,15 @@ out:
 	return rc;
 }
 
-int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progress,
-	      gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
+int gi_direct(gi_index *g, source *src, gi_progress_fn progress, gi_stats_fn stats_ready,
+	      void *ctx, char *err, size_t errlen)
 {
 	float *col = malloc((g->n_cells ? g->n_cells : 1) * sizeof *col);
 	if (!col) {
 		snprintf(err, errlen, "out of memory");
 		return GI_EWRITE;
 	}
-	g->direct = f;
-	g->h5 = h5;
+	g->direct = src;
 	for (size_t j = 0; j < g->n_genes; j++) {
 		if (gi_read(g, j, col, err, errlen)) {
 			free(col);
@@ -874,12 +863,11 @@ static int read_segments(gi_index *g, size_t gene, const sink *out, char *err, s
 
 static int read_direct(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 {
-	h5_lock(g->h5);
-	ad_err r = ad_x_read_gene(g->direct, gene, out);
-	if (r != AD_OK)
-		snprintf(err, errlen, "cannot read X column %zu: %s", gene, ad_last_error(g->direct));
-	pthread_mutex_unlock(g->h5);
-	return r == AD_OK ? 0 : -1;
+	char why[512];
+	if (src_read_x_column(g->direct, gene, out, why, sizeof why) == EX_OK)
+		return 0;
+	snprintf(err, errlen, "cannot read X column %zu: %s", gene, why);
+	return -1;
 }
 
 static int read_pairs(gi_index *g, size_t gene, const sink *out, char *err, size_t errlen)

@@ -15,7 +15,6 @@
  */
 #include "engine.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,31 +98,29 @@ static void field_free(field *f)
 
 static ex_err read_field(ex_export *e, size_t col, field *f, char *err, size_t errlen)
 {
-	ad_err r;
+	ex_err r;
 	if (f->categorical) {
-		r = ad_obs_read_categorical(e->ad, col, &f->cat);
+		r = src_read_categorical(e->src, col, &f->cat, err, errlen);
 		f->code_bits = f->cat.n_categories <= 254 ? 8 : 16;
 	} else {
 		f->values = alloc_array(e->n_cells, sizeof *f->values);
 		if (!f->values)
 			return EX_ENOMEM;
-		r = ad_obs_read_numeric(e->ad, col, f->values);
+		r = src_read_numeric(e->src, col, f->values, err, errlen);
 		f->range = quant_find_range(f->values, e->n_cells);
 	}
-	if (r != AD_OK)
-		snprintf(err, errlen, "%s", ad_last_error(e->ad));
-	return r == AD_OK ? EX_OK : r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+	return r;
 }
 
-/* "a, b, c" - the n keys name(ad, 0..n), for error messages. */
-static void list_keys(const ex_export *e, size_t n, const char *(*name)(const ad_file *, size_t),
+/* "a, b, c" - the n keys name(source, 0..n), for error messages. */
+static void list_keys(const ex_export *e, size_t n, const char *(*name)(const source *, size_t),
 		      char *buf, size_t len)
 {
 	size_t used = 0;
 	buf[0] = 0;
 	for (size_t i = 0; i < n && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "",
-					 name(e->ad, i));
+					 name(e->src, i));
 	if (!n)
 		snprintf(buf, len, "none");
 }
@@ -140,7 +137,7 @@ static ex_err choose_columns(const ex_export *e, size_t **out, size_t *n, char *
 			     size_t errlen)
 {
 	const char *keys = e->opt.obs_keys;
-	size_t ncols = ad_obs_ncols(e->ad), cap = ncols + 1;
+	size_t ncols = src_obs_ncols(e->src), cap = ncols + 1;
 	for (const char *p = keys; p && *p; p++)
 		cap += *p == ':';
 	size_t *cols = *out = malloc(cap * sizeof *cols);
@@ -154,12 +151,12 @@ static ex_err choose_columns(const ex_export *e, size_t **out, size_t *n, char *
 	}
 	for (const char *k = keys;; k++) {
 		size_t len = strcspn(k, ":"), c = 0;
-		while (c < ncols && (strncmp(ad_obs_col_name(e->ad, c), k, len) ||
-				     ad_obs_col_name(e->ad, c)[len]))
+		while (c < ncols && (strncmp(src_obs_col_name(e->src, c), k, len) ||
+				     src_obs_col_name(e->src, c)[len]))
 			c++;
 		if (c == ncols) {
 			char names[512];
-			list_keys(e, ncols, ad_obs_col_name, names, sizeof names);
+			list_keys(e, ncols, src_obs_col_name, names, sizeof names);
 			snprintf(err, errlen, "obs_keys=%s: no obs column '%.*s' (columns: %s)", keys,
 				 (int)len, k, names);
 			return EX_EINVAL;
@@ -184,10 +181,10 @@ static ex_err load_fields(ex_export *e, char *err, size_t errlen)
 		status = EX_ENOMEM;
 	for (size_t k = 0; k < ncols && status == EX_OK; k++) {
 		size_t c = cols[k];
-		const char *key = ad_obs_col_name(e->ad, c);
-		ad_col_kind kind = ad_obs_col_kind(e->ad, c);
+		const char *key = src_obs_col_name(e->src, c);
+		ad_col_kind kind = src_obs_col_kind(e->src, c);
 		if (kind == AD_COL_UNREADABLE) {
-			log_warn("obs field '%s' left out: %s", key, ad_obs_col_reason(e->ad, c));
+			log_warn("obs field '%s' left out: %s", key, src_obs_col_reason(e->src, c));
 			continue;
 		}
 		field *f = &e->fields[e->n_fields];
@@ -234,19 +231,19 @@ static ex_err load_fields(ex_export *e, char *err, size_t errlen)
 
 static ex_err load_genes_names(ex_export *e, char *err, size_t errlen)
 {
-	if (ad_x_kind(e->ad) == AD_X_NONE)
+	if (src_x_format(e->src) == AD_X_NONE)
 		return EX_OK;
-	e->n_var = ad_n_var(e->ad);
+	e->n_var = src_n_var(e->src);
 	if (!e->n_var)
 		return EX_OK;
 	const char *column = e->opt.gene_id_column;
-	if (column && ad_var_column(e->ad, column, &e->var_names) != AD_OK) {
-		snprintf(err, errlen, "gene_id_column=%s: %s", column, ad_last_error(e->ad));
-		return EX_EINVAL;
-	}
-	if (!column && ad_var_names(e->ad, &e->var_names) != AD_OK) {
-		snprintf(err, errlen, "cannot read the var index: %s", ad_last_error(e->ad));
-		return EX_EIO;
+	char why[512];
+	if (src_read_var_names(e->src, column, &e->var_names, why, sizeof why) != EX_OK) {
+		if (column)
+			snprintf(err, errlen, "gene_id_column=%s: %s", column, why);
+		else
+			snprintf(err, errlen, "cannot read the var index: %s", why);
+		return column ? EX_EINVAL : EX_EIO;
 	}
 	e->genes = alloc_array(e->n_var, sizeof *e->genes);
 	e->gene_ranges = alloc_array(e->n_var, sizeof *e->gene_ranges);
@@ -283,8 +280,8 @@ static ex_err load_genes_names(ex_export *e, char *err, size_t errlen)
 
 static int64_t find_obsm(const ex_export *e, const char *key)
 {
-	for (size_t i = 0; i < ad_obsm_count(e->ad); i++)
-		if (!strcmp(ad_obsm_key(e->ad, i), key))
+	for (size_t i = 0; i < src_obsm_count(e->src); i++)
+		if (!strcmp(src_obsm_key(e->src, i), key))
 			return (int64_t)i;
 	return -1;
 }
@@ -292,7 +289,7 @@ static int64_t find_obsm(const ex_export *e, const char *key)
 /* "X_pca, X_umap" - the obsm keys, for error messages. */
 static void list_obsm(const ex_export *e, char *buf, size_t len)
 {
-	list_keys(e, ad_obsm_count(e->ad), ad_obsm_key, buf, len);
+	list_keys(e, src_obsm_count(e->src), src_obsm_key, buf, len);
 }
 
 /* export-format.md §2: X_umap_<d>d, else X_umap for its own d; or the user's
@@ -302,7 +299,7 @@ static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
 	char keys[512];
 	if (e->opt.embedding) {
 		int64_t i = find_obsm(e, e->opt.embedding);
-		size_t cols = i >= 0 ? ad_obsm_cols(e->ad, (size_t)i) : 0;
+		size_t cols = i >= 0 ? src_obsm_cols(e->src, (size_t)i) : 0;
 		if (!cols) {
 			list_obsm(e, keys, sizeof keys);
 			snprintf(err, errlen, "embedding=%s: %s (obsm keys: %s)", e->opt.embedding,
@@ -316,12 +313,12 @@ static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
 		return EX_OK;
 	}
 	int64_t umap = find_obsm(e, "X_umap");
-	size_t umap_cols = umap >= 0 ? ad_obsm_cols(e->ad, (size_t)umap) : 0;
+	size_t umap_cols = umap >= 0 ? src_obsm_cols(e->src, (size_t)umap) : 0;
 	for (int d = 1; d <= 3; d++) {
 		char key[24];
 		snprintf(key, sizeof key, "X_umap_%dd", d);
 		int64_t i = find_obsm(e, key);
-		if (i >= 0 && ad_obsm_cols(e->ad, (size_t)i) == (size_t)d) {
+		if (i >= 0 && src_obsm_cols(e->src, (size_t)i) == (size_t)d) {
 			e->emb_obsm[d] = (size_t)i;
 		} else if (umap_cols == (size_t)d) {
 			e->emb_obsm[d] = (size_t)umap;
@@ -367,14 +364,14 @@ static vfield *vector_field(ex_export *e, const char *id, size_t len)
  * velocity_umap if present, else the first by name. */
 static ex_err choose_vectors(ex_export *e)
 {
-	size_t n = ad_obsm_count(e->ad);
+	size_t n = src_obsm_count(e->src);
 	e->vfields = calloc(n ? n : 1, sizeof *e->vfields);
 	if (!e->vfields)
 		return EX_ENOMEM;
 	for (int explicit = 1; explicit >= 0; explicit--) {
 		for (size_t i = 0; i < n; i++) {
-			const char *key = ad_obsm_key(e->ad, i);
-			size_t len = strlen(key), cols = ad_obsm_cols(e->ad, i), idlen;
+			const char *key = src_obsm_key(e->src, i);
+			size_t len = strlen(key), cols = src_obsm_cols(e->src, i), idlen;
 			int d;
 			if (!strncmp(key, "X_", 2) || !cols)
 				continue;
@@ -412,7 +409,7 @@ static ex_err choose_latent(ex_export *e, char *err, size_t errlen)
 	int64_t pick = -1;
 	if (e->opt.latent) {
 		pick = find_obsm(e, e->opt.latent);
-		if (pick < 0 || !ad_obsm_cols(e->ad, (size_t)pick)) {
+		if (pick < 0 || !src_obsm_cols(e->src, (size_t)pick)) {
 			char keys[512];
 			list_obsm(e, keys, sizeof keys);
 			snprintf(err, errlen, "latent=%s: %s (obsm keys: %s)", e->opt.latent,
@@ -422,16 +419,16 @@ static ex_err choose_latent(ex_export *e, char *err, size_t errlen)
 	}
 	for (size_t k = 0; pick < 0 && k < sizeof known / sizeof *known; k++) {
 		int64_t i = find_obsm(e, known[k]);
-		if (i >= 0 && ad_obsm_cols(e->ad, (size_t)i))
+		if (i >= 0 && src_obsm_cols(e->src, (size_t)i))
 			pick = i;
 	}
-	for (size_t i = 0; pick < 0 && i < ad_obsm_count(e->ad); i++)
-		if (strncmp(ad_obsm_key(e->ad, i), "X_umap", 6) && ad_obsm_cols(e->ad, i))
+	for (size_t i = 0; pick < 0 && i < src_obsm_count(e->src); i++)
+		if (strncmp(src_obsm_key(e->src, i), "X_umap", 6) && src_obsm_cols(e->src, i))
 			pick = (int64_t)i;
 	if (pick >= 0) {
 		e->has_latent = 1;
 		e->latent_obsm = (size_t)pick;
-		e->latent_dim = ad_obsm_cols(e->ad, (size_t)pick);
+		e->latent_dim = src_obsm_cols(e->src, (size_t)pick);
 	}
 	return EX_OK;
 }
@@ -446,7 +443,7 @@ static char *base_stem(const char *path)
 	return strndup(base, n);
 }
 
-static ex_err describe_dataset(ex_export *e, const char *path, const struct stat *st)
+static ex_err describe_dataset(ex_export *e, const char *path)
 {
 	char *stem = base_stem(path);
 	if (!stem)
@@ -456,8 +453,7 @@ static ex_err describe_dataset(ex_export *e, const char *path, const struct stat
 	free(stem);
 	if (!e->name || !e->id || repair_text(&e->name) < 0 || repair_text(&e->id) < 0)
 		return EX_ENOMEM;
-	e->mtime = st->st_mtime;
-	e->source = *st;
+	e->mtime = src_id(e->src).mtime.tv_sec;
 	struct tm tm;
 	gmtime_r(&e->mtime, &tm);
 	strftime(e->created_at, sizeof e->created_at, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -466,19 +462,14 @@ static ex_err describe_dataset(ex_export *e, const char *path, const struct stat
 
 ex_err plan_read(ex_export *e, const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	if (stat(path, &st)) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return EX_EIO;
-	}
-	if (ad_open(path, &e->ad, err, errlen) != AD_OK)
-		return EX_EINVAL;
 	/* Before anything reads X or the gene names. */
-	if (e->opt.expression && ad_select_expression(e->ad, e->opt.expression) != AD_OK) {
-		snprintf(err, errlen, "expression=%s: %s", e->opt.expression, ad_last_error(e->ad));
+	char why[512];
+	if (e->opt.expression &&
+	    src_select_expression(e->src, e->opt.expression, why, sizeof why) != EX_OK) {
+		snprintf(err, errlen, "expression=%s: %s", e->opt.expression, why);
 		return EX_EINVAL;
 	}
-	e->n_cells = ad_n_obs(e->ad);
+	e->n_cells = src_n_obs(e->src);
 	if (!e->n_cells) {
 		snprintf(err, errlen, "no cells (obs is empty)");
 		return EX_EINVAL;
@@ -488,11 +479,11 @@ ex_err plan_read(ex_export *e, const char *path, char *err, size_t errlen)
 		return EX_EINVAL;
 	}
 	ex_err r;
-	if ((r = describe_dataset(e, path, &st)) || (r = choose_embeddings(e, err, errlen)) ||
+	if ((r = describe_dataset(e, path)) || (r = choose_embeddings(e, err, errlen)) ||
 	    (r = choose_vectors(e)) ||
 	    (r = choose_latent(e, err, errlen)))
 		return r;
-	e->has_graph = ad_has_connectivities(e->ad);
+	e->has_graph = src_has_graph(e->src);
 	if ((r = load_fields(e, err, errlen)) == EX_OK)
 		r = load_genes_names(e, err, errlen);
 	return r;
@@ -525,16 +516,16 @@ void ex_layout_of(const ex_export *e, ex_layout *out)
 {
 	memset(out, 0, sizeof *out);
 	out->n_cells = e->n_cells;
-	out->has_x = ad_x_kind(e->ad) != AD_X_NONE;
-	out->n_var = ad_n_var(e->ad);
+	out->has_x = src_x_format(e->src) != AD_X_NONE;
+	out->n_var = src_n_var(e->src);
 	for (int d = 1; d <= 3; d++) {
 		if (!e->has_dim[d])
 			continue;
-		out->embedding[d] = ad_obsm_key(e->ad, e->emb_obsm[d]);
-		out->embedding_cols[d] = ad_obsm_cols(e->ad, e->emb_obsm[d]);
+		out->embedding[d] = src_obsm_key(e->src, e->emb_obsm[d]);
+		out->embedding_cols[d] = src_obsm_cols(e->src, e->emb_obsm[d]);
 	}
 	if (e->has_latent) {
-		out->latent = ad_obsm_key(e->ad, e->latent_obsm);
+		out->latent = src_obsm_key(e->src, e->latent_obsm);
 		out->latent_dim = e->latent_dim;
 	}
 	/* What the tree holds: layout=index may leave some out. */
