@@ -3,7 +3,8 @@
  * cache directory (cache_dir=, else $XDG_CACHE_HOME or ~/.cache) and the key
  * that says which store under it is this export's. The key names everything
  * that changes a byte of the tree, so a store made for another source, other
- * options or another version is never used.
+ * options or another version is never used. What the store holds and how
+ * is store.c's and cache.c's; this file only chooses it.
  *
  *   cellucidfs cache, format 0.1.0
  *   source dev=2049 ino=1311 size=1981214 mtime=1733300000.000000000

@@ -2,13 +2,14 @@
  * derived.c - what several files need, computed once, on first use: the
  * normalised points of each dimension, the latent space, the per-field
  * summaries (centroids and outlier quantiles), the kNN edges, and the
- * gene-major index (built by a thread of its own, fs/genes.c).
+ * gene-major index (built by a thread of its own, fs/genes_scan.c).
  *
  * once_run() makes each computation happen once even when many threads ask
  * at the same moment: the first runs it, the others sleep on the export's
- * condvar. The HDF5 reads are made under the export's lock; the arithmetic
- * (codec/embed, centroid, edges) runs outside it. Decides no names and
- * formats no file: plan.c and generate.c do.
+ * condvar. The data comes from the source (source.c), which holds its lock
+ * only for the read; the arithmetic (codec/embed, centroid, edges) runs
+ * outside it. Decides no names and formats no file: plan.c and generate.c
+ * do.
  */
 #include "engine.h"
 

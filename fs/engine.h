@@ -1,6 +1,8 @@
 /*
  * engine.h - the inside of an ex_export, shared by the engine's files and by
- * nothing else: the glue (ll.c, main.c) and the commands see only export.h.
+ * nothing else: the glue (ll*.c, main.c) and the commands see only export.h.
+ * Each member of struct ex_export is written by the file its group names,
+ * and only read by the others.
  *
  *   export.c    ex_open / ex_close: runs the others in order
  *   plan.c      what the dataset exposes and under which names; check's view
@@ -20,7 +22,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ad.h"
 #include "centroid.h"
 #include "edges.h"
 #include "export.h"
@@ -43,7 +44,7 @@ typedef struct {
 	quant_range range;
 	ad_categorical cat;       /* categorical */
 	int code_bits;
-	once_t summary;           /* centroids and outliers (categorical) */
+	once_t summary;           /* derived.c: centroids and outliers (categorical) */
 	centroid *centroids[4];
 	float *outliers;
 	quant_range outlier_range;
@@ -60,61 +61,63 @@ typedef struct {
 enum { GENES_IDLE, GENES_SCANNING, GENES_RANGES, GENES_READY, GENES_FAILED };
 
 struct ex_export {
+	/* export.c, at ex_open */
 	ex_options opt;
 	source *src;              /* the only way to the data */
-	pthread_mutex_t memo;     /* once_t states */
-	pthread_cond_t memo_done;
-	time_t mtime;
-	st_store *store;          /* persistent cache directory, or NULL */
-	double index_started;     /* gene index build: start time, last report */
-	int index_reported;
-	atomic_int index_permille; /* see ex_index_permille */
-	atomic_int generating;     /* ex_generate calls in progress */
-	_Atomic double last_generated; /* engine_now() when the latest one ended */
+	st_store *store;          /* cachekey.c: persistent cache directory, or NULL */
+
+	/* plan.c, at ex_open (strict.c may fix id and name); read-only after */
 	char *id, *name;
 	char created_at[32];
+	time_t mtime;
 	size_t n_cells;
-
 	int has_dim[4];
 	size_t emb_obsm[4], emb_cols[4]; /* source entry and its column count */
-	once_t points_once[4];
-	float *points[4];
-
-	float scale[4];           /* each dimension's 2/range, which vector fields share */
 	vfield *vfields;          /* velocity-like obsm keys, export-format.md §2 */
 	size_t n_vfields, default_vfield;
-
 	int has_latent;
 	size_t latent_obsm, latent_dim;
-	once_t latent_once;
-	float *latent;
-
 	field *fields;
 	size_t n_fields;
-
 	char **var_names;
 	size_t n_var;
 	uint32_t *genes;          /* exposed genes: var positions */
 	char **gene_safe;         /* their file-name stems */
 	size_t n_genes;
-	/* The gene index is built by its own thread: var_manifest.json waits
-	 * for the ranges (known once X has been read), genes for the scan's
-	 * segments, neither for the merge that follows. */
-	int genes_state;          /* GENES_* above */
-	quant_range *gene_ranges;  /* by var position, from GENES_RANGES on */
-	char genes_error[256];
-	pthread_t genes_thread;
-	int genes_thread_started;
-	gi_index *gi;
-
 	int has_graph;
-	once_t edges_once;
-	edges edges;
 
+	/* tree.c, at ex_open */
 	ex_node *nodes;
 	size_t n_nodes, cap_nodes;
 	int64_t *table;           /* (parent, name) -> node, open addressing */
 	size_t table_mask;
+
+	/* derived.c, on first use; memo guards the once_t states */
+	pthread_mutex_t memo;
+	pthread_cond_t memo_done;
+	once_t points_once[4];
+	float *points[4];
+	float scale[4];           /* each dimension's 2/range, which vector fields share */
+	once_t latent_once;
+	float *latent;
+	once_t edges_once;
+	edges edges;
+	/* The gene index is built by its own thread: var_manifest.json waits
+	 * for the ranges (known once X has been read), genes for the scan's
+	 * segments, neither for the merge that follows. */
+	int genes_state;          /* GENES_* above */
+	quant_range *gene_ranges;  /* by var position, from GENES_RANGES on (plan.c allocates) */
+	char genes_error[256];
+	pthread_t genes_thread;
+	int genes_thread_started;
+	gi_index *gi;
+	double index_started;     /* gene index build: start time, last report */
+	int index_reported;
+	atomic_int index_permille; /* see ex_index_permille */
+
+	/* generate.c: the merge of the gene index waits for quiet */
+	atomic_int generating;     /* ex_generate calls in progress */
+	_Atomic double last_generated; /* engine_now() when the latest one ended */
 };
 
 /* n elements of size bytes, NULL when that overflows or memory ran out. */

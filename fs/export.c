@@ -3,7 +3,8 @@
  * (plan.c reads the layout and decides what is exposed, tree.c builds the
  * nodes, cachekey.c opens the store) and ex_close undoes them. Everything a
  * file needs beyond that is derived on first use (derived.c) and made by
- * generate.c. The rest of the program sees only export.h.
+ * generate.c. The rest of the program sees only export.h. Decides nothing
+ * itself: what is exposed is plan.c's, what a file holds generate.c's.
  */
 #include "engine.h"
 

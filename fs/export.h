@@ -7,8 +7,9 @@
  * the tree and returns. File bytes are made by ex_generate, on demand; what
  * several files need (normalised points, the latent space, the kNN edges, the
  * gene-major index) is computed once, the first time a file needs it, even
- * when many threads ask at the same moment. Every HDF5 call is made under one
- * lock; quantisation and compression run outside it.
+ * when many threads ask at the same moment. The dataset is read only through
+ * the source (source.h), under its lock; quantisation and compression run
+ * outside it. The files behind this interface are listed in engine.h.
  */
 #ifndef EXPORT_H
 #define EXPORT_H

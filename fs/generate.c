@@ -25,7 +25,7 @@
 #error "payloads are written in host order, which must be little-endian"
 #endif
 
-/* What the documents show is what build_tree exposed: the fields are read
+/* What the documents show is what tree_build exposed: the fields are read
  * back from the obs directory in payload order, so their indices are the
  * file numbers, and the genes are counted in the var directory. */
 static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)

@@ -3,7 +3,8 @@
  * genes.idx (layout in genes_index.h), in runs of genes gathered from every
  * block, then swapped in under the index's lock so that readers move from
  * the segments to one contiguous read per gene. The merge yields to
- * foreground work (busy) and stops on gi_cancel.
+ * foreground work (busy) and stops on gi_cancel. It reads only the index's
+ * own segments, never the source.
  *
  *   <cache dir>/genes.idx  header, offsets, stats, CRCs, then the pairs
  */

@@ -5,7 +5,8 @@
  * threads, put into gene order and added to the index in row order, in
  * memory while the budget allows, else appended to the scratch file. Genes
  * are served from the segments once the scan is done (genes.c); the merge is
- * genes_merge.c's.
+ * genes_merge.c's. X is read through the source only (src_scan_x), whose
+ * lock is free while a block is copied or transposed.
  *
  *   cellucidfs: gene index: scanned 40% of X in 0.4 s (250000 cells/s), about 0.6 s left
  */

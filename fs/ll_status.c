@@ -2,7 +2,8 @@
  * ll_status.c - the hidden ".cellucidfs/status.json" (never listed, so cp -r
  * and crawlers do not see it): the daemon's counters, summed over the
  * datasets, made afresh at most every 0.2 s and padded to a fixed size.
- * codec/docs.c writes the JSON; ll.c serves it.
+ * codec/docs.c writes the JSON; ll.c serves it. It only reads counters:
+ * nothing here generates a file or changes a cache.
  *
  *   $ cat /mnt/cell/.cellucidfs/status.json
  *   {"version": "0.1.0", "dataset_id": "pbmc", ..., "uptime_seconds": 12.5,

@@ -7,6 +7,8 @@
  * and never changes: directory listings and lookups never touch the data. A
  * directory's children are consecutive nodes, in the order the documents
  * list their payloads, so documents read that order back (tree_children).
+ * Names only: which fields and genes exist is the plan's, and no data is
+ * read here.
  *
  *   /                      dataset_identity.json, obs_manifest.json, ...
  *   obs/leiden.codes.u8.gz EX_OBS_CODES, arg = field
