@@ -1,7 +1,7 @@
 /*
  * export.c - one dataset's export: ex_open runs the engine's parts in order
- * (plan.c reads the layout and decides what is exposed, tree.c builds the
- * nodes, cachekey.c opens the store) and ex_close undoes them. Everything a
+ * (source.c opens the dataset, plan.c decides what is exposed, tree.c builds
+ * the nodes, cachekey.c opens the store) and ex_close undoes them. Everything a
  * file needs beyond that is derived on first use (derived.c) and made by
  * generate.c. The rest of the program sees only export.h. Decides nothing
  * itself: what is exposed is plan.c's, what a file holds generate.c's.

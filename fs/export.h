@@ -118,6 +118,7 @@ void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);
 
 /* What ex_open decided, for "cellucidfs check". Strings live until ex_close. */
 typedef struct {
+	uint64_t source_bytes;        /* the source's size when it was opened */
 	size_t n_cells;
 	int has_x;                    /* whether the file has an X at all */
 	size_t n_var, n_genes;        /* var entries; genes in the tree (one file each) */

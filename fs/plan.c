@@ -515,6 +515,7 @@ void plan_free(ex_export *e)
 void ex_layout_of(const ex_export *e, ex_layout *out)
 {
 	memset(out, 0, sizeof *out);
+	out->source_bytes = (uint64_t)src_id(e->src).size;
 	out->n_cells = e->n_cells;
 	out->has_x = src_x_format(e->src) != AD_X_NONE;
 	out->n_var = src_n_var(e->src);
