@@ -5,12 +5,14 @@
  * and only read by the others.
  *
  *   export.c    ex_open / ex_close: runs the others in order
+ *   source.c    the dataset (source.h): the only reader of it, behind its lock
  *   plan.c      what the dataset exposes and under which names; check's view
  *   strict.c    what layout=index leaves out or changes for the strict viewer
  *   tree.c      the nodes, their names and the lookup table
  *   derived.c   data computed once: points, latent, summaries, edges, gene index
  *   generate.c  the bytes of every kind of file
  *   cachekey.c  which persistent store the export uses
+ *   genes*.c    the gene-major index (genes.h), which derived.c builds
  */
 #ifndef ENGINE_H
 #define ENGINE_H
