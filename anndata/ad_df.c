@@ -204,6 +204,8 @@ static ad_err classify(ad_file *f, const char *df, const char *name, struct ad_c
 	kind = cn_kind_of(f->store, col->path);
 	if (kind == CN_ABSENT) {
 		return ad_fail(f, AD_EFORMAT, "%s: missing", col->path);
+	} else if (kind == CN_REFUSED) {
+		return cn_check(f->store, col->path);
 	} else if (kind == CN_GROUP) {
 		e = classify_group(f, col);
 	} else if (kind != CN_ARRAY) {
@@ -336,6 +338,8 @@ ad_err ad_df_open(ad_file *f, const char *path, struct ad_column *index,
 		*cols_out = NULL;
 		*ncols_out = 0;
 	}
+	if (kind == CN_REFUSED)
+		return cn_check(f->store, path);
 	if (kind != CN_GROUP && kind != CN_ARRAY)
 		return ad_fail(f, AD_EFORMAT, "no %s dataframe", path);
 	if (kind == CN_GROUP) {

@@ -156,6 +156,8 @@ ad_err ad_matrix_probe(ad_file *f, const char *path, size_t rows, size_t cols,
 		e = ad_sparse_probe(f, m);
 	else if (kind == CN_ARRAY)
 		e = probe_dense(f, m);
+	else if (kind == CN_REFUSED)
+		e = cn_check(f->store, path);
 	else
 		e = ad_fail(f, AD_EFORMAT, "%s: missing", path);
 	if (e)

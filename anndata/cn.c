@@ -109,6 +109,7 @@ void cn_close(cn_store *s)
 int cn_concurrent(const cn_store *s) { return s->ops->concurrent; }
 int cn_exists(cn_store *s, const char *path) { return s->ops->exists(s, path); }
 cn_kind cn_kind_of(cn_store *s, const char *path) { return s->ops->kind(s, path); }
+ad_err cn_check(cn_store *s, const char *path) { return s->ops->check(s, path); }
 
 static int cmp_name(const void *a, const void *b)
 {

@@ -36,7 +36,9 @@ typedef struct cn_array cn_array;
 
 enum { CN_MAX_RANK = 32, CN_RANK_NULL = -1 };
 
-typedef enum { CN_ABSENT, CN_GROUP, CN_ARRAY, CN_OTHER } cn_kind;
+/* CN_REFUSED: a name whose data would come from outside the store (an
+ * HDF5 external or user-defined link on the way); cn_check says why. */
+typedef enum { CN_ABSENT, CN_GROUP, CN_ARRAY, CN_OTHER, CN_REFUSED } cn_kind;
 
 /* The class of stored elements. CN_T_BOOL is h5py's enum {FALSE, TRUE}
  * (any HDF5 enum) or Zarr's bool; CN_T_ARRAY a fixed-size array element
@@ -74,7 +76,9 @@ size_t cn_num_size(cn_num t);
 void cn_thread_init(void);
 
 /* Open the store at path read-only. On failure *out is NULL and err holds
- * the reason without the path ("not an HDF5 file"). err (errlen bytes)
+ * the reason without the path ("not an HDF5 file", "not a regular file").
+ * A FIFO or device is refused without blocking; HDF5 files are opened
+ * without file locking, so that other programs may rewrite them. err (errlen bytes)
  * stays the store's error buffer until cn_close. */
 ad_err cn_open(const char *path, char *err, size_t errlen, cn_store **out);
 void cn_close(cn_store *s);
@@ -86,6 +90,12 @@ int cn_concurrent(const cn_store *s);
  * link): the encodings tell "missing" from "broken" with it. */
 int cn_exists(cn_store *s, const char *path);
 cn_kind cn_kind_of(cn_store *s, const char *path);
+/* AD_OK when path stays inside the store; else AD_EUNSUPPORTED with the
+ * reason naming the element ("obs/x: a link to another file (a.h5):
+ * refused"). Every call that opens an element checks this first, and
+ * cn_array_open also refuses data kept elsewhere (HDF5 external storage,
+ * virtual datasets), before anything is read. */
+ad_err cn_check(cn_store *s, const char *path);
 /* The member names of the group at path, sorted by bytes; free with
  * cn_strings_free. */
 ad_err cn_list(cn_store *s, const char *path, char ***names, size_t *n);

@@ -18,6 +18,7 @@ struct cn_ops {
 	void (*close)(cn_store *s);
 	int (*exists)(cn_store *s, const char *path);
 	cn_kind (*kind)(cn_store *s, const char *path);
+	ad_err (*check)(cn_store *s, const char *path);
 	/* Member names in any order (cn.c sorts them). */
 	ad_err (*list)(cn_store *s, const char *path, char ***names, size_t *n);
 	int (*attr_exists)(cn_store *s, const char *path, const char *name);
