@@ -46,6 +46,9 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# zlib is the second inflater and the size reference of gzrle's test only.
+$(BUILD)/tests/test_gzrle: LDLIBS += -lz
+
 $(TOOLS): $(BUILD)/%: scripts/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
