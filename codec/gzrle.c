@@ -25,6 +25,9 @@
 #include <libdeflate.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define SEG_TOKENS 16384 /* one block's tokens, on the stack */
 #define MAX_MATCH 258
@@ -36,14 +39,18 @@
 #define GZIP_TRAILER 8
 #define STORED_MAX 65535
 
-/* A token: bits 0-8 the litlen symbol, 9-13 a length's extra bits, 14 the
- * distance symbol (0: distance 1, 1: distance 2). */
-#define TOK(sym, extra, dsym) ((uint32_t)(sym) | (uint32_t)(extra) << 9 | (uint32_t)(dsym) << 14)
+/* A token is an id: 0-255 a literal, 256 + 256 * dsym + (length - 3) a
+ * match, dsym 0 for distance 1 and 1 for distance 2. Each block turns every
+ * id it uses into one code of up to 35 bits (length symbol, extra bits and
+ * distance code together), so tokens are written with one table look-up. */
+#define N_IDS (256 + 2 * 256)
+#define MATCH_ID(len, dsym) (256 + 256 * (dsym) + (len) - MIN_MATCH)
 
 static const uint8_t clen_order[N_CLEN] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
 					   11, 4,  12, 3, 13, 2, 14, 1, 15};
 
 typedef struct {
+	uint32_t idfreq[N_IDS];
 	uint32_t lfreq[N_LITLEN], dfreq[N_DIST];
 	uint8_t llen[N_LITLEN], dlen[N_DIST];
 	uint16_t lcode[N_LITLEN], dcode[N_DIST];
@@ -66,6 +73,33 @@ typedef struct {
 static unsigned length_extra_bits(unsigned sym)
 {
 	return sym >= 265 && sym < 285 ? (sym - 261) / 4 : 0;
+}
+
+/* The symbol of a match length (3..258); its extra bits are the low
+ * length_extra_bits(symbol) bits of length - 3. */
+static unsigned length_symbol(unsigned len)
+{
+	unsigned v = len - MIN_MATCH;
+	if (v < 8)
+		return 257 + v;
+	if (v == 255)
+		return 285;
+	unsigned e = 29u - (unsigned)__builtin_clz(v); /* floor(log2 v) - 2 */
+	return 261 + 4 * e + (v >> e & 3);
+}
+
+/* The litlen and distance counts of a block from its token counts. */
+static void count_symbols(block *b)
+{
+	memset(b->lfreq, 0, sizeof b->lfreq);
+	memset(b->dfreq, 0, sizeof b->dfreq);
+	memcpy(b->lfreq, b->idfreq, 256 * sizeof *b->lfreq);
+	b->lfreq[256] = 1;
+	for (unsigned id = 256; id < N_IDS; id++)
+		if (b->idfreq[id]) {
+			b->lfreq[length_symbol(MIN_MATCH + (id - 256) % 256)] += b->idfreq[id];
+			b->dfreq[(id - 256) / 256] += b->idfreq[id];
+		}
 }
 
 /* Ascending; keys are freq << 9 | symbol, so ties go by symbol and the
@@ -301,22 +335,32 @@ static void align(bitout *o)
 	o->n = 0;
 }
 
-static void write_tokens(bitout *o, const uint32_t *tok, size_t nt, const uint8_t *llen,
-			 const uint16_t *lcode, const uint8_t *dlen, const uint16_t *dcode)
+/* The tokens of a block with the given code. */
+static void write_tokens(bitout *o, const block *b, const uint16_t *tok, size_t nt,
+			 const uint8_t *llen, const uint16_t *lcode, const uint8_t *dlen,
+			 const uint16_t *dcode)
 {
+	uint64_t code[N_IDS];
+	uint8_t len[N_IDS];
+	for (unsigned id = 0; id < 256; id++) {
+		code[id] = lcode[id];
+		len[id] = llen[id];
+	}
+	for (unsigned id = 256; id < N_IDS; id++) {
+		if (!b->idfreq[id])
+			continue;
+		unsigned v = (id - 256) % 256, d = (id - 256) / 256, sym = length_symbol(v + 3);
+		unsigned e = length_extra_bits(sym), l = llen[sym];
+		code[id] = lcode[sym] | (uint64_t)(v & ((1u << e) - 1)) << l |
+			   (uint64_t)dcode[d] << (l + e);
+		len[id] = (uint8_t)(l + e + dlen[d]);
+	}
 	uint64_t bits = o->bits;
 	unsigned n = o->n;
 	uint8_t *p = o->p;
 	for (size_t i = 0; i < nt; i++) {
-		uint32_t t = tok[i], sym = t & 511;
-		bits |= (uint64_t)lcode[sym] << n;
-		n += llen[sym];
-		if (sym > 256) {
-			bits |= (uint64_t)(t >> 9 & 31) << n;
-			n += length_extra_bits(sym);
-			bits |= (uint64_t)dcode[t >> 14] << n;
-			n += dlen[t >> 14];
-		}
+		bits |= code[tok[i]] << n;
+		n += len[tok[i]];
 		put_le64(p, bits);
 		p += n >> 3;
 		bits >>= n & ~7u;
@@ -361,10 +405,10 @@ static void write_dynamic_header(bitout *o, const block *b, int final)
 }
 
 /* One segment (tokens and the bytes they stand for) as its cheapest block. */
-static void write_block(bitout *o, block *b, const uint32_t *tok, size_t nt,
+static void write_block(bitout *o, block *b, const uint16_t *tok, size_t nt,
 			const uint8_t *bytes, size_t nbytes, int final)
 {
-	b->lfreq[256] = 1;
+	count_symbols(b);
 	uint8_t flen[N_LITLEN], fdlen[N_DIST];
 	fixed_lengths(flen, fdlen);
 	uint64_t dynamic = plan_dynamic(b);
@@ -377,11 +421,11 @@ static void write_block(bitout *o, block *b, const uint32_t *tok, size_t nt,
 		canonical_codes(flen, N_LITLEN, fcode);
 		canonical_codes(fdlen, N_DIST, fdcode);
 		put(o, final | 1u << 1, 3);
-		write_tokens(o, tok, nt, flen, fcode, fdlen, fdcode);
+		write_tokens(o, b, tok, nt, flen, fcode, fdlen, fdcode);
 		put(o, fcode[256], flen[256]);
 	} else {
 		write_dynamic_header(o, b, final);
-		write_tokens(o, tok, nt, b->llen, b->lcode, b->dlen, b->dcode);
+		write_tokens(o, b, tok, nt, b->llen, b->lcode, b->dlen, b->dcode);
 		put(o, b->lcode[256], b->llen[256]);
 	}
 }
@@ -396,23 +440,30 @@ static inline uint64_t load64(const uint8_t *p)
 }
 
 /* How many bytes from p on repeat the byte d before them, up to end. */
-static size_t repeat_len(const uint8_t *p, const uint8_t *end, unsigned d)
+static inline size_t repeat_len(const uint8_t *p, const uint8_t *end, unsigned d)
 {
 	const uint8_t *start = p, *q = p - d;
 	while (end - p >= 16) {
+#ifdef __SSE2__
+		__m128i a = _mm_loadu_si128((const __m128i *)p);
+		__m128i b = _mm_loadu_si128((const __m128i *)q);
+		unsigned differ = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, b)) & 0xffff;
+		if (differ)
+			return (size_t)(p - start) + (size_t)__builtin_ctz(differ);
+#else
 		uint64_t x = load64(p) ^ load64(q);
 		uint64_t y = load64(p + 8) ^ load64(q + 8);
 		if (x | y) {
-			if (!x) {
-				p += 8;
-				x = y;
-			}
+			/* without a branch: which half differs first is a coin toss */
+			size_t half = x ? 0 : 8;
+			x = x ? x : y;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			return (size_t)(p - start) + (size_t)__builtin_ctzll(x) / 8;
+			return (size_t)(p - start) + half + (size_t)__builtin_ctzll(x) / 8;
 #else
-			return (size_t)(p - start) + (size_t)__builtin_clzll(x) / 8;
+			return (size_t)(p - start) + half + (size_t)__builtin_clzll(x) / 8;
 #endif
 		}
+#endif
 		p += 16;
 		q += 16;
 	}
@@ -423,43 +474,31 @@ static size_t repeat_len(const uint8_t *p, const uint8_t *end, unsigned d)
 	return (size_t)(p - start);
 }
 
-/* A match of len (3..258) bytes at distance symbol dsym. */
-static inline uint32_t match_token(unsigned len, unsigned dsym)
-{
-	unsigned v = len - MIN_MATCH;
-	if (v < 8)
-		return TOK(257 + v, 0, dsym);
-	if (v == 255)
-		return TOK(285, 0, dsym);
-	unsigned e = 29u - (unsigned)__builtin_clz(v); /* extra bits: floor(log2 v) - 2 */
-	return TOK(261 + 4 * e + (v >> e & 3), v & ((1u << e) - 1), dsym);
-}
-
-/* Tokens for in[pos..] into tok (at most SEG_TOKENS), with their counts in
- * b; returns the position after them. */
-static size_t tokenize(const uint8_t *in, size_t pos, size_t n, int width, uint32_t *tok,
+/* Tokens for in[pos..] into tok (at most SEG_TOKENS), counted in
+ * b->idfreq; returns the position after them. */
+static size_t tokenize(const uint8_t *in, size_t pos, size_t n, int width, uint16_t *tok,
 		       size_t *ntok, block *b)
 {
 	const uint8_t *end = in + n;
 	size_t nt = 0;
 	while (pos < n && nt < SEG_TOKENS) {
-		size_t run = pos >= 1 ? repeat_len(in + pos, end, 1) : 0;
+		/* Most positions are literals: one byte compare says so. */
+		size_t run = pos >= 1 && in[pos] == in[pos - 1] ? repeat_len(in + pos, end, 1) : 0;
 		unsigned dsym = 0;
-		if (run < MIN_MATCH && width == 2 && pos >= 2) {
+		if (run < MIN_MATCH && width == 2 && pos >= 2 && in[pos] == in[pos - 2]) {
 			run = repeat_len(in + pos, end, 2);
 			dsym = 1;
 		}
 		if (run < MIN_MATCH) {
-			b->lfreq[in[pos]]++;
+			b->idfreq[in[pos]]++;
 			tok[nt++] = in[pos++];
 			continue;
 		}
 		for (; run >= MIN_MATCH && nt < SEG_TOKENS; nt++) {
 			unsigned len = run < MAX_MATCH ? (unsigned)run : MAX_MATCH;
-			uint32_t t = match_token(len, dsym);
-			b->lfreq[t & 511]++;
-			b->dfreq[dsym]++;
-			tok[nt] = t;
+			unsigned id = MATCH_ID(len, dsym);
+			b->idfreq[id]++;
+			tok[nt] = (uint16_t)id;
 			run -= len;
 			pos += len;
 		}
@@ -488,13 +527,12 @@ size_t gzrle_compress(const void *in, size_t n, int width, void *out, size_t cap
 	uint8_t *dst = out;
 	memcpy(dst, header, GZIP_HEADER);
 	bitout o = {dst + GZIP_HEADER, 0, 0};
-	uint32_t tok[SEG_TOKENS];
+	uint16_t tok[SEG_TOKENS];
 	size_t pos = 0;
 	do {
 		block b;
 		size_t nt, start = pos;
-		memset(b.lfreq, 0, sizeof b.lfreq);
-		memset(b.dfreq, 0, sizeof b.dfreq);
+		memset(b.idfreq, 0, sizeof b.idfreq);
 		pos = tokenize(src, pos, n, width, tok, &nt, &b);
 		write_block(&o, &b, tok, nt, src + start, pos - start, pos == n);
 	} while (pos < n);
