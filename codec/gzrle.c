@@ -102,18 +102,25 @@ static void count_symbols(block *b)
 		}
 }
 
-/* Ascending; keys are freq << 9 | symbol, so ties go by symbol and the
- * result is deterministic. */
+/* Sorts n keys freq << 9 | symbol ascending, given in symbol order with
+ * freq < 2^16: a stable radix sort on the count, one byte at a time (one
+ * pass when every count is below 256, as in most gene blocks), so ties stay
+ * in symbol order and the result is deterministic. */
 static void sort_keys(uint32_t *a, unsigned n)
 {
-	for (unsigned gap = n / 2; gap > 0; gap = gap == 2 ? 1 : gap * 5 / 11)
-		for (unsigned i = gap; i < n; i++) {
-			uint32_t v = a[i];
-			unsigned j = i;
-			for (; j >= gap && a[j - gap] > v; j -= gap)
-				a[j] = a[j - gap];
-			a[j] = v;
-		}
+	uint32_t tmp[N_LITLEN], max = 0;
+	for (unsigned i = 0; i < n; i++)
+		max |= a[i];
+	for (unsigned shift = 9; shift < 25 && max >> shift; shift += 8) {
+		unsigned start[257] = {0};
+		for (unsigned i = 0; i < n; i++)
+			start[(a[i] >> shift & 255) + 1]++;
+		for (unsigned d = 1; d < 257; d++)
+			start[d] += start[d - 1];
+		for (unsigned i = 0; i < n; i++)
+			tmp[start[a[i] >> shift & 255]++] = a[i];
+		memcpy(a, tmp, n * sizeof *a);
+	}
 }
 
 /* Code lengths of n >= 2 weights sorted ascending, in place: a[i] becomes
@@ -308,10 +315,12 @@ static uint64_t stored_bits(size_t n)
 
 /* -------------------------------------------------------------- output */
 
-static void put_le64(uint8_t *p, uint64_t v)
+static inline void put_le64(uint8_t *p, uint64_t v)
 {
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> 8 * i);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	memcpy(p, &v, sizeof v);
 }
 
 /* Up to 32 bits; flushes whole bytes (the buffer has 8 bytes of slack). */
@@ -443,6 +452,20 @@ static inline uint64_t load64(const uint8_t *p)
 static inline size_t repeat_len(const uint8_t *p, const uint8_t *end, unsigned d)
 {
 	const uint8_t *start = p, *q = p - d;
+#ifdef __SSE2__
+	/* Long runs are the common case: 64 bytes per test. */
+	while (end - p >= 64) {
+		__m128i eq = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)p),
+					    _mm_loadu_si128((const __m128i *)q));
+		for (int k = 16; k < 64; k += 16)
+			eq = _mm_and_si128(eq, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + k)),
+							      _mm_loadu_si128((const __m128i *)(q + k))));
+		if (_mm_movemask_epi8(eq) != 0xffff)
+			break;
+		p += 64;
+		q += 64;
+	}
+#endif
 	while (end - p >= 16) {
 #ifdef __SSE2__
 		__m128i a = _mm_loadu_si128((const __m128i *)p);
