@@ -196,7 +196,7 @@ static void build_code(const uint32_t *freq, unsigned n, unsigned limit, uint8_t
 		if (!freq[s])
 			key[used++] = s;
 	sort_keys(key, used);
-	uint32_t depth[N_LITLEN];
+	uint32_t depth[N_LITLEN] = {0}; /* all set: GCC cannot see used >= 2 */
 	for (unsigned i = 0; i < used; i++)
 		depth[i] = key[i] >> 9;
 	min_redundancy(depth, used);
