@@ -44,6 +44,7 @@ run "check command" bash tests/check_cmd.sh
 run "mount(8) and fstab" bash tests/fstab.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
 run "two replicas behind nginx" bash tests/replicas.sh
+run "generated X variants: gzip, LZF, dense" bash tests/gen_variants.sh
 run "generated 100 000 cells" bash tests/large.sh
 
 echo
