@@ -6,7 +6,8 @@
  * segment each position gets the longest match at distance 1 (or 2 for u16
  * codes: a run of one code whose two bytes differ) when it is at least 3
  * bytes long, else a literal; the first byte of a run follows a different
- * byte and is a literal, the rest is a match. That is what zlib's matcher
+ * byte and is a literal, the rest is a match, its end found 64 bytes per
+ * compare (SSE2) in the long runs between a gene's expressing cells. That is what zlib's matcher
  * finds on such data too, minus its searches, and with one or two distance
  * symbols the distance costs about a bit. Each segment then becomes the
  * cheapest of a dynamic, fixed or stored block, its cost computed exactly

@@ -6,12 +6,14 @@
  * 2 000 000 bytes, skewed counts that force length-limited codes, and gene
  * vectors: generated sparse ones and the genes of pbmc68k_reduced through
  * the project's quantisation (skipped when ../shared is absent). On the
- * gene vectors the total size must not exceed zlib level 6's.
+ * gene vectors the total size must not exceed zlib level 6's. Also
+ * gz_compress_codes, the daemon's call: gzrle for codes, libdeflate else.
  *
  * zlib is linked here only, as the independent inflater and the size
  * reference (the reference exporter writes zlib's stream).
  */
 #include "check.h"
+#include "gz.h"
 #include "gzrle.h"
 #include "quant.h"
 
@@ -143,6 +145,40 @@ static void test_edges(void)
 	CHECK(round_trip(v, n, 1, &len) == 0 && len < n / 2,
 	      "random over 5 symbols: Huffman-coded literals (%zu bytes)", len);
 	free(v);
+}
+
+/* gz_compress_codes: gzrle's bytes for u8/u16 codes at every level, and
+ * gz_compress's for other payloads. */
+static void test_selection(void)
+{
+	size_t n = 50000, cap = gzrle_bound(n);
+	uint8_t *v = malloc(n), *own = malloc(cap);
+	for (size_t i = 0; i < n; i++)
+		v[i] = unit() < 0.05 ? (uint8_t)(1 + rnd() % 254) : 0;
+	int bad = 0;
+	for (int width = 1; width <= 2; width++) {
+		size_t len = gzrle_compress(v, n, width, own, cap);
+		for (int level = 1; level <= 9; level++) {
+			void *out;
+			size_t outlen;
+			bad += gz_compress_codes(level, width, v, n, &out, &outlen) != 0 ||
+			       outlen != len || memcmp(out, own, len) != 0;
+			free(out);
+		}
+	}
+	CHECK(!bad, "gz_compress_codes: gzrle's bytes for u8 and u16 codes at levels 1-9");
+	void *a, *b;
+	size_t alen, blen;
+	int rc = gz_compress_codes(6, 0, v, n, &a, &alen) | gz_compress(6, v, n, &b, &blen);
+	CHECK(rc == 0 && alen == blen && memcmp(a, b, alen) == 0,
+	      "gz_compress_codes: other payloads are gz_compress's (libdeflate's) bytes");
+	free(a);
+	free(b);
+	CHECK(gz_compress_codes(0, 1, v, n, &a, &alen) == -1 &&
+	      gz_compress_codes(10, 1, v, n, &a, &alen) == -1,
+	      "gz_compress_codes: levels 0 and 10 are refused");
+	free(v);
+	free(own);
 }
 
 /* Runs of every boundary length between single other bytes, in both widths:
@@ -352,6 +388,7 @@ static void test_pbmc_genes(void)
 int main(void)
 {
 	test_edges();
+	test_selection();
 	test_run_lengths();
 	test_sizes();
 	test_skewed();
