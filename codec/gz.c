@@ -106,9 +106,10 @@ int gz_compress(int level, const void *in, size_t n, void **out, size_t *outlen)
  * than zlib's at that level (the reference exporter's stream). Measured with
  * build/deflate-floor on the 20 000 u8 gene files of a 100 000-cell
  * gen-h5ad file: gzrle 38.8 MB against zlib's 62.7 MB at level 1, 48.3 MB
- * at 4, 49.3 MB at 6, 46.4 MB at 8 (libdeflate: 44.4 MB at 6); on
- * pbmc68k_reduced's genes, u8 and u16, gzrle is smaller at levels 1, 4, 6
- * and 9 too. So every level; gzrle's output does not depend on it. */
+ * at 4, 49.3 MB at 6, 46.4 MB at 8, 44.7 MB at 9 (libdeflate: 44.4 MB at
+ * 6, 45.2 MB at 9); on pbmc68k_reduced's genes, u8 and u16, gzrle is
+ * smaller at levels 1, 4, 6 and 9 too. So every level; gzrle's output does
+ * not depend on it. */
 int gz_compress_codes(int level, int width, const void *in, size_t n, void **out,
 		      size_t *outlen)
 {
