@@ -46,12 +46,19 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-$(TOOLS): $(BUILD)/%: scripts/%.c
+# zlib is the second inflater and the size reference of gzrle's test only.
+$(BUILD)/tests/test_gzrle: LDLIBS += -lz
+
+$(TOOLS):
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-# It reads the gene files with the project's own gzip reader.
-$(BUILD)/deflate-floor: $(BUILD)/codec/gz.o
+$(BUILD)/gen-h5ad: $(wildcard scripts/gen-h5ad/*.c) $(wildcard scripts/gen-h5ad/*.h)
+
+# It reads the gene files with the project's own gzip reader, makes them
+# again with the daemon's call and with zlib.
+$(BUILD)/deflate-floor: scripts/deflate-floor.c $(BUILD)/codec/gz.o $(BUILD)/codec/gzrle.o
+$(BUILD)/deflate-floor: LDLIBS += -lz
 
 deps:
 	@./scripts/install-deps.sh

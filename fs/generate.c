@@ -353,7 +353,8 @@ ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err
 	if (r == EX_OK && e->opt.compression && !is_document(n->kind)) {
 		void *packed;
 		size_t packed_len;
-		if (gz_compress(e->opt.compression, raw, raw_len, &packed, &packed_len)) {
+		if (gz_compress_codes(e->opt.compression, n->kind == EX_GENE ? e->opt.var_bits / 8 : 0,
+				      raw, raw_len, &packed, &packed_len)) {
 			r = EX_ENOMEM;
 		} else {
 			free(raw);

@@ -45,6 +45,7 @@ run "a file reaching outside itself, and a FIFO" bash tests/outside.sh
 run "mount(8) and fstab" bash tests/fstab.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
 run "two replicas behind nginx" bash tests/replicas.sh
+run "generated X variants: gzip, LZF, dense" bash tests/gen_variants.sh
 run "generated 100 000 cells" bash tests/large.sh
 
 echo
