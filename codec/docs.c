@@ -385,7 +385,7 @@ char *doc_var_manifest(const doc_dataset *d, char *const *genes,
 	cJSON *fields = add(&b, root, "fields", cJSON_CreateArray());
 	for (size_t i = 0; i < n; i++)
 		add_range_tuple(&b, d, fields, i, genes[i], d->var_bits,
-				d->var_bits ? ranges[i] : (quant_range){0, 0});
+				d->var_bits ? ranges[i] : (quant_range){0, 0, QUANT_TRUNC32});
 	return finish(&b, root, 0);
 }
 

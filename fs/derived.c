@@ -120,7 +120,7 @@ static ex_err load_summary(ex_export *e, void *arg, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return EX_ENOMEM;
 	}
-	f->outlier_range = quant_find_range(f->outliers, e->n_cells);
+	f->outlier_range = quant_find_range(f->outliers, e->n_cells, QUANT_TRUNC32);
 	for (int d = 1; d <= 3; d++) {
 		if (!e->has_dim[d])
 			continue;
@@ -149,7 +149,7 @@ static ex_err load_edges(ex_export *e, void *arg, char *msg, size_t len)
 	ex_err r = src_read_graph(e->src, &g, msg, len);
 	if (r != EX_OK)
 		return r;
-	int fail = edges_build(g.n, g.indptr, g.indices, g.data, &e->edges);
+	int fail = edges_build(g.n, g.indptr, g.indices, g.data, EDGES_SUM, &e->edges);
 	ad_graph_free(&g);
 	if (fail) {
 		snprintf(msg, len, "obsp/connectivities: invalid graph (or out of memory)");
@@ -193,7 +193,7 @@ static void ranges_ready(void *ctx, const gi_index *g)
 {
 	ex_export *e = ctx;
 	for (size_t j = 0; j < e->n_var; j++)
-		e->gene_ranges[j] = gi_range(g, j);
+		e->gene_ranges[j] = gi_range(g, j, QUANT_TRUNC32);
 	atomic_store(&e->index_permille, 1000);
 	genes_state(e, GENES_RANGES, "");
 }

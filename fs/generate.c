@@ -150,7 +150,7 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 		for (size_t i = 0; names && ranges && i < d.n_genes; i++) {
 			uint32_t var = e->genes[files[i].arg];
 			names[i] = e->var_names[var];
-			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1};
+			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1, QUANT_TRUNC32};
 		}
 		if (names && ranges)
 			text = doc_var_manifest(&d, names, ranges, d.n_genes);
@@ -301,7 +301,7 @@ static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *l
 		if ((r = derived_points(e, (int)n->arg, err, errlen)))
 			return r;
 		return encode_values(e->points[n->arg], e->n_cells * n->arg, 0,
-				     (quant_range){0, 1}, data, len);
+				     (quant_range){0, 1, QUANT_TRUNC32}, data, len);
 	case EX_OBS_VALUES:
 		r = encode_values(f->values, e->n_cells, e->opt.obs_bits, f->range, data, len);
 		if (r == EX_OK)

@@ -758,12 +758,12 @@ void gi_cancel(gi_index *g)
 	atomic_store(&g->cancelled, 1);
 }
 
-quant_range gi_range(const gi_index *g, size_t gene)
+quant_range gi_range(const gi_index *g, size_t gene, quant_rule rule)
 {
 	gene_stats s = g->stats[gene];
 	if (s.stored < g->n_cells) /* the implicit zeros are values too */
 		note_value(&s, 0.0f);
-	return quant_range_adjust(s.min, s.max, (int)s.have_finite);
+	return quant_range_adjust(s.min, s.max, (int)s.have_finite, rule);
 }
 
 /* Where a gene's stored (cell, value) pairs go: a dense float32 column, or
@@ -884,7 +884,7 @@ int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 	if (g->direct)
 		return read_direct(g, gene, out, err, errlen);
 	memset(out, 0, g->n_cells * sizeof *out);
-	sink s = {g->n_cells, 0, {0, 1}, out};
+	sink s = {g->n_cells, 0, {0, 1, QUANT_TRUNC32}, out};
 	return read_pairs(g, gene, &s, err, errlen);
 }
 

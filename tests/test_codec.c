@@ -48,7 +48,7 @@ static uint32_t float_bits(float f)
 static void test_quant(void)
 {
 	float nan3[3] = {NAN, NAN, NAN};
-	quant_range r = quant_find_range(nan3, 3);
+	quant_range r = quant_find_range(nan3, 3, QUANT_TRUNC32);
 	CHECK(r.min == 0.0f && r.max == 1.0f, "quant: all-NaN range is [0, 1]");
 	uint8_t c8[8];
 	uint16_t c16[8];
@@ -58,22 +58,22 @@ static void test_quant(void)
 	      "quant: all-NaN -> 255 (u8)");
 	CHECK(c16[0] == 65535 && c16[2] == 65535, "quant: all-NaN -> 65535 (u16)");
 
-	r = quant_find_range(NULL, 0);
+	r = quant_find_range(NULL, 0, QUANT_TRUNC32);
 	CHECK(r.min == 0.0f && r.max == 1.0f, "quant: empty range is [0, 1]");
 
 	float constant[4] = {3.5f, 3.5f, 3.5f, 3.5f};
-	r = quant_find_range(constant, 4);
+	r = quant_find_range(constant, 4, QUANT_TRUNC32);
 	CHECK(r.min == 3.5f && r.max == 4.5f, "quant: constant -> max = min + 1");
 	quant_encode_u8(constant, 4, r, c8);
 	CHECK(c8[0] == 0 && c8[3] == 0, "quant: constant -> code 0");
 
 	float huge[2] = {1e9f, 1e9f}; /* min + 1 == min in float32 */
-	r = quant_find_range(huge, 2);
+	r = quant_find_range(huge, 2, QUANT_TRUNC32);
 	quant_encode_u8(huge, 2, r, c8);
 	CHECK(c8[0] == 0 && c8[1] == 0, "quant: constant 1e9 (range collapses) -> code 0");
 
 	float inf[5] = {-INFINITY, 1.0f, 2.0f, INFINITY, NAN};
-	r = quant_find_range(inf, 5);
+	r = quant_find_range(inf, 5, QUANT_TRUNC32);
 	CHECK(r.min == 1.0f && r.max == 2.0f, "quant: +-Inf and NaN left out of the range");
 	quant_encode_u8(inf, 5, r, c8);
 	CHECK(c8[0] == 255 && c8[1] == 0 && c8[2] == 254 && c8[3] == 255 &&
@@ -83,7 +83,7 @@ static void test_quant(void)
 	      c16[3] == 65535, "quant: 16-bit ends 0/65534, missing 65535");
 
 	float mid[5] = {0.0f, 0.5f, 1.0f, -3.0f, 7.0f};
-	r = (quant_range){0.0f, 1.0f};
+	r = (quant_range){0.0f, 1.0f, QUANT_TRUNC32};
 	quant_encode_u8(mid, 5, r, c8);
 	quant_encode_u16(mid, 5, r, c16);
 	CHECK(c8[0] == 0 && c8[1] == 127 && c8[2] == 254,
@@ -93,11 +93,11 @@ static void test_quant(void)
 	CHECK(c8[3] == 0 && c8[4] == 254 && c16[3] == 0 && c16[4] == 65534,
 	      "quant: values outside the range clip");
 
-	r = quant_range_adjust(0.0f, 0.0f, 0);
+	r = quant_range_adjust(0.0f, 0.0f, 0, QUANT_TRUNC32);
 	CHECK(r.min == 0.0f && r.max == 1.0f, "quant_range_adjust: nothing finite -> [0, 1]");
-	r = quant_range_adjust(2.0f, 2.0f, 1);
+	r = quant_range_adjust(2.0f, 2.0f, 1, QUANT_TRUNC32);
 	CHECK(r.min == 2.0f && r.max == 3.0f, "quant_range_adjust: constant -> [2, 3]");
-	r = quant_range_adjust(-1.0f, 5.0f, 1);
+	r = quant_range_adjust(-1.0f, 5.0f, 1, QUANT_TRUNC32);
 	CHECK(r.min == -1.0f && r.max == 5.0f, "quant_range_adjust: keeps a real range");
 
 	/* Block and tail paths against the formula written out plainly. */
@@ -121,7 +121,7 @@ static void test_quant(void)
 			hi = v[i] > hi ? v[i] : hi;
 		}
 	}
-	r = quant_find_range(v, N);
+	r = quant_find_range(v, N, QUANT_TRUNC32);
 	CHECK(r.min == lo && r.max == hi, "quant: range of 1000 values with NaN/-Inf");
 	quant_encode_u8(v, N, r, got8);
 	quant_encode_u16(v, N, r, got16);
@@ -144,6 +144,84 @@ static void test_quant(void)
 	free(v);
 	free(got8);
 	free(got16);
+}
+
+/* QUANT_FLOOR64 against figures worked out by hand (with Python floats,
+ * i.e. IEEE doubles, for the products quoted). */
+static void test_quant_floor64(void)
+{
+	uint8_t c8[8];
+	uint16_t c16[8];
+	float constant[3] = {3.5f, 3.5f, NAN};
+	quant_range r = quant_find_range(constant, 3, QUANT_FLOOR64);
+	CHECK(r.min == 3.5f && r.max == 3.5f && r.rule == QUANT_FLOOR64,
+	      "floor64: a constant field keeps [v, v]");
+	quant_encode_u8(constant, 3, r, c8);
+	quant_encode_u16(constant, 3, r, c16);
+	CHECK(c8[0] == 0 && c8[1] == 0 && c8[2] == 255 && c16[0] == 0 && c16[2] == 65535,
+	      "floor64: constant -> code 0, NaN still missing");
+	r = quant_range_adjust(0.0f, 0.0f, 0, QUANT_FLOOR64);
+	CHECK(r.min == 0.0f && r.max == 1.0f, "floor64: nothing finite -> [0, 1]");
+
+	/* max 1.5271801948547363 (float32): (max - 0) * (254 / max) is 254.0
+	 * in double but 253.99998 in float32, so the old rule put the field's
+	 * maximum at 253. */
+	float top[2] = {0.0f, 1.5271801948547363f};
+	r = quant_find_range(top, 2, QUANT_FLOOR64);
+	quant_encode_u8(top, 2, r, c8);
+	CHECK(c8[0] == 0 && c8[1] == 254, "floor64: the maximum is 254 (%u)", c8[1]);
+	quant_range old = quant_find_range(top, 2, QUANT_TRUNC32);
+	quant_encode_u8(top, 2, old, c8);
+	CHECK(c8[1] == 253, "trunc32: the same maximum is 253 under the 0.9 rule (%u)", c8[1]);
+	quant_encode_u16(top, 2, r, c16);
+	CHECK(c16[1] == 65534, "floor64: the 16-bit maximum is 65534 (%u)", c16[1]);
+
+	/* min 0.1f, max 25.5: v = 8.5 gives 83.99999999002678, which the
+	 * 1e-8 lifts to 84; v = 8.45 gives 83.49999808264882 -> 83. */
+	float nudge[4] = {0.1f, 25.5f, 8.5f, 8.45f};
+	r = quant_find_range(nudge, 4, QUANT_FLOOR64);
+	quant_encode_u8(nudge, 4, r, c8);
+	CHECK(c8[0] == 0 && c8[1] == 254 && c8[2] == 84 && c8[3] == 83,
+	      "floor64: 83.99999999 + 1e-8 -> 84 (%u), 83.6 -> 83 (%u)", c8[2], c8[3]);
+
+	/* min -0.8386748433113098, max 3.88468337059021: v = 1.4114288091659546
+	 * is 120.9999... in double (120) but 121 in float32. */
+	float high[3] = {-0.8386748433113098f, 3.88468337059021f, 1.4114288091659546f};
+	r = quant_find_range(high, 3, QUANT_FLOOR64);
+	quant_encode_u8(high, 3, r, c8);
+	CHECK(c8[2] == 120, "floor64: the code float32 puts one step high is 120 (%u)", c8[2]);
+
+	float odd[4] = {-INFINITY, INFINITY, -5.0f, 9.0f};
+	r = (quant_range){0.0f, 2.0f, QUANT_FLOOR64};
+	quant_encode_u8(odd, 4, r, c8);
+	CHECK(c8[0] == 255 && c8[1] == 255 && c8[2] == 0 && c8[3] == 254,
+	      "floor64: +-Inf missing, values outside the range clip");
+
+	/* Block and tail paths against the formula written out plainly. */
+	enum { N = 1003 };
+	float v[N];
+	uint8_t got8[N];
+	uint16_t got16[N];
+	uint32_t seed = 99;
+	for (int i = 0; i < N; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		v[i] = i % 89 == 7 ? NAN : (float)(seed >> 8) / 16777216.0f * 13.0f - 2.5f;
+	}
+	r = quant_find_range(v, N, QUANT_FLOOR64);
+	quant_encode_u8(v, N, r, got8);
+	quant_encode_u16(v, N, r, got16);
+	int bad = 0;
+	for (int i = 0; i < N; i++) {
+		int want8 = 255, want16 = 65535;
+		if (!isnan(v[i])) {
+			double d = (double)v[i] - (double)r.min;
+			want8 = (int)floor(d * (254.0 / ((double)r.max - r.min)) + 1e-8);
+			want16 = (int)floor(d * (65534.0 / ((double)r.max - r.min)) + 1e-8);
+		}
+		bad += got8[i] != want8 || got16[i] != want16;
+	}
+	CHECK(bad == 0, "floor64: %d values (vector blocks + tail) match floor(d*s + 1e-8) "
+	      "(%d off)", N, bad);
 }
 
 /* ---- gz ------------------------------------------------------------- */
@@ -449,18 +527,18 @@ static void test_edges(void)
 {
 	edges e;
 	int64_t empty_ptr[6] = {0};
-	int rc = edges_build(5, empty_ptr, NULL, NULL, &e);
+	int rc = edges_build(5, empty_ptr, NULL, NULL, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 0 && e.max_neighbors == 0 && !e.src &&
 	      !e.dst && !e.weight, "edges: empty graph");
 	edges_free(&e);
-	rc = edges_build(0, empty_ptr, NULL, NULL, &e);
+	rc = edges_build(0, empty_ptr, NULL, NULL, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 0, "edges: zero cells");
 
 	/* Asymmetric: only C[0,2]. */
 	int64_t p1[4] = {0, 1, 1, 1};
 	uint32_t i1[1] = {2};
 	double d1[1] = {0.5};
-	rc = edges_build(3, p1, i1, d1, &e);
+	rc = edges_build(3, p1, i1, d1, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 1 && e.src[0] == 0 && e.dst[0] == 2 && e.weight[0] == 0.5 &&
 	      e.max_neighbors == 1 && e.max_degree == 1,
 	      "edges: one direction suffices (C + C^T)");
@@ -471,7 +549,7 @@ static void test_edges(void)
 	int64_t p2[5] = {0, 3, 7, 8, 9};
 	uint32_t i2[9] = {2, 1, 2, 1, 0, 3, 3, 0, 1};
 	double d2[9] = {1, 2, 4, 5, 0.25, 0, 0, 8, 0};
-	rc = edges_build(4, p2, i2, d2, &e);
+	rc = edges_build(4, p2, i2, d2, EDGES_SUM, &e);
 	CHECK(rc == 0, "edges: duplicates and unsorted build");
 	CHECK(e.n_edges == 2 && e.src[0] == 0 && e.dst[0] == 1 && e.src[1] == 0 &&
 	      e.dst[1] == 2, "edges: sorted, deduplicated, zero-weight pair dropped");
@@ -484,17 +562,17 @@ static void test_edges(void)
 	int64_t p3[3] = {0, 1, 2};
 	uint32_t i3[2] = {0, 1};
 	double d3[2] = {1, 1};
-	rc = edges_build(2, p3, i3, d3, &e);
+	rc = edges_build(2, p3, i3, d3, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 0 &&
 	      e.max_neighbors == 1 && e.max_degree == 0,
 	      "edges: diagonal only -> no edge, counted in max_neighbors, not in max_degree");
 	edges_free(&e);
 
 	uint32_t out_of_range[1] = {3};
-	rc = edges_build(3, p1, out_of_range, d1, &e);
+	rc = edges_build(3, p1, out_of_range, d1, EDGES_SUM, &e);
 	CHECK(rc == -1 && !e.src, "edges: index >= n refused");
 	int64_t backwards[4] = {0, 1, 0, 1};
-	rc = edges_build(3, backwards, i1, d1, &e);
+	rc = edges_build(3, backwards, i1, d1, EDGES_SUM, &e);
 	CHECK(rc == -1, "edges: decreasing indptr refused");
 
 	/* Random graph against a dense brute force. Integer weights keep the
@@ -515,7 +593,7 @@ static void test_edges(void)
 		}
 		ptr[r + 1] = (r + 1) * PER_ROW;
 	}
-	rc = edges_build(N, ptr, idx, val, &e);
+	rc = edges_build(N, ptr, idx, val, EDGES_SUM, &e);
 	CHECK(rc == 0, "edges: random graph builds");
 	size_t k = 0, wrong = 0, max_stored = 0;
 	for (int r = 0; r < N; r++) {
@@ -535,6 +613,59 @@ static void test_edges(void)
 	CHECK(wrong == 0 && k == e.n_edges && e.max_neighbors == max_stored,
 	      "edges: random graph equals the dense brute force (%zu edges, max %zu)",
 	      e.n_edges, e.max_neighbors);
+	edges_free(&e);
+}
+
+/* EDGES_MAX, the newest exporter's rule, on graphs worked out by hand. */
+static void test_edges_max(void)
+{
+	edges e;
+	/* Symmetric 3-cycle with weights 0.5, 0.25, 0.75 (each stored twice,
+	 * rows unsorted): the weight is C[u,v], not C[u,v] + C[v,u]. */
+	int64_t p1[4] = {0, 2, 4, 6};
+	uint32_t i1[6] = {2, 1, 0, 2, 1, 0};
+	double d1[6] = {0.25, 0.5, 0.5, 0.75, 0.75, 0.25};
+	int rc = edges_build(3, p1, i1, d1, EDGES_MAX, &e);
+	CHECK(rc == 0 && e.n_edges == 3 && e.src[0] == 0 && e.dst[0] == 1 && e.src[1] == 0 &&
+	      e.dst[1] == 2 && e.src[2] == 1 && e.dst[2] == 2,
+	      "edges max: symmetric triangle, sorted (src, dst)");
+	CHECK(e.n_edges == 3 && e.weight[0] == 0.5 && e.weight[1] == 0.25 && e.weight[2] == 0.75,
+	      "edges max: weights are C[u,v] of the symmetric graph (not doubled)");
+	CHECK(e.max_neighbors == 2 && e.max_degree == 2 && e.n_asymmetric == 0 &&
+	      e.n_unusable == 0 && e.n_self == 0,
+	      "edges max: max_neighbors is the largest degree; nothing repaired");
+	edges_free(&e);
+
+	/* A directed kNN graph of 4 cells: 0->1 (0.9), 1->0 (0.4), 2->3 (0.6)
+	 * only, 3->1 (0.2) only, a self-loop at 2 (1.0), 1->2 stored twice
+	 * (0.25 + 0.5) against 2->1 0.75. Max-symmetrised: 0-1 0.9, 1-2 0.75,
+	 * 1-3 0.2, 2-3 0.6; asymmetric pairs 0-1, 2-3, 1-3; 1-2 is symmetric
+	 * once each side's repeats are summed. */
+	int64_t p2[5] = {0, 1, 4, 7, 8};
+	uint32_t i2[8] = {1, 0, 2, 2, 3, 1, 2, 1};
+	double d2[8] = {0.9, 0.4, 0.25, 0.5, 0.6, 0.75, 1.0, 0.2};
+	rc = edges_build(4, p2, i2, d2, EDGES_MAX, &e);
+	CHECK(rc == 0 && e.n_edges == 4 && e.src[0] == 0 && e.dst[0] == 1 && e.src[1] == 1 &&
+	      e.dst[1] == 2 && e.src[2] == 1 && e.dst[2] == 3 && e.src[3] == 2 && e.dst[3] == 3,
+	      "edges max: a directed graph keeps the union of both directions");
+	CHECK(e.n_edges == 4 && e.weight[0] == 0.9 && e.weight[1] == 0.75 &&
+	      e.weight[2] == 0.2 && e.weight[3] == 0.6,
+	      "edges max: asymmetric pairs get the larger side, repeats summed first");
+	CHECK(e.n_asymmetric == 3 && e.n_self == 1 && e.n_unusable == 0 && e.max_neighbors == 3 &&
+	      e.max_degree == 3, "edges max: 3 asymmetric pairs, 1 self-loop left out, degree 3");
+	edges_free(&e);
+
+	/* Unusable weights: 0-1 NaN on one side, 0-2 negative both sides,
+	 * 1-2 an explicit zero one side and 2.0 on the other (kept, 2.0),
+	 * 0-3 +Inf. */
+	int64_t p3[5] = {0, 3, 5, 7, 8};
+	uint32_t i3[8] = {1, 2, 3, 0, 2, 0, 1, 0};
+	double d3[8] = {NAN, -1.0, INFINITY, 0.5, 0.0, -1.0, 2.0, INFINITY};
+	rc = edges_build(4, p3, i3, d3, EDGES_MAX, &e);
+	CHECK(rc == 0 && e.n_edges == 1 && e.src[0] == 1 && e.dst[0] == 2 && e.weight[0] == 2.0,
+	      "edges max: NaN, negative and infinite pairs left out, 0 vs 2.0 kept as 2.0");
+	CHECK(e.n_unusable == 3 && e.max_neighbors == 1,
+	      "edges max: 3 pairs left out for their weight (%zu)", e.n_unusable);
 	edges_free(&e);
 }
 
@@ -708,7 +839,7 @@ static void check_genes(hid_t file)
 	for (size_t g = 0; g < ngenes; g++) {
 		for (size_t i = 0; i < 700; i++)
 			column[i] = x[i * ngenes + g];
-		quant_range r = quant_find_range(column, 700);
+		quant_range r = quant_find_range(column, 700, QUANT_TRUNC32);
 		quant_encode_u8(column, 700, r, codes);
 		float min, max;
 		if (manifest_range(manifest, genes[g], &min, &max) != 0 ||
@@ -761,9 +892,9 @@ static void check_obs_values(hid_t file, const char *obs_manifest)
 		int ok = v && ref && n == 700 && len == 700 &&
 		         manifest_range(obs_manifest, keys[k], &min, &max) == 0;
 		size_t differ = 0;
-		quant_range r = {0, 0};
+		quant_range r = {0, 0, QUANT_TRUNC32};
 		if (ok) {
-			r = quant_find_range(v, n);
+			r = quant_find_range(v, n, QUANT_TRUNC32);
 			quant_encode_u8(v, n, r, codes);
 			for (size_t i = 0; i < n; i++)
 				differ += codes[i] != ref[i];
@@ -850,7 +981,7 @@ static void check_categorical(hid_t file, const char *key, const float *points,
 	      key, key, differ);
 	free(ref);
 
-	quant_range r = quant_find_range(q, 700);
+	quant_range r = quant_find_range(q, 700, QUANT_TRUNC32);
 	uint8_t qc[700];
 	quant_encode_u8(q, 700, r, qc);
 	snprintf(path, sizeof(path), REF_Q8 "obs/%s.outliers.u8.gz", key);
@@ -884,7 +1015,7 @@ static void check_edges(hid_t file)
 	const char *p_max = manifest ? after(manifest, "\"max_neighbors\": ") : NULL;
 	edges e = {0};
 	if (!indptr || !indices || !data || np != 701 || ni != nd || !p_edges ||
-	    !p_max || edges_build(700, indptr, indices, data, &e) != 0) {
+	    !p_max || edges_build(700, indptr, indices, data, EDGES_SUM, &e) != 0) {
 		CHECK(0, "reference: connectivities read and edges built");
 		goto out;
 	}
@@ -984,6 +1115,7 @@ static void test_utf8(void)
 int main(void)
 {
 	test_quant();
+	test_quant_floor64();
 	test_gz();
 	test_safename();
 	test_utf8();
@@ -991,6 +1123,7 @@ int main(void)
 	test_centroid();
 	test_outliers();
 	test_edges();
+	test_edges_max();
 	test_reference();
 	return CHECK_DONE();
 }

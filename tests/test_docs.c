@@ -205,7 +205,7 @@ static void test_obs_manifest(void)
 static void test_var_manifest(void)
 {
 	char *genes[] = {"CD3D", "LYZ"};
-	quant_range ranges[] = {{0, 4.5f}, {1, 1}};
+	quant_range ranges[] = {{0, 4.5f, QUANT_TRUNC32}, {1, 1, QUANT_TRUNC32}};
 	setup(1);
 	cJSON *m = parse(doc_var_manifest(&ds, genes, ranges, 2));
 	cJSON *g = cJSON_GetArrayItem(get(m, "fields"), 1);
