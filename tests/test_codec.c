@@ -14,6 +14,7 @@
 #include "edges.h"
 #include "embed.h"
 #include "gz.h"
+#include "numfmt.h"
 #include "quant.h"
 #include "safename.h"
 #include "utf8.h"
@@ -222,6 +223,95 @@ static void test_quant_floor64(void)
 	}
 	CHECK(bad == 0, "floor64: %d values (vector blocks + tail) match floor(d*s + 1e-8) "
 	      "(%d off)", N, bad);
+}
+
+/* ---- numfmt --------------------------------------------------------- */
+
+/* Expected texts: Python 3's repr() of each value. */
+static void test_numfmt(void)
+{
+	static const struct {
+		double v;
+		const char *repr;
+	} cases[] = {
+		{0x0.0p+0, "0.0"},
+		{-0x0.0p+0, "-0.0"},
+		{0x1.0000000000000p+0, "1.0"},
+		{0x1.f480000000000p+9, "1001.0"},
+		{0x1.e666666666666p-1, "0.95"},
+		{0x1.999999999999ap-4, "0.1"},
+		{0x1.3560420000000p+2, "4.834000110626221"},
+		{-0x1.4dd2f20000000p-2, "-0.32600000500679016"},
+		{0x1.a36e2eb1c432dp-14, "0.0001"},
+		{0x1.4f8b588e368f1p-17, "1e-05"},
+		{0x1.f75104d551d69p-17, "1.5e-05"},
+		{0x1.c12218377de40p+46, "123456789012345.0"},
+		{0x1.c6bf526340000p+49, "1000000000000000.0"},
+		{0x1.1c37937e08000p+53, "1e+16"},
+		{0x1.5eddb25e04800p+53, "1.2345e+16"},
+		{0x1.0000000000000p+53, "9007199254740992.0"},
+		{0x0.0000000000001p-1022, "5e-324"},
+		{0x1.fffffffffffffp+1023, "1.7976931348623157e+308"},
+		{-0x1.0c6f7a0b5ed8dp-22, "-2.5e-07"},
+		{0x1.3d4e780000000p-8, "0.004841713234782219"},
+		{0x1.9000000000000p+6, "100.0"},
+		{0x1.0f0cf064dd592p+73, "1e+22"},
+		{0x1.3333333333333p-2, "0.3"},
+		{0x1.5555555555555p-1, "0.6666666666666666"},
+		{0x0.012688b70e62bp-1022, "1e-310"},
+		{0x1.4d8399f767c45p+23, "10928588.983213553"},
+		{0x1.8fbbcbde5c099p+445, "1.4186613525849614e+134"},
+		{0x1.b8c9ebd69fe29p-401, "3.3339745473042614e-121"},
+		{0x1.0b125ec1d7da0p-901, "6.171090383105698e-272"},
+	};
+	char buf[NUMFMT_LEN];
+	int bad = 0;
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		size_t n = numfmt_repr(cases[i].v, buf);
+		if (strcmp(buf, cases[i].repr) || n != strlen(buf)) {
+			printf("# numfmt: %a -> %s, want %s\n", cases[i].v, buf, cases[i].repr);
+			bad++;
+		}
+	}
+	CHECK(bad == 0, "numfmt: %zu values print as Python's repr (%d differ)",
+	      sizeof cases / sizeof *cases, bad);
+	numfmt_repr(NAN, buf);
+	int ok = !strcmp(buf, "nan");
+	numfmt_repr(-INFINITY, buf);
+	CHECK(ok && !strcmp(buf, "-inf"), "numfmt: non-finite values print as nan/-inf");
+
+	/* Any double: reads back exactly, and one digit fewer would not. */
+	uint64_t seed = 0x9e3779b97f4a7c15u;
+	int wrong = 0, longer = 0;
+	for (int i = 0; i < 100000; i++) {
+		seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+		double v;
+		memcpy(&v, &seed, sizeof v);
+		if (!isfinite(v))
+			continue;
+		if (i % 4 == 0) /* float32 values, as most bounds are */
+			v = (float)((double)(seed >> 11) / 9007199254740992.0 * 200.0 - 100.0);
+		else if (i % 4 == 1) /* subnormals */
+			v = ldexp((double)(seed >> 12), -1074);
+		numfmt_repr(v, buf);
+		wrong += strtod(buf, NULL) != v;
+		size_t digits = 0;
+		int seen = 0;
+		for (const char *p = buf; *p && *p != 'e'; p++) {
+			seen |= *p >= '1' && *p <= '9';
+			digits += seen && *p >= '0' && *p <= '9';
+		}
+		/* trailing zeros of "1001.0" are not significant */
+		for (const char *p = strchr(buf, 'e') ? strchr(buf, 'e') : buf + strlen(buf);
+		     digits > 1 && (p[-1] == '0' || p[-1] == '.'); p--)
+			digits -= p[-1] == '0';
+		char shorter[NUMFMT_LEN];
+		snprintf(shorter, sizeof shorter, "%.*e", (int)digits - 2, v);
+		longer += digits > 1 && strtod(shorter, NULL) == v;
+	}
+	CHECK(wrong == 0 && longer == 0,
+	      "numfmt: 100000 random doubles read back exactly (%d not) with the fewest digits "
+	      "(%d could be shorter)", wrong, longer);
 }
 
 /* ---- gz ------------------------------------------------------------- */
@@ -1116,6 +1206,7 @@ int main(void)
 {
 	test_quant();
 	test_quant_floor64();
+	test_numfmt();
 	test_gz();
 	test_safename();
 	test_utf8();

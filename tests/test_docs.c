@@ -224,6 +224,44 @@ static void test_var_manifest(void)
 	cJSON_Delete(m);
 }
 
+/* Numbers as the reference's json.dumps prints them: floats by repr(),
+ * integral ones too ("1001.0"), counts as integers; the var index as null. */
+static void test_numbers(void)
+{
+	char *genes[] = {"A", "SSU72"};
+	quant_range ranges[] = {{1001.0f, 2605.0f, QUANT_FLOOR64},
+				{-0.7279999852180481f, 4.834000110626221f, QUANT_FLOOR64}};
+	setup(1);
+	char *text = doc_var_manifest(&ds, genes, ranges, 2);
+	CHECK(text && strstr(text, "\"fields\":[[0,\"A\",1001.0,2605.0],"
+			     "[1,\"SSU72\",-0.7279999852180481,4.834000110626221]]"),
+	      "var manifest: bounds printed as Python's repr, indices as integers");
+	CHECK(text && strstr(text, "\"var_gene_id_column\":null") &&
+	      strstr(text, "\"n_points\":700,") && strstr(text, "\"quantization\":8,"),
+	      "index var manifest: var_gene_id_column null for the var index, integers plain");
+	free(text);
+	ds.gene_id_column = "symbol";
+	text = doc_var_manifest(&ds, genes, ranges, 2);
+	CHECK(text && strstr(text, "\"var_gene_id_column\":\"symbol\""),
+	      "index var manifest: a var column is named");
+	free(text);
+	setup(0);
+	text = doc_var_manifest(&ds, genes, ranges, 2);
+	CHECK(text && strstr(text, "\"var_gene_id_column\":\"index\""),
+	      "names var manifest: \"index\" for the var index, as the 0.9 exporter");
+	free(text);
+
+	setup(1);
+	fields[1].range = (quant_range){0.0f, 0.25f, QUANT_FLOOR64};
+	text = doc_obs_manifest(&ds);
+	CHECK(text && strstr(text, "\"centroid_outlier_quantile\":0.95,") &&
+	      strstr(text, "[0,\"pct mito\",0.0,0.25]") &&
+	      strstr(text, "\"position\":[0.5,-0.5],\"n_points\":12") &&
+	      strstr(text, ",0.10000000149011612,1.0]"),
+	      "obs manifest: quantile, bounds, positions and outlier bounds as floats");
+	free(text);
+}
+
 static void test_connectivity(void)
 {
 	setup(0);
@@ -235,9 +273,9 @@ static void test_connectivity(void)
 	ds.n_cells = 65536;
 	m = parse(doc_connectivity_manifest(&ds));
 	CHECK(!strcmp(keys_of(m), "format,n_cells,n_edges,max_neighbors,index_bytes,index_dtype,"
-			  "sourcesPath,destinationsPath,weightsPath,weight_bytes,weight_dtype,"
+			  "sourcesPath,destinationsPath,weightsPath,weight_dtype,weight_bytes,"
 			  "compression"),
-	      "index connectivity manifest: the contract's keys (%s)", keys_of(m));
+	      "index connectivity manifest: the reference's keys in its order (%s)", keys_of(m));
 	CHECK(str_is(get(m, "weightsPath"), "connectivity/edges.weights.bin.gz") &&
 	      num_is(get(m, "weight_bytes"), 8) && str_is(get(m, "weight_dtype"), "float64"),
 	      "index connectivity manifest: float64 weights");
@@ -331,6 +369,7 @@ int main(void)
 	test_identity();
 	test_obs_manifest();
 	test_var_manifest();
+	test_numbers();
 	test_connectivity();
 	test_handshake();
 	test_text_rules();
