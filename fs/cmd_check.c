@@ -17,6 +17,8 @@
  *   $ cellucidfs check pbmc68k_reduced.h5ad
  *   cellucidfs: reading X once (the gene index), then generating up to 256 genes
  *   source        /data/pbmc68k_reduced.h5ad (1.9 MB)
+ *   layout        index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)
+ *                 and as the newest cellucid-python prepare() writes it
  *   dataset id    pbmc68k_reduced
  *   cells         700
  *   genes         765
@@ -245,10 +247,14 @@ static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
 }
 
 static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
-			 const ex_layout *l)
+			 const ex_layout *l, const ex_options *opt)
 {
 	char size[32];
 	printf("source        %s (%s)\n", path, human(bytes, size, sizeof size));
+	printf("layout        %s\n", opt->index_layout
+	       ? "index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)\n"
+		 "              and as the newest cellucid-python prepare() writes it"
+	       : "names: the 0.9 exporter's layout, for viewer builds before the strict loader");
 	printf("dataset id    %s\n", ex_id(e));
 	printf("cells         %zu\n", l->n_cells);
 	if (!l->has_x)
@@ -366,7 +372,7 @@ int cmd_check(const char *source, const ex_options *opt)
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, (uint64_t)st.st_size, &l);
+		print_layout(e, real, (uint64_t)st.st_size, &l, opt);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

@@ -125,7 +125,7 @@ mount_both() {
 	local src=$1 opts=$2
 	mount_fs "$src" "$T/mnt_index" -o "layout=index${opts:+,$opts}" || return 1
 	INDEX_PID=$MOUNT_PID INDEX_LOG=$MOUNT_LOG
-	mount_fs "$src" "$T/mnt_names" -o "cache_dir=none${opts:+,$opts}"
+	mount_fs "$src" "$T/mnt_names" -o "layout=names,cache_dir=none${opts:+,$opts}"
 }
 
 # unmount_both LABEL: both daemons must end with status 0 (under ASan: no

@@ -582,7 +582,7 @@ class Options:
         self.compression = int(opts.get("compression", 6))
         self.var_bits = self._bits(opts.get("var_quantization", "8"))
         self.obs_bits = self._bits(opts.get("obs_quantization", "8"))
-        self.layout = opts.get("layout", "names")
+        self.layout = opts.get("layout", "index")
         self.embedding = opts.get("embedding")
         self.latent = opts.get("latent")
         self.expression = opts.get("expression", "X")
