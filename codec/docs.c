@@ -428,7 +428,7 @@ char *doc_connectivity_manifest(const doc_dataset *d)
 	snprintf(path, sizeof path, "connectivity/edges.dst.bin%s", doc_gz_suffix(d));
 	add_str(&b, root, "destinationsPath", path);
 	if (d->index_layout) {
-		snprintf(path, sizeof path, "connectivity/edges.weights.bin%s", doc_gz_suffix(d));
+		snprintf(path, sizeof path, "connectivity/edges.weights.f64.bin%s", doc_gz_suffix(d));
 		add_str(&b, root, "weightsPath", path);
 		add_str(&b, root, "weight_dtype", "float64");
 		add_num(&b, root, "weight_bytes", 8);

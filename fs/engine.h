@@ -23,6 +23,7 @@
 #include "ad.h"
 #include "centroid.h"
 #include "edges.h"
+#include "embed.h"
 #include "export.h"
 #include "genes.h"
 #include "quant.h"
@@ -79,8 +80,9 @@ struct ex_export {
 	size_t emb_obsm[4], emb_cols[4]; /* source entry and its column count */
 	once_t points_once[4];
 	float *points[4];
+	double *points64[4];      /* layout=index: the float64 ones its centroids use */
 
-	float scale[4];           /* each dimension's 2/range, which vector fields share */
+	double scale[4];          /* each dimension's 2/range, which vector fields share */
 	vfield *vfields;          /* velocity-like obsm keys, export-format.md §2 */
 	size_t n_vfields, default_vfield;
 
@@ -126,6 +128,23 @@ static inline void *alloc_array(size_t n, size_t size)
 	return malloc(bytes ? bytes : 1);
 }
 
+/* The exporter each layout matches (docs/export-rules.md): the 0.9 one's
+ * arithmetic for layout=names, the newest one's for layout=index. */
+static inline quant_rule engine_quant_rule(const ex_export *e)
+{
+	return e->opt.index_layout ? QUANT_FLOOR64 : QUANT_TRUNC32;
+}
+
+static inline embed_rule engine_embed_rule(const ex_export *e)
+{
+	return e->opt.index_layout ? EMBED_FLOAT64 : EMBED_FLOAT32;
+}
+
+static inline edges_rule engine_edges_rule(const ex_export *e)
+{
+	return e->opt.index_layout ? EDGES_MAX : EDGES_SUM;
+}
+
 /* Monotonic seconds, for progress reports and the merge's quiet time. */
 static inline double engine_now(void)
 {
@@ -148,10 +167,9 @@ int strict_choose_exposed(const ex_export *e, exposure *x);
 int strict_identity(ex_export *e);
 void strict_warn_limits(const ex_export *e);
 void strict_warn_document(size_t bytes);
-int strict_usable_weight(double w);
-int strict_edge_stats(const ex_export *e, size_t *n_edges, size_t *max_degree);
-void strict_warn_edges(const ex_export *e, size_t n_edges);
+void strict_warn_edges(const ex_export *e);
 void strict_inf_to_nan(const ex_export *e, int bits, void *data, size_t len);
+void strict_warn_genes(const ex_export *e, const gi_index *g);
 
 /* tree.c: build the nodes from the plan (0, or -1 when memory ran out);
  * the children of a top-level directory (NULL and 0 when it is absent). */

@@ -51,7 +51,7 @@ typedef struct {
 	float min, max;
 	uint64_t stored;       /* stored entries: fewer than n_cells means zeros too */
 	uint32_t have_finite;
-	uint32_t unused;
+	uint32_t non_finite;   /* stored NaN and ±Inf values (saturating) */
 } gene_stats;
 
 typedef struct {
@@ -266,8 +266,10 @@ int gi_load(gi_index *g, const char *dir)
 static void note_value(gene_stats *s, float v)
 {
 	s->stored++;
-	if (!isfinite(v))
+	if (!isfinite(v)) {
+		s->non_finite += s->non_finite < UINT32_MAX;
 		return;
+	}
 	if (!s->have_finite) {
 		s->min = s->max = v;
 		s->have_finite = 1;
@@ -764,6 +766,11 @@ quant_range gi_range(const gi_index *g, size_t gene, quant_rule rule)
 	if (s.stored < g->n_cells) /* the implicit zeros are values too */
 		note_value(&s, 0.0f);
 	return quant_range_adjust(s.min, s.max, (int)s.have_finite, rule);
+}
+
+uint32_t gi_non_finite(const gi_index *g, size_t gene)
+{
+	return g->stats[gene].non_finite;
 }
 
 /* Where a gene's stored (cell, value) pairs go: a dense float32 column, or

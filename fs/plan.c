@@ -107,7 +107,7 @@ static ex_err read_field(ex_export *e, size_t col, field *f, char *err, size_t e
 		if (!f->values)
 			return EX_ENOMEM;
 		r = src_read_numeric(e->src, col, f->values, err, errlen);
-		f->range = quant_find_range(f->values, e->n_cells, QUANT_TRUNC32);
+		f->range = quant_find_range(f->values, e->n_cells, engine_quant_rule(e));
 	}
 	return r;
 }

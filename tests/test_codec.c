@@ -489,7 +489,7 @@ static void test_embed(void)
 {
 	double in[6] = {0, 0, 4, 1, 2, 0.5};
 	float out[6];
-	embed_info info = embed_normalize(in, 3, 2, out);
+	embed_info info = embed_normalize(in, 3, 2, EMBED_FLOAT32, out, NULL);
 	CHECK(info.scale == 0.5 && info.n_nonfinite == 0, "embed: scale = 2/largest range");
 	CHECK(out[0] == -1.0f && out[1] == -0.25f && out[2] == 1.0f &&
 	      out[3] == 0.25f && out[4] == 0.0f && out[5] == 0.0f,
@@ -497,24 +497,41 @@ static void test_embed(void)
 
 	double bad[8] = {0, 0, NAN, 5, 4, 1, 1e300, 0};
 	float out4[8];
-	info = embed_normalize(bad, 4, 2, out4);
+	info = embed_normalize(bad, 4, 2, EMBED_FLOAT32, out4, NULL);
 	CHECK(info.n_nonfinite == 2, "embed: NaN row and float-overflowing row are non-finite");
 	CHECK(out4[2] == 0 && out4[3] == 0 && out4[6] == 0 && out4[7] == 0 &&
 	      out4[0] == -1.0f && out4[5] == 0.25f,
 	      "embed: non-finite rows -> 0, left out of min/max");
 
 	double flat[3] = {3, 3, 3};
-	info = embed_normalize(flat, 3, 1, out);
+	info = embed_normalize(flat, 3, 1, EMBED_FLOAT32, out, NULL);
 	CHECK(info.scale == 2.0 && out[0] == 0 && out[2] == 0,
 	      "embed: range < 1e-8 -> 1.0");
 
 	double none[2] = {INFINITY, NAN};
-	info = embed_normalize(none, 2, 1, out);
+	info = embed_normalize(none, 2, 1, EMBED_FLOAT32, out, NULL);
 	CHECK(info.n_nonfinite == 2 && out[0] == 0 && out[1] == 0,
 	      "embed: all rows non-finite -> zeros");
 
-	info = embed_normalize(in, 1, 4, out);
+	info = embed_normalize(in, 1, 4, EMBED_FLOAT32, out, NULL);
 	CHECK(info.scale == 0.0, "embed: d outside 1..3 refused (scale 0)");
+	/* EMBED_FLOAT64: x = 0.1, 0.7, 0.35 -> center 0.4 and scale
+	 * 2 / 0.6 = 3.3333333333333335 in double: 0.35 becomes
+	 * (0.35 - 0.39999999999999997) * 3.3333333333333335 = -0.1666666666666665,
+	 * float32 -0.16666667 where the float32 steps give -0.16666669. */
+	double thirds[3] = {0.1, 0.7, 0.35};
+	double out64[3];
+	info = embed_normalize(thirds, 3, 1, EMBED_FLOAT64, out, out64);
+	CHECK(info.scale == 2.0 / (0.7 - 0.1) && out64[2] == (0.35 - (0.1 + 0.7) / 2) * info.scale &&
+	      out[2] == (float)out64[2] && out[0] == -1.0f && out[1] == 1.0f,
+	      "embed float64: every step in double, rounded once (%.9g)", out[2]);
+	float out32[3];
+	embed_normalize(thirds, 3, 1, EMBED_FLOAT32, out32, NULL);
+	float c32 = ((float)0.1 + (float)0.7) / 2.0f, s32 = 2.0f / ((float)0.7 - (float)0.1);
+	CHECK(out32[2] == ((float)0.35 - c32) * s32,
+	      "embed float32: the same steps in float32 (%.9g)", out32[2]);
+	info = embed_normalize(flat, 3, 1, EMBED_FLOAT64, out, out64);
+	CHECK(info.scale == 2.0 && out[1] == 0, "embed float64: a range of 0 -> 1.0");
 }
 
 /* ---- centroids and outlier quantiles -------------------------------- */
@@ -887,7 +904,7 @@ static int manifest_range(const char *json, const char *key, float *min, float *
 
 static void check_embedding(const double *umap, float *points)
 {
-	embed_info info = embed_normalize(umap, 700, 2, points);
+	embed_info info = embed_normalize(umap, 700, 2, EMBED_FLOAT32, points, NULL);
 	const char *paths[2] = {REF_RAW "points_2d.bin", REF_Q8 "points_2d.bin.gz"};
 	for (int k = 0; k < 2; k++) {
 		size_t len;

@@ -276,7 +276,7 @@ static void test_connectivity(void)
 			  "sourcesPath,destinationsPath,weightsPath,weight_dtype,weight_bytes,"
 			  "compression"),
 	      "index connectivity manifest: the reference's keys in its order (%s)", keys_of(m));
-	CHECK(str_is(get(m, "weightsPath"), "connectivity/edges.weights.bin.gz") &&
+	CHECK(str_is(get(m, "weightsPath"), "connectivity/edges.weights.f64.bin.gz") &&
 	      num_is(get(m, "weight_bytes"), 8) && str_is(get(m, "weight_dtype"), "float64"),
 	      "index connectivity manifest: float64 weights");
 	CHECK(str_is(get(m, "index_dtype"), "uint16") && num_is(get(m, "index_bytes"), 2),
