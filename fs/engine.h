@@ -140,6 +140,14 @@ static inline embed_rule engine_embed_rule(const ex_export *e)
 	return e->opt.index_layout ? EMBED_FLOAT64 : EMBED_FLOAT32;
 }
 
+/* Categories a code width holds besides the missing code (255, 65535): the
+ * newest exporter and the strict viewer use every other code, the 0.9
+ * exporter one fewer. */
+static inline size_t engine_max_categories(const ex_export *e, int bits)
+{
+	return (bits == 8 ? 255u : 65535u) - !e->opt.index_layout;
+}
+
 static inline edges_rule engine_edges_rule(const ex_export *e)
 {
 	return e->opt.index_layout ? EDGES_MAX : EDGES_SUM;

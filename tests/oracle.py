@@ -722,10 +722,11 @@ def build_expectation(m, opt, h5ad, layout):
         x.key, x.kind = f.key, f.kind
         if f.kind == "category":
             x.categories = f.categories
-            if len(f.categories) > 65534:
-                e.left_out.append((f.key, "more than 65534 categories"))
+            most = 0 if layout == "index" else 1   # codes besides the missing one, less this
+            if len(f.categories) > 65535 - most:
+                e.left_out.append((f.key, f"more than {65535 - most} categories"))
                 continue
-            x.codes_dtype = "uint8" if len(f.categories) <= 254 else "uint16"
+            x.codes_dtype = "uint8" if len(f.categories) <= 255 - most else "uint16"
             x.missing = 255 if x.codes_dtype == "uint8" else 65535
             codes = f.codes.copy()
             codes[(codes < 0) | (codes >= len(f.categories))] = -1

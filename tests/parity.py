@@ -217,12 +217,16 @@ def expected(h5ad):
             c = s.astype("category")
             cats = [str(x) for x in c.cat.categories]
             codes = c.cat.codes.to_numpy(dtype=np.int32)
-            files[f"obs/{index}.codes.u8{gz}"] = np.where(codes < 0, 255, codes).astype(
-                "u1").tobytes()
+            # the dtype that holds the categories besides the missing code
+            wide = len(cats) > 255
+            missing, ext = (65535, "u16") if wide else (255, "u8")
+            files[f"obs/{index}.codes.{ext}{gz}"] = np.where(codes < 0, missing, codes).astype(
+                "<u2" if wide else "u1").tobytes()
             oq, omin, omax = quantise(outlier_quantiles(latent, codes, cats))
             files[f"obs/{index}.outliers.u8{gz}"] = oq.tobytes()
             cents = {str(d): centroids(x, codes, cats) for d, x in emb.items()}
-            cat.append([index, key, cats, "uint8", 255, cents, omin, omax])
+            cat.append([index, key, cats, "uint16" if wide else "uint8", missing, cents, omin,
+                        omax])
         else:
             q, lo, hi = quantise(s.to_numpy().astype(np.float32))
             files[f"obs/{index}.values.u8{gz}"] = q.tobytes()
@@ -289,10 +293,12 @@ def expected(h5ad):
         "embeddings": {"available_dimensions": sorted(emb),
                        "default_dimension": max(emb),
                        "files": {f"{d}d": f"points_{d}d.bin{gz}" for d in sorted(emb)}},
-        "obs_fields": obs_fields,
-        "export_settings": {"compression": COMPRESSION, "var_quantization": 8,
-                            "obs_continuous_quantization": 8,
-                            "obs_categorical_dtype": "uint8"}}
+        "obs_fields": obs_fields}
+    dtypes = {f[3] for f in cat}
+    if len(dtypes) <= 1:   # one dtype for every field, as the reference takes it
+        files["dataset_identity.json"]["export_settings"] = {
+            "compression": COMPRESSION, "var_quantization": 8, "obs_continuous_quantization": 8,
+            "obs_categorical_dtype": dtypes.pop() if dtypes else "uint8"}
     return files
 
 
@@ -309,7 +315,7 @@ def mounted_files(mnt):
 
 
 def payload_difference(path, want, got):
-    width = {"u8": 1, "u16": 2, "f32": 4, "f64": 8, "src": 2, "dst": 2}
+    width = {"u16": 2, "u8": 1, "f32": 4, "f64": 8, "src": 2, "dst": 2}
     if want == got:
         return None
     if len(want) != len(got):

@@ -8,8 +8,9 @@
 # figures worked out by hand: a constant field and gene ([v, v], codes 0), a
 # maximum that float32 put at 253, a code the 1e-8 lifts, NaN and ±Inf
 # (served as missing, with a warning check shows), a directed graph with a
-# self-loop (symmetrised by max, the self-loop left out, warned), and a
-# symmetric graph (weights C[i,j], not doubled).
+# self-loop (symmetrised by max, the self-loop left out, warned), a
+# symmetric graph (weights C[i,j], not doubled), and the code widths (255
+# categories in uint8, 256 in uint16).
 #
 #   $ bash tests/parity.sh
 #   ok pbmc: the tree holds exactly the reference's 784 files
@@ -97,6 +98,28 @@ json.dump({
     }}, open(sys.argv[2], "w"))
 PYEOF
 parity "$T/cases.h5ad" cases "$T/cases.json"
+
+# --- code widths: 255 categories fit uint8 (codes 0..254, 255 missing), 256 need uint16
+$PY - "$T/wide.h5ad" "$T/wide.json" <<'PYEOF'
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import anndata, numpy as np, pandas as pd
+n = 300
+rng = np.random.default_rng(5)
+obs = pd.DataFrame(index=[f"c{i}" for i in range(n)])
+obs["c255"] = pd.Categorical([f"k{i % 255:03d}" for i in range(n)])
+obs["c256"] = pd.Categorical([f"k{i % 256:03d}" for i in range(n)])
+ad = anndata.AnnData(X=rng.uniform(0, 1, (n, 2)).astype(np.float32), obs=obs)
+ad.obsm["X_umap"] = rng.normal(size=(n, 2)).astype(np.float32)
+ad.obsm["X_pca"] = rng.normal(size=(n, 3)).astype(np.float32)
+ad.write_h5ad(sys.argv[1])
+json.dump({"codes": {"obs/0.codes.u8.gz": [0, 1, 2, 3]},
+           "json": {"obs_manifest.json:_categoricalFields.0.3": "uint8",
+                    "obs_manifest.json:_categoricalFields.0.4": 255,
+                    "obs_manifest.json:_categoricalFields.1.3": "uint16",
+                    "obs_manifest.json:_categoricalFields.1.4": 65535}}, open(sys.argv[2], "w"))
+PYEOF
+parity "$T/wide.h5ad" widths "$T/wide.json"
 
 # The reference refuses these inputs; check says what was done instead.
 out=$("$BIN" check "$T/cases.h5ad" 2>/dev/null)
