@@ -191,11 +191,16 @@ static void add_vector_fields(builder *b, cJSON *root, const doc_dataset *d)
 		const doc_vector *v = &d->vectors[i];
 		char label[300];
 		vector_label(d, v->id, label, sizeof label);
+		/* The strict viewer wants the largest; the names dialect agrees. */
+		int largest = 0;
+		for (int dim = 1; dim <= 3; dim++)
+			largest = v->has_dim[dim] ? dim : largest;
+		/* Both exporters' key order; the two lists are filled below. */
 		cJSON *o = add(b, fields, v->id, cJSON_CreateObject());
 		add_str(b, o, "label", label);
 		cJSON *dims = add(b, o, "available_dimensions", cJSON_CreateArray());
+		add_num(b, o, "default_dimension", largest);
 		cJSON *files = add(b, o, "files", cJSON_CreateObject());
-		int largest = 0;
 		for (int dim = 1; dim <= 3; dim++) {
 			if (!v->has_dim[dim])
 				continue;
@@ -206,10 +211,7 @@ static void add_vector_fields(builder *b, cJSON *root, const doc_dataset *d)
 				 d->index_layout ? position : v->safe_id, dim, doc_gz_suffix(d));
 			add_num(b, dims, NULL, dim);
 			add_str(b, files, key, path);
-			largest = dim;
 		}
-		/* The strict viewer wants the largest; the names dialect agrees. */
-		add_num(b, o, "default_dimension", largest);
 		add_str(b, o, "basis", "umap");
 	}
 }

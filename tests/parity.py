@@ -25,6 +25,7 @@ Prints "ok LABEL: ..." or "FAIL LABEL: ..." lines; exits 1 on any failure.
 import gzip
 import json
 import os
+import re
 import sys
 import warnings
 
@@ -123,12 +124,32 @@ def quantise(values):
     return codes, lo, hi
 
 
+def scale_of(coords):
+    """An embedding's 2 / largest axis range, in float64."""
+    w = np.asarray(coords, dtype=np.float64)
+    return 2.0 / float((w.max(axis=0) - w.min(axis=0)).max())
+
+
 def normalise(coords):
     """Per embedding, in float64: center (min+max)/2, scale 2/largest range."""
     w = np.asarray(coords, dtype=np.float64)
-    mins, maxs = w.min(axis=0), w.max(axis=0)
-    rng = float((maxs - mins).max())
-    return (w - (mins + maxs) / 2) * (2.0 / rng)
+    return (w - (w.min(axis=0) + w.max(axis=0)) / 2) * scale_of(w)
+
+
+def vector_fields(obsm, dims):
+    """{field: {d: obsm key}}: <field>_umap_<d>d, else <field>_umap with d
+    columns, never an X_ key, only where there are points of d dimensions."""
+    out = {}
+    for key in sorted(obsm.keys()):
+        m = re.fullmatch(r"(.+_umap)_([123])d", key)
+        if m and not key.startswith("X_") and obsm[key].shape[1] == int(m.group(2)):
+            out.setdefault(m.group(1), {})[int(m.group(2))] = key
+    for key in sorted(obsm.keys()):
+        cols = obsm[key].shape[1]
+        if re.fullmatch(r".+_umap", key) and not key.startswith("X_") and 1 <= cols <= 3:
+            out.setdefault(key, {}).setdefault(cols, key)
+    return {f: {d: k for d, k in sorted(v.items()) if d in dims} for f, v in out.items()
+            if any(d in dims for d in v)}
 
 
 def centroids(coords, codes, categories, q=0.95, min_points=10):
@@ -282,6 +303,17 @@ def expected(h5ad):
             "weightsPath": "connectivity/edges.weights.f64.bin.gz",
             "weight_dtype": "float64", "weight_bytes": 8, "compression": COMPRESSION}
 
+    vectors = vector_fields(ad.obsm, emb)
+    vector_meta = {}
+    for i, (fid, by_dim) in enumerate(sorted(vectors.items())):
+        for d, key in by_dim.items():
+            scaled = np.asarray(ad.obsm[key]).astype(np.float64) * scale_of(dims[d])
+            files[f"vectors/{i}_{d}d.bin{gz}"] = scaled.astype("<f4").tobytes()
+        vector_meta[fid] = {"label": fid, "available_dimensions": sorted(by_dim),
+                            "default_dimension": max(by_dim),
+                            "files": {f"{d}d": f"vectors/{i}_{d}d.bin{gz}" for d in sorted(by_dim)},
+                            "basis": "umap"}
+
     obs_fields = ([{"key": f[1], "kind": "continuous"} for f in cont] +
                   [{"key": f[1], "kind": "category", "n_categories": len(f[2])} for f in cat])
     files["dataset_identity.json"] = {
@@ -299,6 +331,10 @@ def expected(h5ad):
         files["dataset_identity.json"]["export_settings"] = {
             "compression": COMPRESSION, "var_quantization": 8, "obs_continuous_quantization": 8,
             "obs_categorical_dtype": dtypes.pop() if dtypes else "uint8"}
+    if vector_meta:
+        files["dataset_identity.json"]["vector_fields"] = {
+            "default_field": "velocity_umap" if "velocity_umap" in vector_meta else min(vector_meta),
+            "fields": vector_meta}
     return files
 
 
@@ -322,7 +358,7 @@ def payload_difference(path, want, got):
         return f"{len(got)} bytes decoded, expected {len(want)}"
     ext = next((k for k in width if f".{k}." in path or f"{k}.bin" in path), "u8")
     dt = {"u8": "u1", "u16": "<u2", "f32": "<f4", "f64": "<f8"}.get(ext, "u1")
-    if path.startswith("points_"):
+    if path.startswith(("points_", "vectors/")):
         dt = "<f4"
     a, b = np.frombuffer(want, dt), np.frombuffer(got, dt)
     bad = np.nonzero(a != b)[0]

@@ -10,7 +10,8 @@
 # (served as missing, with a warning check shows), a directed graph with a
 # self-loop (symmetrised by max, the self-loop left out, warned), a
 # symmetric graph (weights C[i,j], not doubled), and the code widths (255
-# categories in uint8, 256 in uint16).
+# categories in uint8, 256 in uint16), and a vector field (scaled like the
+# points, in float64).
 #
 #   $ bash tests/parity.sh
 #   ok pbmc: the tree holds exactly the reference's 784 files
@@ -69,6 +70,7 @@ c = sp.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=(n, n))
 ad = anndata.AnnData(X=x, obs=obs, var=var)
 ad.obsm["X_umap"] = rng.normal(size=(n, 2)).astype(np.float32)
 ad.obsm["X_pca"] = rng.normal(size=(n, 5)).astype(np.float32)
+ad.obsm["velocity_umap"] = rng.normal(size=(n, 2)).astype(np.float32)
 ad.obsp["connectivities"] = c
 ad.write_h5ad(sys.argv[1])
 
@@ -95,6 +97,9 @@ json.dump({
         "connectivity_manifest.json:max_neighbors": 2,
         "dataset_identity.json:obs_fields.4": {"key": "group", "kind": "category",
                                                 "n_categories": 3},
+        "dataset_identity.json:vector_fields.fields.velocity_umap":
+            {"label": "velocity_umap", "available_dimensions": [2], "default_dimension": 2,
+             "files": {"2d": "vectors/0_2d.bin.gz"}, "basis": "umap"},
     }}, open(sys.argv[2], "w"))
 PYEOF
 parity "$T/cases.h5ad" cases "$T/cases.json"

@@ -262,6 +262,26 @@ static void test_numbers(void)
 	free(text);
 }
 
+static void test_vectors(void)
+{
+	doc_vector v = {.id = "velocity_umap", .safe_id = "velocity_umap", .has_dim = {0, 0, 1, 1}};
+	for (int layout = 0; layout <= 1; layout++) {
+		setup(layout);
+		ds.has_dim[3] = 1;
+		ds.vectors = &v;
+		ds.n_vectors = 1;
+		cJSON *id = parse(doc_identity(&ds));
+		cJSON *f = get(get(get(id, "vector_fields"), "fields"), "velocity_umap");
+		CHECK(!strcmp(keys_of(f), "label,available_dimensions,default_dimension,files,basis") &&
+		      num_is(get(f, "default_dimension"), 3) &&
+		      str_is(get(get(f, "files"), "2d"), layout ? "vectors/0_2d.bin.gz"
+							       : "vectors/velocity_umap_2d.bin.gz"),
+		      "%s vector field: the exporters' key order, the largest dimension by default",
+		      layout ? "index" : "names");
+		cJSON_Delete(id);
+	}
+}
+
 static void test_connectivity(void)
 {
 	setup(0);
@@ -370,6 +390,7 @@ int main(void)
 	test_obs_manifest();
 	test_var_manifest();
 	test_numbers();
+	test_vectors();
 	test_connectivity();
 	test_handshake();
 	test_text_rules();
