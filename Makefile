@@ -14,7 +14,9 @@ SAN     ?=
 PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf
 
 CPPFLAGS += -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-CFLAGS   += -std=c11 -Wall -Wextra $(OPT) $(SAN) -pthread
+# -ffp-contract=off: the quantiser must round a product and a sum separately,
+# as the reference exporter does (codec/quant.c); no fused multiply-add.
+CFLAGS   += -std=c11 -Wall -Wextra -ffp-contract=off $(OPT) $(SAN) -pthread
 LDFLAGS  += $(SAN) -pthread
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 

@@ -45,10 +45,10 @@ typedef struct {
 	int default_dim;
 	int compression;                 /* 0 = off */
 	int var_bits, obs_bits;          /* 8, 16 or 0 (float32) */
-	/* Exposed obs fields (names layout: column order). layout=index lists
-	 * the continuous ones first in the identity, as the manifest's tuples
+	/* Exposed obs fields in column order. layout=index lists the
+	 * continuous ones first in the identity, as the manifest's tuples
 	 * expand (viewer-contract-strict.md §8.4); each field's index is the
-	 * caller's choice. */
+	 * caller's choice (the tree numbers them in column order). */
 	const doc_field *fields;
 	size_t n_fields;
 	int has_graph;

@@ -17,6 +17,8 @@
  *   $ cellucidfs check pbmc68k_reduced.h5ad
  *   cellucidfs: reading X once (the gene index), then generating up to 256 genes
  *   source        /data/pbmc68k_reduced.h5ad (1.9 MB)
+ *   layout        index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)
+ *                 and as the newest cellucid-python prepare() writes it
  *   dataset id    pbmc68k_reduced
  *   cells         700
  *   genes         765
@@ -35,9 +37,9 @@
  *                           files  uncompressed       served
  *     dataset, handshake        4        1.3 kB       1.3 kB
  *   ...
- *     genes                   766      573.2 kB  ~  308.7 kB  256 of 765 genes generated
- *     graph                     3       20.2 kB       7.5 kB
- *     total                   786      611.1 kB  ~  331.7 kB
+ *     genes                   766      575.8 kB  ~  311.2 kB  256 of 765 genes generated
+ *     graph                     4       60.3 kB      41.8 kB
+ *     total                   787      653.8 kB  ~  368.7 kB
  *   ~ estimated: the other 509 genes are assumed to compress like the 256 generated
  */
 #include "cmd_check.h"
@@ -244,10 +246,15 @@ static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
 	return 1;
 }
 
-static void print_layout(const ex_export *e, const char *path, const ex_layout *l)
+static void print_layout(const ex_export *e, const char *path, const ex_layout *l,
+			 const ex_options *opt)
 {
 	char size[32];
 	printf("source        %s (%s)\n", path, human(l->source_bytes, size, sizeof size));
+	printf("layout        %s\n", opt->index_layout
+	       ? "index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)\n"
+		 "              and as the newest cellucid-python prepare() writes it"
+	       : "names: the 0.9 exporter's layout, for viewer builds before the strict loader");
 	printf("dataset id    %s\n", ex_id(e));
 	printf("cells         %zu\n", l->n_cells);
 	if (!l->has_x)
@@ -365,7 +372,7 @@ int cmd_check(const char *source, const ex_options *opt)
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, &l);
+		print_layout(e, real, &l, opt);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

@@ -59,6 +59,9 @@ void ex_options_free(ex_options *o);
  * valid, 0 when the key is not ours (libfuse's), -1 with a one-line reason in
  * err for a bad value. */
 int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen);
+/* After the last ex_options_set: what only the whole set can refuse.
+ * 0, or -1 with err set. */
+int ex_options_check(const ex_options *o, char *err, size_t errlen);
 
 typedef enum {
 	EX_DIR,

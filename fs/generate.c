@@ -124,16 +124,8 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	}
 	describe(e, &d, fields);
 	describe_vectors(e, &d, vectors);
-	if (e->opt.index_layout && e->has_graph &&
-	    (kind == EX_IDENTITY || kind == EX_CONN_MANIFEST)) {
-		if (strict_edge_stats(e, &d.n_edges, &d.max_neighbors)) {
-			free(fields);
-			free(vectors);
-			return take_text(NULL, data, len, err, errlen);
-		}
-		if (kind == EX_CONN_MANIFEST)
-			strict_warn_edges(e, d.n_edges);
-	}
+	if (e->opt.index_layout && e->has_graph && kind == EX_CONN_MANIFEST)
+		strict_warn_edges(e);
 	char *text = NULL;
 	switch (kind) {
 	case EX_IDENTITY: text = doc_identity(&d); break;
@@ -150,7 +142,7 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 		for (size_t i = 0; names && ranges && i < d.n_genes; i++) {
 			uint32_t var = e->genes[files[i].arg];
 			names[i] = e->var_names[var];
-			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1};
+			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1, engine_quant_rule(e)};
 		}
 		if (names && ranges)
 			text = doc_var_manifest(&d, names, ranges, d.n_genes);
@@ -205,8 +197,7 @@ static ex_err encode_codes(const field *f, size_t n, void **out, size_t *len)
 	return EX_OK;
 }
 
-/* One edge file (kind EX_EDGES_SRC, _DST or _WEIGHTS); layout=index leaves
- * out the edges index_edge_stats does not count. */
+/* One edge file (kind EX_EDGES_SRC, _DST or _WEIGHTS). */
 static ex_err encode_edges(const ex_export *e, ex_kind kind, void **out, size_t *len)
 {
 	const edges *g = &e->edges;
@@ -216,19 +207,16 @@ static ex_err encode_edges(const ex_export *e, ex_kind kind, void **out, size_t 
 	void *buf = alloc_array(g->n_edges, width);
 	if (!buf)
 		return EX_ENOMEM;
-	size_t m = 0;
 	for (size_t k = 0; k < g->n_edges; k++) {
-		if (e->opt.index_layout && !strict_usable_weight(g->weight[k]))
-			continue;
 		if (kind == EX_EDGES_WEIGHTS)
-			((double *)buf)[m++] = g->weight[k];
+			((double *)buf)[k] = g->weight[k];
 		else if (width == 4)
-			((uint32_t *)buf)[m++] = ids[k];
+			((uint32_t *)buf)[k] = ids[k];
 		else
-			((uint16_t *)buf)[m++] = (uint16_t)ids[k];
+			((uint16_t *)buf)[k] = (uint16_t)ids[k];
 	}
 	*out = buf;
-	*len = m * width;
+	*len = g->n_edges * width;
 	return EX_OK;
 }
 
@@ -301,7 +289,7 @@ static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *l
 		if ((r = derived_points(e, (int)n->arg, err, errlen)))
 			return r;
 		return encode_values(e->points[n->arg], e->n_cells * n->arg, 0,
-				     (quant_range){0, 1}, data, len);
+				     (quant_range){0, 1, engine_quant_rule(e)}, data, len);
 	case EX_OBS_VALUES:
 		r = encode_values(f->values, e->n_cells, e->opt.obs_bits, f->range, data, len);
 		if (r == EX_OK)

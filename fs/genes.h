@@ -84,7 +84,10 @@ void gi_cancel(gi_index *g);
 
 /* Quantisation range of gene g (its implicit zeros included); valid after a
  * successful gi_load or gi_scan. */
-quant_range gi_range(const gi_index *g, size_t gene);
+quant_range gi_range(const gi_index *g, size_t gene, quant_rule rule);
+/* How many of gene g's cells hold NaN or ±Inf (at most UINT32_MAX); valid
+ * from the same point on. */
+uint32_t gi_non_finite(const gi_index *g, size_t gene);
 
 /* Values of one gene for every cell. Thread-safe. 0, or -1 with err set. */
 int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen);

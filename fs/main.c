@@ -57,8 +57,10 @@ static const char usage[] =
 "    prefetch=LEVEL         warm the cache after mounting: none, obs (what the viewer loads\n"
 "                           first, the default) or all (every gene too)\n"
 "    host=HOST, port=PORT   what _cellucid/info announces (default 127.0.0.1, 8080)\n"
-"    layout=names|index     files named after fields and genes (default), or by number\n"
-"                           with the strict viewer's closed documents\n"
+"    layout=index|names     index (default): what the current Cellucid viewer and the\n"
+"                           newest prepare() read and write, files named by number;\n"
+"                           names: the 0.9 exporter's layout, files named after fields\n"
+"                           and genes, for viewer builds before the strict loader\n"
 "\n"
 "general options:\n"
 "    -f                     stay in the foreground\n"
@@ -304,6 +306,11 @@ static int parse_command(int argc, char *argv[], const char **pos, size_t npos,
 		fputs(usage, stderr);
 		return 2;
 	}
+	char err[256];
+	if (ex_options_check(opt, err, sizeof err)) {
+		fprintf(stderr, "cellucidfs: %s\n", err);
+		return 2;
+	}
 	return -1;
 }
 
@@ -335,8 +342,13 @@ int main(int argc, char *argv[])
 	ex_options_init(&c.opt);
 	int status = 1;
 
+	char err[512];
 	if (fuse_opt_parse(&args, &c, NULL, take_arg) || c.bad)
 		goto out;
+	if (ex_options_check(&c.opt, err, sizeof err)) {
+		fprintf(stderr, "cellucidfs: %s\n", err);
+		goto out;
+	}
 	if (fuse_parse_cmdline(&args, &o))
 		goto out;
 	if (o.show_help) {
@@ -362,7 +374,6 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, strerror(errno));
 		goto out;
 	}
-	char err[512];
 	ll_fs fs = {0};
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -20,6 +20,7 @@ void ex_options_init(ex_options *o)
 	o->cache_size = (size_t)512 << 20;
 	o->port = 8080;
 	o->prefetch = EX_PREFETCH_OBS;
+	o->index_layout = 1;
 }
 
 void ex_options_free(ex_options *o)
@@ -80,13 +81,12 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-/* layout=index may be given before or after dataset_id and dataset_name, so
- * the pair is checked whenever one of them is set. The strict viewer rejects
- * an id outside its local-folder rule and a name with surrounding whitespace
- * or control characters (viewer-contract-strict.md §2, §10, §13); derived
- * defaults are cleaned instead (fs/strict.c), but a value the user chose is
- * refused rather than silently changed. */
-static int check_index_names(const ex_options *o, char *err, size_t errlen)
+/* Once every option is known (layout=names may come after dataset_id): the
+ * strict viewer rejects an id outside its local-folder rule and a name with
+ * surrounding whitespace or control characters (viewer-contract-strict.md
+ * §2, §10, §13); derived defaults are cleaned instead (fs/strict.c), but a
+ * value the user chose is refused rather than silently changed. */
+int ex_options_check(const ex_options *o, char *err, size_t errlen)
 {
 	if (!o->index_layout)
 		return 0;
@@ -208,7 +208,7 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 	} else {
 		return 0;
 	}
-	return check_index_names(o, err, errlen) ? -1 : 1;
+	return 1;
 #undef KEY
 #undef BAD
 #undef NEED_VALUE

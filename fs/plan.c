@@ -101,13 +101,13 @@ static ex_err read_field(ex_export *e, size_t col, field *f, char *err, size_t e
 	ex_err r;
 	if (f->categorical) {
 		r = src_read_categorical(e->src, col, &f->cat, err, errlen);
-		f->code_bits = f->cat.n_categories <= 254 ? 8 : 16;
+		f->code_bits = f->cat.n_categories <= engine_max_categories(e, 8) ? 8 : 16;
 	} else {
 		f->values = alloc_array(e->n_cells, sizeof *f->values);
 		if (!f->values)
 			return EX_ENOMEM;
 		r = src_read_numeric(e->src, col, f->values, err, errlen);
-		f->range = quant_find_range(f->values, e->n_cells);
+		f->range = quant_find_range(f->values, e->n_cells, engine_quant_rule(e));
 	}
 	return r;
 }
@@ -197,9 +197,10 @@ static ex_err load_fields(ex_export *e, char *err, size_t errlen)
 			field_free(f);
 			continue;
 		}
-		if (r == EX_OK && f->categorical && f->cat.n_categories > 65534) {
-			log_warn("obs field '%s' left out: %zu categories (at most 65534 can be encoded)",
-				 key, f->cat.n_categories);
+		if (r == EX_OK && f->categorical &&
+		    f->cat.n_categories > engine_max_categories(e, 16)) {
+			log_warn("obs field '%s' left out: %zu categories (at most %zu can be encoded)",
+				 key, f->cat.n_categories, engine_max_categories(e, 16));
 			field_free(f);
 			continue;
 		}

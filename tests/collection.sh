@@ -13,7 +13,8 @@ cp "$FIXTURES/anndata_archive_v0.11.4.h5ad" "$T/src/"      # no embedding: skipp
 echo "not hdf5" >"$T/src/broken.h5ad"                        # not HDF5: skipped
 echo "ignored" >"$T/src/notes.txt"                           # not .h5ad: ignored
 
-mount_fs "$T/src" "$T/mnt" || { fail "mount a directory of .h5ad files"; finish; exit; }
+# compare.py checks a dataset against the 0.9 exporter's reference: layout=names.
+mount_fs "$T/src" "$T/mnt" -o layout=names || { fail "mount a directory of .h5ad files"; finish; exit; }
 check "one directory per usable dataset, datasets.json and _cellucid" \
 	test "$(ls "$T/mnt" | tr '\n' ' ')" = "_cellucid datasets.json pbmc68k_reduced pbmc68k_reduced_legacy "
 check "unusable files are skipped with a warning" \
@@ -38,7 +39,7 @@ check "a dataset has no _cellucid of its own" test ! -e "$T/mnt/pbmc68k_reduced/
 check ".. of a dataset is the root" test "$(stat -c %i "$T/mnt/pbmc68k_reduced/..")" = "$(stat -c %i "$T/mnt")"
 $PY tests/compare.py "$T/mnt/pbmc68k_reduced" "$REFERENCE/pbmc68k_reduced-c6-q8" collection/modern || true
 
-mount_fs "$T/src/pbmc68k_reduced.h5ad" "$T/mnt1"
+mount_fs "$T/src/pbmc68k_reduced.h5ad" "$T/mnt1" -o layout=names
 check "a dataset's directory equals its single-file mount" \
 	diff -r -x _cellucid "$T/mnt/pbmc68k_reduced" "$T/mnt1"
 fusermount3 -u "$T/mnt1"

@@ -66,10 +66,10 @@ daemon_gone() { # the daemon serving $T/mnt exits within 10 s
 	for i in $(seq 1 100); do pgrep -f -- "$T/mnt( |$)" >/dev/null || return 0; sleep 0.1; done
 	return 1
 }
-served() { # served "what": the tree of pbmc68k_reduced is there and right
-	check "$1: 786 files" test "$(find "$T/mnt" -type f | wc -l)" -eq 786
-	if [ -d "$REFERENCE/pbmc68k_reduced-c6-q8" ]; then
-		check "$1: a file equals the reference's" cmp -s <(gunzip -c "$T/mnt/obs/louvain.codes.u8.gz") \
+served() { # served "what": the tree of pbmc68k_reduced (layout=index) is there and right
+	check "$1: 787 files" test "$(find "$T/mnt" -type f | wc -l)" -eq 787
+	if [ -d "$REFERENCE/pbmc68k_reduced-c6-q8" ]; then   # louvain, the 8th obs column
+		check "$1: a file equals the reference's" cmp -s <(gunzip -c "$T/mnt/obs/7.codes.u8.gz") \
 			<(gunzip -c "$REFERENCE/pbmc68k_reduced-c6-q8/obs/louvain.codes.u8.gz")
 	fi
 }

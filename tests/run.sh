@@ -38,6 +38,7 @@ run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
 run "vector fields" bash tests/vectors.sh
 run "layout=index and the strict checker" bash tests/index_layout.sh
+run "parity with the newest exporter (default mount)" bash tests/parity.sh
 run "every encoding and hostile name, checked by an anndata oracle" bash tests/compat.sh
 run "command line, man page, install, export, status" bash tests/cli.sh
 run "check command" bash tests/check_cmd.sh

@@ -55,7 +55,8 @@ static void check_genes(gi_index *g, const char *what)
 	char err[256];
 	for (size_t j = 0; j < GENES; j++) {
 		const float *ref = reference + j * CELLS;
-		quant_range want = quant_find_range(ref, CELLS), got = gi_range(g, j);
+		quant_range want = quant_find_range(ref, CELLS, QUANT_TRUNC32),
+			    got = gi_range(g, j, QUANT_TRUNC32);
 		bad_ranges += !same_bits(want.min, got.min) || !same_bits(want.max, got.max);
 		quant_encode_u8(ref, CELLS, want, want8);
 		quant_encode_u16(ref, CELLS, want, want16);

@@ -299,7 +299,7 @@ static void gene_codes(float *x, size_t n, double density, int bits, void *codes
 		double u = unit();
 		x[i] = u < density ? (float)log1p(-log(unit() + 1e-12) * 2.4 * (1 + 3 * unit())) : 0.0f;
 	}
-	quant_range r = quant_find_range(x, n);
+	quant_range r = quant_find_range(x, n, QUANT_FLOOR64);
 	if (bits == 8)
 		quant_encode_u8(x, n, r, codes);
 	else
@@ -367,7 +367,7 @@ static void test_pbmc_genes(void)
 		for (size_t g = 0; g < genes; g++) {
 			for (size_t i = 0; i < cells; i++)
 				col[i] = x[i * genes + g];
-			quant_range r = quant_find_range(col, cells);
+			quant_range r = quant_find_range(col, cells, QUANT_FLOOR64);
 			if (bits == 8)
 				quant_encode_u8(col, cells, r, (uint8_t *)codes);
 			else
