@@ -3,7 +3,7 @@
  * back end, argument and bounds checks with their one-line errors, the
  * chunk grid, sorted listings, and the module's allocation helpers.
  *
- * It knows no storage format (no hdf5.h, no JSON): what it answers comes
+ * It knows no storage format (no HDF5 header, no JSON): what it answers comes
  * from the cn_info a back end filled in when the array was opened. Sample:
  * cn_read(a, NULL, CN_I64, 5, 3, out) on a 4-element array fails here with
  * "X/indptr: values 5..8 beyond its length 4" before any back end runs.
