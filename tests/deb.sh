@@ -3,20 +3,32 @@
 # cellucidfs_VERSION_ARCH.deb (lintian-clean, or it fails), mmdebstrap makes a
 # fresh minimal Debian 12 root (minbase) from this machine's package sources,
 # and tests/deb_root.sh checks the package in it, in mount and PID namespaces
-# of its own (nginx in a network namespace too): apt-get install ./cellucidfs_*.deb, --version, an
-# fstab line mounting pbmc68k_reduced, nginx serving it through the shipped
-# block, apt-get purge. Everything lives in one temporary directory, removed
-# on exit; nothing is cached between runs.
+# of its own (nginx in a network namespace too): apt-get install
+# ./cellucidfs_*.deb, --version, an fstab line mounting pbmc68k_reduced, nginx
+# serving it through the shipped block, apt-get purge. Everything lives in one
+# temporary directory, removed at the end; nothing is cached between runs.
 #
 #   $ sudo bash tests/deb.sh
 #   ok make deb: cellucidfs_0.1.0_amd64.deb, lintian --fail-on error,warning passed
 #   ok mmdebstrap: a fresh bookworm minbase root
 #   ok apt-get install ./cellucidfs_0.1.0_amd64.deb: exit status 0
 #   ...
-#   deb.sh: 95 s (make deb 25 s, mmdebstrap 31 s, in the root 39 s)
+#   deb.sh: 232 s (make deb 71 s, mmdebstrap 115 s, in the root 27 s, removing it 19 s)
 source "$(dirname "$0")/lib.sh"
 
 PBMC=$FIXTURES/pbmc68k_reduced.h5ad
+
+# Build-Depends keeps up with the Makefile: the package of each pkg-config
+# module the Makefile builds with (PKGS) is in debian/control.
+build_depends=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$ROOT/debian/control" | sed '$d' |
+	sed 's/^Build-Depends://; s/([^)]*)//g; s/,/\n/g' | tr -d ' ')
+unlisted=$(for m in $(sed -n 's/^PKGS *:= *//p' "$ROOT/Makefile"); do
+	pkg=$(dpkg-query -S "$(readlink -f "$(pkg-config --path "$m")")" 2>/dev/null | head -1 | cut -d: -f1)
+	grep -qxF -- "${pkg:-?}" <<<"$build_depends" || echo "$m (${pkg:-no package})"
+done)
+check "debian/control's Build-Depends has the package of every module in the Makefile's PKGS${unlisted:+; not: $unlisted}" \
+	test -z "$unlisted"
+
 if [ "$(id -u)" -ne 0 ]; then skip "Debian package: needs root (mmdebstrap, chroot, mount)"; exit 0; fi
 for c in dpkg-buildpackage lintian mmdebstrap unshare nsenter ip curl objdump; do
 	if ! command -v "$c" >/dev/null; then skip "Debian package: $c is not installed"; exit 0; fi
@@ -83,5 +95,7 @@ if [ "$status" -ne 0 ]; then
 	failures=$((failures + 1))
 fi
 t3=$SECONDS
-echo "deb.sh: $((t3 - t0)) s (make deb $((t1 - t0)) s, mmdebstrap $((t2 - t1)) s, in the root $((t3 - t2)) s)"
+rm -rf --one-file-system "$T"
+echo "deb.sh: $((SECONDS - t0)) s (make deb $((t1 - t0)) s, mmdebstrap $((t2 - t1)) s," \
+	"in the root $((t3 - t2)) s, removing it $((SECONDS - t3)) s)"
 finish
