@@ -4,16 +4,21 @@
 #   make test        install what is missing, build, run every test (also under ASan/UBSan)
 #   make demo        build, generate a demo dataset, mount it, serve it with nginx
 #   make demo-stop   undo make demo
-#   make install     binary and man page under PREFIX (default /usr/local)
+#   make install     binary, man page, preview page, nginx block and systemd
+#                    units under PREFIX (default /usr/local)
+#   make deb         the Debian package cellucidfs_VERSION_ARCH.deb (debian/)
 
 PREFIX  ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DEBDIR  ?= .
+VERSION := $(shell cat VERSION)
 BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
 PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf
 
-CPPFLAGS += -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS += -DCELLUCIDFS_VERSION='"$(VERSION)"' -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # -ffp-contract=off: the quantiser must round a product and a sum separately,
 # as the reference exporter does (codec/quant.c); no fused multiply-add.
 CFLAGS   += -std=c11 -Wall -Wextra -ffp-contract=off $(OPT) $(SAN) -pthread
@@ -29,7 +34,7 @@ FUSE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(FUSE_SRC))
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS      := $(BUILD)/gen-h5ad $(BUILD)/deflate-floor
 
-.PHONY: all deps build check test asan demo demo-stop bench install clean
+.PHONY: all deps build check test asan demo demo-stop bench install deb clean
 all: cellucidfs
 
 # Copied by rename: a running daemon keeps its old binary (cp would fail with
@@ -37,10 +42,10 @@ all: cellucidfs
 cellucidfs: $(BUILD)/cellucidfs
 	@cp $< $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/cellucidfs: $(FUSE_OBJ) $(LIB_OBJ)
+$(BUILD)/cellucidfs: $(FUSE_OBJ) $(LIB_OBJ) | $(BUILD)/version-checked
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c $(wildcard */*.h)
+$(BUILD)/%.o: %.c $(wildcard */*.h) VERSION
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -50,6 +55,15 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 
 # zlib is the second inflater and the size reference of gzrle's test only.
 $(BUILD)/tests/test_gzrle: LDLIBS += -lz
+
+# VERSION is the version; the man page and the package's changelog must say
+# the same, or nothing is built.
+$(BUILD)/version-checked: VERSION man/cellucidfs.1 debian/changelog
+	@grep '^\.TH ' man/cellucidfs.1 | grep -qF '"cellucidfs $(VERSION)"' || \
+		{ echo "man/cellucidfs.1: the .TH line does not name cellucidfs $(VERSION) (VERSION)" >&2; exit 1; }
+	@head -1 debian/changelog | grep -qF 'cellucidfs ($(VERSION))' || \
+		{ echo "debian/changelog: the top entry is not version $(VERSION) (VERSION)" >&2; exit 1; }
+	@mkdir -p $(dir $@) && touch $@
 
 $(TOOLS):
 	@mkdir -p $(dir $@)
@@ -89,12 +103,28 @@ bench: deps
 	@$(MAKE) --no-print-directory cellucidfs $(TOOLS)
 	@bash scripts/bench.sh
 
-install: cellucidfs
-	install -D -m 0755 cellucidfs $(DESTDIR)$(PREFIX)/bin/cellucidfs
+# The nginx block and the units name the /usr/local paths; they get PREFIX's.
+install: $(BUILD)/cellucidfs
+	install -D -m 0755 $(BUILD)/cellucidfs $(DESTDIR)$(PREFIX)/bin/cellucidfs
 	install -D -m 0644 man/cellucidfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/cellucidfs.1
 	install -d $(DESTDIR)$(PREFIX)/share/cellucidfs/preview
 	install -m 0644 scripts/preview/* $(DESTDIR)$(PREFIX)/share/cellucidfs/preview/
-	install -D -m 0644 scripts/nginx/cellucid.conf $(DESTDIR)$(PREFIX)/share/cellucidfs/nginx/cellucid.conf
+	install -d $(DESTDIR)$(PREFIX)/share/cellucidfs/nginx $(DESTDIR)$(UNITDIR)
+	sed 's#/usr/local/share/cellucidfs/#$(PREFIX)/share/cellucidfs/#' scripts/nginx/cellucid.conf \
+		>$(DESTDIR)$(PREFIX)/share/cellucidfs/nginx/cellucid.conf
+	for u in cellucidfs.service cellucidfs@.service; do \
+		sed 's#/usr/local/bin/cellucidfs#$(PREFIX)/bin/cellucidfs#' scripts/$$u >$(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+
+# Built with dpkg-buildpackage in a copy of the tree (build/deb/src), so that
+# neither this tree's build/ nor the parent directory is touched; the package
+# lands in DEBDIR (default: here) once lintian finds no error or warning.
+deb: deps
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	cp -a Makefile VERSION README.md anndata codec debian docs fs man scripts tests $(BUILD)/deb/src/
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b -Jauto
+	lintian --fail-on error,warning $(BUILD)/deb/cellucidfs_$(VERSION)_*.deb
+	cp $(BUILD)/deb/cellucidfs_$(VERSION)_*.deb $(DEBDIR)/
 
 clean:
 	rm -rf build cellucidfs

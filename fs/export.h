@@ -18,7 +18,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#define CELLUCIDFS_VERSION "0.1.0"
+/* The version is the top-level VERSION file's; the Makefile passes it. */
+#ifndef CELLUCIDFS_VERSION
+#error "CELLUCIDFS_VERSION is not defined: build with make (it passes -DCELLUCIDFS_VERSION from VERSION)"
+#endif
 
 typedef enum {
 	EX_OK = 0,
