@@ -11,12 +11,12 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf
+PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf blosc libzstd liblz4
 
 CPPFLAGS += -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += -std=c11 -Wall -Wextra $(OPT) $(SAN) -pthread
 LDFLAGS  += $(SAN) -pthread
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm
 
 # fs/ holds the FUSE-free export engine and the thin FUSE glue (these two files).
 FUSE_SRC   := fs/ll.c fs/main.c
