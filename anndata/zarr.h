@@ -57,9 +57,14 @@ typedef struct zr_array {
 	uint64_t chunks[ZR_MAXDIM]; /* the unit of reading (inner chunks when sharded) */
 	zr_type type;
 	unsigned size;             /* bytes per delivered element */
+	unsigned width;            /* ZR_T_STR: characters of a fixed-width
+				      string, 0 for variable length */
 	const struct zr_pipe *pipe;  /* how chunks are stored and decoded */
 } zr_array;
 
+/* Whether path looks like a Zarr store: a directory with root metadata
+ * (zarr.json, .zgroup, .zarray or .zmetadata), or a zip file. */
+int zr_is_store(const char *path);
 /* Open the store at path: a directory, or a regular file read as a zip. */
 zr_rc zr_open(const char *path, zr_store **out, char *err);
 void zr_close(zr_store *s);
@@ -88,5 +93,21 @@ zr_rc zr_array_get(const zr_store *s, const char *path, const zr_array **out, ch
  * when the array has none. */
 zr_rc zr_read(const zr_store *s, const zr_array *a, const uint64_t *start,
 	      const uint64_t *count, void *out, char *err);
+
+/* The two halves of zr_read, for a caller that keeps decoded chunks: the
+ * chunk at grid position coords, whole (padded at the edges; prod(chunks)
+ * elements, malloc'd: for strings free each too), and copying the part of
+ * such a chunk inside a region into out (strings are moved: the chunk's
+ * pointers become NULL). */
+zr_rc zr_read_chunk(const zr_store *s, const zr_array *a, const uint64_t *coords,
+		    unsigned char **out, char *err);
+void zr_place(const zr_array *a, const uint64_t *coords, unsigned char *chunk,
+	      const uint64_t *start, const uint64_t *count, unsigned char *out);
+/* The chunks a region (every count > 0) touches, in C order: zr_cover sets
+ * the grid positions lo..hi and c = lo; zr_step moves c to the next one and
+ * returns 0 after the last. */
+void zr_cover(const zr_array *a, const uint64_t *start, const uint64_t *count,
+	      uint64_t *lo, uint64_t *hi, uint64_t *c);
+int zr_step(const zr_array *a, uint64_t *c, const uint64_t *lo, const uint64_t *hi);
 
 #endif

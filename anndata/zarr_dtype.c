@@ -84,6 +84,7 @@ void zr_set_str(zr_array *a, struct zr_pipe *p, zr_storage st, unsigned width)
 {
 	a->type = ZR_T_STR;
 	a->size = sizeof(char *);
+	a->width = width;
 	p->storage = st;
 	p->width = width;
 	p->stored_size = st == ZR_ST_UCS4 ? 4 * width : width;
@@ -208,7 +209,7 @@ static int fill_string(struct zr_pipe *p, const cJSON *j, int v2)
 	if (!cJSON_IsString(j))
 		return 0;
 	if (p->storage == ZR_ST_VLEN || !v2) {
-		p->fill_str = zr_strdup(j->valuestring);
+		p->fill_str = cn_strdup(j->valuestring);
 		return p->fill_str != NULL;
 	}
 	size_t cap = p->stored_size, len;
@@ -216,7 +217,7 @@ static int fill_string(struct zr_pipe *p, const cJSON *j, int v2)
 	int bad = 0;
 	if (raw && base64(j->valuestring, raw, cap, &len))
 		p->fill_str = p->storage == ZR_ST_UCS4 ? zr_ucs4_utf8(raw, p->width, p->big_endian, &bad) :
-			      zr_strdup((char *)raw);
+			      cn_strdup((char *)raw);
 	free(raw);
 	return p->fill_str != NULL;
 }

@@ -16,6 +16,7 @@
 
 #include <stdarg.h>
 
+#include "cn.h"  /* cn_mallocn, cn_strdup */
 #include "zarr.h"
 
 /* A chunk decodes to at most this many bytes, and a chunk of variable-length
@@ -28,9 +29,6 @@
 /* Set err from fmt and return rc. */
 zr_rc zr_fail(char *err, zr_rc rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* malloc(n * size), NULL when the product overflows; never malloc(0). */
-void *zr_mallocn(size_t n, size_t size);
-char *zr_strdup(const char *s);
 
 /* ---- zarr_store.c / zarr_zip.c: keys ---- */
 

@@ -55,17 +55,10 @@ static zr_rc get_json(const zr_store *s, const char *key, cJSON **out, char *err
 	return ZR_OK;
 }
 
+/* path "/" name, or name alone under the root. */
 static char *join(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	char *p = malloc(la + lb + 2);
-
-	if (!p)
-		return NULL;
-	memcpy(p, a, la);
-	p[la] = '/';
-	memcpy(p + la + (la ? 1 : 0), b, lb + 1);
-	return p;
+	return *a ? cn_path_join(a, b) : cn_strdup(b);
 }
 
 /* Add a node (taking attrs); meta is its array metadata (not taken). */
@@ -90,7 +83,7 @@ static zr_rc add_node(zr_store *s, const char *path, zr_kind kind, cJSON *attrs,
 	memset(n, 0, sizeof *n);
 	n->kind = kind;
 	n->attrs = cJSON_IsObject(attrs) ? attrs : (cJSON_Delete(attrs), cJSON_CreateObject());
-	n->path = zr_strdup(path);
+	n->path = cn_strdup(path);
 	if (!n->path || !n->attrs) {
 		free(n->path);
 		cJSON_Delete(n->attrs);
@@ -103,7 +96,7 @@ static zr_rc add_node(zr_store *s, const char *path, zr_kind kind, cJSON *attrs,
 	n->arr.path = n->path;
 	n->arr_rc = s->format == 3 ? zr_parse_v3_array(meta, &n->arr, aerr) :
 		    zr_parse_v2_array(meta, &n->arr, aerr);
-	if (n->arr_rc != ZR_OK && !(n->arr_err = zr_strdup(aerr)))
+	if (n->arr_rc != ZR_OK && !(n->arr_err = cn_strdup(aerr)))
 		return zr_fail(err, ZR_ENOMEM, "%s: out of memory", path);
 	return ZR_OK;
 }
@@ -391,7 +384,7 @@ size_t zr_children(const zr_store *s, const char *path, const char ***names)
 				out[count] = name;
 			count++;
 		}
-		if (pass == 0 && (!count || !(out = zr_mallocn(count, sizeof *out))))
+		if (pass == 0 && (!count || !(out = cn_mallocn(count, sizeof *out))))
 			return 0;
 	}
 	*names = out;

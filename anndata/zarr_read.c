@@ -102,7 +102,7 @@ static zr_rc untranspose(const zr_array *a, unsigned char **buf, size_t n, char 
 	const struct zr_pipe *p = a->pipe;
 	size_t ostride[ZR_MAXDIM], step[ZR_MAXDIM], y[ZR_MAXDIM] = { 0 }, ext[ZR_MAXDIM];
 	unsigned nd = a->ndim, size = a->size;
-	unsigned char *out = zr_mallocn(n, size), *in = *buf;
+	unsigned char *out = cn_mallocn(n, size), *in = *buf;
 
 	if (!out)
 		return zr_fail(err, ZR_ENOMEM, "%s: out of memory", a->path);
@@ -142,7 +142,7 @@ static zr_rc to_elements(const zr_array *a, const char *what, unsigned char **ra
 			swap_bytes(*raw, n, p->stored_size);
 		for (unsigned k = 0; k < p->ndelta; k++) {
 			const struct zr_delta *d = &p->delta[k];
-			unsigned char *next = zr_mallocn(n, d->out_size);
+			unsigned char *next = cn_mallocn(n, d->out_size);
 			if (!next)
 				return zr_fail(err, ZR_ENOMEM, "%s: out of memory", what);
 			undo_delta(d, *raw, next, n);
@@ -151,7 +151,7 @@ static zr_rc to_elements(const zr_array *a, const char *what, unsigned char **ra
 		}
 		return ZR_OK;
 	}
-	char **s = zr_mallocn(n, sizeof *s);
+	char **s = cn_mallocn(n, sizeof *s);
 	if (!s)
 		return zr_fail(err, ZR_ENOMEM, "%s: out of memory", what);
 	zr_rc rc = ZR_OK;
@@ -191,7 +191,7 @@ static zr_rc fill_chunk(const zr_array *a, const char *what, unsigned char **out
 
 	if (!p->has_fill)
 		return zr_fail(err, ZR_EFORMAT, "%s is missing and the array has no fill_value", what);
-	unsigned char *buf = zr_mallocn(n, a->size);
+	unsigned char *buf = cn_mallocn(n, a->size);
 	if (!buf)
 		return zr_fail(err, ZR_ENOMEM, "%s: out of memory", what);
 	for (size_t i = 0; i < n; i++) {
@@ -199,7 +199,7 @@ static zr_rc fill_chunk(const zr_array *a, const char *what, unsigned char **out
 			memcpy(buf + i * a->size, p->fill, a->size);
 			continue;
 		}
-		char *s = zr_strdup(p->fill_str);
+		char *s = cn_strdup(p->fill_str);
 		if (!s) {
 			while (i--)
 				free(((char **)buf)[i]);
@@ -313,9 +313,8 @@ static zr_rc read_inner(const zr_store *s, const zr_array *a, const uint64_t *co
 	return decode(a, what, enc, (size_t)len, out, err);
 }
 
-/* The chunk at coords, decoded (chunk_elems elements of a->size). */
-static zr_rc read_chunk(const zr_store *s, const zr_array *a, const uint64_t *coords,
-			unsigned char **out, char *err)
+zr_rc zr_read_chunk(const zr_store *s, const zr_array *a, const uint64_t *coords,
+		    unsigned char **out, char *err)
 {
 	char key[4096], what[4200];
 	void *enc;
@@ -337,10 +336,8 @@ static zr_rc read_chunk(const zr_store *s, const zr_array *a, const uint64_t *co
 	return decode(a, what, enc, n, out, err);
 }
 
-/* Move (strings) or copy the part of chunk buffer buf (the chunk at c) that
- * lies in the region into out. */
-static void place(const zr_array *a, const uint64_t *c, unsigned char *buf, const uint64_t *start,
-		  const uint64_t *count, unsigned char *out)
+void zr_place(const zr_array *a, const uint64_t *c, unsigned char *buf, const uint64_t *start,
+	      const uint64_t *count, unsigned char *out)
 {
 	unsigned nd = a->ndim, size = a->size;
 	uint64_t lo[ZR_MAXDIM], hi[ZR_MAXDIM], x[ZR_MAXDIM];
@@ -378,43 +375,53 @@ static void free_strings(char **s, size_t n)
 		free(s[i]);
 }
 
+void zr_cover(const zr_array *a, const uint64_t *start, const uint64_t *count,
+	      uint64_t *lo, uint64_t *hi, uint64_t *c)
+{
+	for (unsigned i = 0; i < a->ndim; i++) {
+		lo[i] = c[i] = start[i] / a->chunks[i];
+		hi[i] = (start[i] + count[i] - 1) / a->chunks[i];
+	}
+}
+
+int zr_step(const zr_array *a, uint64_t *c, const uint64_t *lo, const uint64_t *hi)
+{
+	for (unsigned i = a->ndim; i-- > 0;) {
+		if (++c[i] <= hi[i])
+			return 1;
+		c[i] = lo[i];
+	}
+	return 0;
+}
+
 zr_rc zr_read(const zr_store *s, const zr_array *a, const uint64_t *start,
 	      const uint64_t *count, void *out, char *err)
 {
-	uint64_t c0[ZR_MAXDIM], c1[ZR_MAXDIM], c[ZR_MAXDIM];
+	uint64_t lo[ZR_MAXDIM], hi[ZR_MAXDIM], c[ZR_MAXDIM];
 	size_t total = 1, elems = chunk_elems(a);
-	unsigned nd = a->ndim;
 
-	for (unsigned i = 0; i < nd; i++) {
+	for (unsigned i = 0; i < a->ndim; i++) {
 		if (start[i] > a->shape[i] || count[i] > a->shape[i] - start[i])
 			return zr_fail(err, ZR_EFORMAT, "%s: region beyond the shape", a->path);
 		if (!count[i])
 			return ZR_OK;
 		total *= (size_t)count[i];
-		c0[i] = c[i] = start[i] / a->chunks[i];
-		c1[i] = (start[i] + count[i] - 1) / a->chunks[i];
 	}
+	zr_cover(a, start, count, lo, hi, c);
 	if (a->type == ZR_T_STR)
 		memset(out, 0, total * sizeof(char *));
-	for (;;) {
+	do {
 		unsigned char *buf;
-		zr_rc rc = read_chunk(s, a, c, &buf, err);
+		zr_rc rc = zr_read_chunk(s, a, c, &buf, err);
 		if (rc != ZR_OK) {
 			if (a->type == ZR_T_STR)
 				free_strings(out, total);
 			return rc;
 		}
-		place(a, c, buf, start, count, out);
+		zr_place(a, c, buf, start, count, out);
 		if (a->type == ZR_T_STR)
 			free_strings((char **)buf, elems);
 		free(buf);
-		unsigned i = nd;
-		while (i-- > 0) {
-			if (++c[i] <= c1[i])
-				break;
-			c[i] = c0[i];
-		}
-		if (i == (unsigned)-1)
-			return ZR_OK;
-	}
+	} while (zr_step(a, c, lo, hi));
+	return ZR_OK;
 }

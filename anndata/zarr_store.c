@@ -30,21 +30,6 @@ zr_rc zr_fail(char *err, zr_rc rc, const char *fmt, ...)
 	return rc;
 }
 
-void *zr_mallocn(size_t n, size_t size)
-{
-	if (size && n > SIZE_MAX / size)
-		return NULL;
-	return malloc(n && size ? n * size : 1);
-}
-
-char *zr_strdup(const char *s)
-{
-	size_t len = strlen(s) + 1;
-	char *d = malloc(len);
-
-	return d ? memcpy(d, s, len) : NULL;
-}
-
 /* Whether every component of key is a plain name. */
 static int key_valid(const char *key)
 {
@@ -280,4 +265,24 @@ zr_rc zr_kv_list(const struct zr_kv *kv, const char *prefix,
 	}
 	closedir(d);
 	return ZR_OK;
+}
+
+int zr_is_store(const char *path)
+{
+	static const char *const roots[] = { "zarr.json", ".zgroup", ".zarray", ".zmetadata" };
+	unsigned char sig[4];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), yes = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		for (size_t i = 0; !yes && i < sizeof roots / sizeof *roots; i++)
+			yes = fstatat(fd, roots[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	} else if (S_ISREG(st.st_mode) && zr_pread(fd, sig, 4, 0) == 0) {
+		/* A local file header, or the end record of an empty zip. */
+		yes = !memcmp(sig, "PK\3\4", 4) || !memcmp(sig, "PK\5\6", 4);
+	}
+	close(fd);
+	return yes;
 }

@@ -136,7 +136,7 @@ static zr_rc parse_cd(struct zr_zip *z, const unsigned char *p, uint64_t len,
 	const unsigned char *end = p + len;
 	char *names = z->names;
 
-	z->e = zr_mallocn(count, sizeof *z->e);
+	z->e = cn_mallocn(count, sizeof *z->e);
 	if (!z->e)
 		return zr_fail(err, ZR_ENOMEM, "zip central directory: out of memory");
 	for (uint64_t i = 0; i < count; i++) {
@@ -331,7 +331,7 @@ zr_rc zr_zip_get_range(const struct zr_zip *z, const char *key, uint64_t off,
 	/* A deflated entry has no random access: inflate it whole. */
 	void *whole;
 	size_t n;
-	rc = zr_zip_get(z, key, SIZE_MAX, &whole, &n, err);
+	rc = zr_zip_get(z, key, (size_t)ZR_CHUNK_MAX * 4, &whole, &n, err);
 	if (rc != ZR_OK)
 		return rc;
 	memcpy(out, (unsigned char *)whole + off, len);

@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ad.h"
 #include "log.h"
 
 /* Genes generated to estimate the size of all of them. Gene sizes are
@@ -349,7 +350,7 @@ int cmd_check(const char *source, const ex_options *opt)
 	}
 	/* A directory mounts as a collection, whose warnings cannot be told
 	 * apart per dataset: each file is checked on its own. */
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(st.st_mode) && !ad_is_store_dir(real)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: a directory; check takes one .h5ad "
 			"file at a time\n", source);
 		return 1;
