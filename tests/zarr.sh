@@ -6,9 +6,10 @@
 # layouts, every store's tree equals the .h5ad's (payloads byte-identical,
 # documents equal apart from the dataset's name); three of them mounted
 # alone give the .h5ad's very tree (cp -r byte-identical: the stores carry
-# its name and mtime), one also under ASan/UBSan; check and export read
-# them; a broken store gets its one-line reason and a symlink in a store is
-# not followed.
+# its name and mtime), one also under ASan/UBSan; the generated encodings
+# (tests/gen_cases.py) copied into Zarr give the .h5ad files' trees; check
+# and export read stores; a broken store gets its one-line reason and a
+# symlink in a store is not followed.
 #
 #   $ bash tests/zarr.sh
 #   ok layout=names: blosc-lz4 (directory source) equals the .h5ad's tree
@@ -86,6 +87,29 @@ for v in blosc-lz4.zarr zip.zarr.zip v3-sharded.zarr; do
 			fail "$v mounted alone, layout=$layout: mounts"
 		fi
 	done
+done
+
+# The generated encodings (tests/gen_cases.py: nullable columns, CSC and
+# integer X, raw, layers, index groups, LZF, hostile names...) copied
+# element by element into Zarr (tests/zarr_copy.py): served from one
+# directory, the stores give the .h5ad files' very trees, datasets.json too.
+$PY tests/gen_cases.py "$T/cases" >/dev/null
+left_out=$($PY tests/zarr_copy.py "$T/cases" "$T/zcases" 2>&1)
+mkdir "$T/hcases"
+for z in "$T/zcases"/*.zarr; do
+	cp -p "$T/cases/$(basename "$z" .zarr).h5ad" "$T/hcases/"
+done
+check "the encodings Zarr cannot hold are the only ones left out" \
+	test "$(tr '\n' ' ' <<<"$left_out")" = "hostile_long_key.h5ad hostile_non_utf8.h5ad hostile_paths.h5ad legacy_compound.h5ad "
+for layout in names index; do
+	rm -rf "$T/hcopy" "$T/zcopy"
+	if tree "$T/hcases" "$T/hcopy" -o layout=$layout,cache_dir=none &&
+	   tree "$T/zcases" "$T/zcopy" -o layout=$layout,cache_dir=none; then
+		check "layout=$layout: $(ls "$T/zcases" | wc -l) generated encodings as Zarr give the .h5ad files' trees" \
+			diff -r "$T/hcopy" "$T/zcopy"
+	else
+		fail "layout=$layout: the generated encodings mount, as .h5ad and as Zarr"
+	fi
 done
 
 # The daemon built with ASan/UBSan, on a sharded v3 store.
