@@ -43,6 +43,7 @@
 #include "cmd_check.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -340,6 +341,26 @@ static void print_sizes(const sizes *s, const ex_options *opt)
 		       s->n_genes - s->sampled, s->sampled);
 }
 
+/* The bytes of the source: a file's size, or what a store directory's
+ * regular files hold (links not followed). */
+static uint64_t store_bytes;
+static int add_bytes(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		store_bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
+static uint64_t source_bytes(const char *path, const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return (uint64_t)st->st_size;
+	store_bytes = 0;
+	nftw(path, add_bytes, 16, FTW_PHYS);
+	return store_bytes;
+}
+
 int cmd_check(const char *source, const ex_options *opt)
 {
 	char real[PATH_MAX], err[512];
@@ -367,7 +388,7 @@ int cmd_check(const char *source, const ex_options *opt)
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, (uint64_t)st.st_size, &l);
+		print_layout(e, real, source_bytes(real, &st), &l);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

@@ -130,6 +130,9 @@ Z=$T/v/blosc-lz4.zarr/pbmc68k_reduced.zarr
 out=$("$BIN" check "$Z" 2>&1)
 check "check reads a .zarr store" grep -q "^cells *700$" <<<"$out"
 check "check names the dataset after the store" grep -q "^dataset id *pbmc68k_reduced$" <<<"$out"
+size=$(find "$Z" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+check "check gives the size of the store's files ($size bytes)" \
+	grep -q "^source .*pbmc68k_reduced.zarr ($(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }') MB)$" <<<"$out"
 "$BIN" export "$T/v/v3-sharded.zarr/pbmc68k_reduced.zarr" "$T/export" -o layout=index,cache_dir=none \
 	2>/dev/null </dev/null
 check "export of a v3 store writes the .h5ad mount's tree" diff -r "$T/h5ad-index" "$T/export"
