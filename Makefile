@@ -16,14 +16,14 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf
+PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf blosc libzstd liblz4
 
 CPPFLAGS += -DCELLUCIDFS_VERSION='"$(VERSION)"' -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # -ffp-contract=off: the quantiser must round a product and a sum separately,
 # as the reference exporter does (codec/quant.c); no fused multiply-add.
 CFLAGS   += -std=c11 -Wall -Wextra -ffp-contract=off $(OPT) $(SAN) -pthread
 LDFLAGS  += $(SAN) -pthread
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm
 
 # fs/ holds the FUSE-free export engine and the thin FUSE glue (these files).
 FUSE_SRC   := fs/ll.c fs/ll_inode.c fs/ll_status.c fs/main.c

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ad_internal.h"
+#include "zarr.h"
 
 void ad_thread_init(void)
 {
@@ -309,3 +310,13 @@ const char *ad_last_error(const ad_file *f) { return f->err; }
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
 ad_x_format ad_x_kind(const ad_file *f) { return f->x.kind; }
+
+int ad_is_store_dir(const char *path)
+{
+	/* Named so, it is meant as a store: one that is not gets Zarr's
+	 * reason, not a collection's "no .h5ad file". */
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	return zr_is_store(path) || (n > 5 && !memcmp(path + n - 5, ".zarr", 5));
+}

@@ -1,8 +1,9 @@
 /*
- * ad.h - read AnnData (.h5ad) files.
+ * ad.h - read AnnData files: .h5ad, and .zarr stores (directory or zip).
  *
  * This module knows the AnnData encodings (../shared/spec/h5ad-format.md),
- * read through its container layer (cn.h: HDF5 today, in cn_h5.c), and
+ * read through its container layer (cn.h: HDF5 in cn_h5.c, Zarr in
+ * cn_zarr.c over zarr.h, chosen by what the path is), and
  * nothing about FUSE or the Cellucid export. It is not thread-safe: the
  * caller serialises every call on one ad_file (cellucidfs holds one lock around
  * all HDF5 work).
@@ -30,6 +31,10 @@ typedef struct ad_file ad_file;
  * call this in every thread before its first ad_ call, so that failures are
  * reported only as this module's one-line messages. Cheap after the first. */
 void ad_thread_init(void);
+
+/* Whether the directory at path is one dataset (a Zarr store) rather than
+ * a folder of them. */
+int ad_is_store_dir(const char *path);
 
 /* Open path read-only and read the layout (shapes, names, kinds), not the data.
  * On failure *out is NULL and err holds a one-line reason without the path,

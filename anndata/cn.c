@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cn_impl.h"
+#include "zarr.h"
 
 ad_err cn_fail_buf(char *err, size_t errlen, ad_err e, const char *fmt, ...)
 {
@@ -97,6 +99,10 @@ ad_err cn_open(const char *path, char *err, size_t errlen, cn_store **out)
 	*out = NULL;
 	if (access(path, R_OK) != 0)
 		return cn_fail_buf(err, errlen, AD_EIO, "cannot read the file: %s", strerror(errno));
+	/* HDF5 is one file; a directory can only be a Zarr store. */
+	struct stat st;
+	if ((!stat(path, &st) && S_ISDIR(st.st_mode)) || zr_is_store(path))
+		return cn_zarr_open(path, err, errlen, out);
 	return cn_h5_open(path, err, errlen, out);
 }
 

@@ -88,6 +88,7 @@ void cn_convert(const cn_type *t, const void *in, size_t n, cn_num want, void *o
 
 /* The back ends' open functions, tried by cn_open. */
 ad_err cn_h5_open(const char *path, char *err, size_t errlen, cn_store **out);
+ad_err cn_zarr_open(const char *path, char *err, size_t errlen, cn_store **out);
 void cn_h5_thread_init(void);
 
 #endif

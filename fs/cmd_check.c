@@ -45,6 +45,7 @@
 #include "cmd_check.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -53,6 +54,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ad.h"
 #include "log.h"
 
 /* Genes generated to estimate the size of all of them. Gene sizes are
@@ -246,11 +248,11 @@ static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
 	return 1;
 }
 
-static void print_layout(const ex_export *e, const char *path, const ex_layout *l,
-			 const ex_options *opt)
+static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
+			 const ex_layout *l, const ex_options *opt)
 {
 	char size[32];
-	printf("source        %s (%s)\n", path, human(l->source_bytes, size, sizeof size));
+	printf("source        %s (%s)\n", path, human(bytes, size, sizeof size));
 	printf("layout        %s\n", opt->index_layout
 	       ? "index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)\n"
 		 "              and as the newest cellucid-python prepare() writes it"
@@ -345,6 +347,26 @@ static void print_sizes(const sizes *s, const ex_options *opt)
 		       s->n_genes - s->sampled, s->sampled);
 }
 
+/* The bytes of the source: a file's size, or what a store directory's
+ * regular files hold (links not followed). */
+static uint64_t store_bytes;
+static int add_bytes(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		store_bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
+static uint64_t source_bytes(const char *path, const struct stat *st, const ex_layout *l)
+{
+	if (!S_ISDIR(st->st_mode))
+		return l->source_bytes;
+	store_bytes = 0;
+	nftw(path, add_bytes, 16, FTW_PHYS);
+	return store_bytes;
+}
+
 int cmd_check(const char *source, const ex_options *opt)
 {
 	char real[PATH_MAX], err[512];
@@ -355,7 +377,7 @@ int cmd_check(const char *source, const ex_options *opt)
 	}
 	/* A directory mounts as a collection, whose warnings cannot be told
 	 * apart per dataset: each file is checked on its own. */
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(st.st_mode) && !ad_is_store_dir(real)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: a directory; check takes one .h5ad "
 			"file at a time\n", source);
 		return 1;
@@ -372,7 +394,7 @@ int cmd_check(const char *source, const ex_options *opt)
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, &l, opt);
+		print_layout(e, real, source_bytes(real, &st, &l), &l, opt);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

@@ -28,14 +28,21 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_h5ad(const char *name)
+/* A dataset's name: an .h5ad file, or a Zarr store (.zarr, .zarr.zip). */
+static int is_dataset(const char *name)
 {
+	static const char *const ext[] = { ".h5ad", ".zarr", ".zarr.zip" };
 	size_t n = strlen(name);
-	return n > 5 && !strcmp(name + n - 5, ".h5ad") && name[0] != '.';
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+		size_t e = strlen(ext[i]);
+		if (n > e && !strcmp(name + n - e, ext[i]) && name[0] != '.')
+			return 1;
+	}
+	return 0;
 }
 
-/* The *.h5ad names in dir, sorted, so ids and the default are stable. */
-static char **list_h5ad(const char *dir, size_t *n, char *err, size_t errlen)
+/* The dataset names in dir, sorted, so ids and the default are stable. */
+static char **list_datasets(const char *dir, size_t *n, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	if (!d) {
@@ -47,7 +54,7 @@ static char **list_h5ad(const char *dir, size_t *n, char *err, size_t errlen)
 	struct dirent *ent;
 	*n = 0;
 	while ((ent = readdir(d))) {
-		if (!is_h5ad(ent->d_name))
+		if (!is_dataset(ent->d_name))
 			continue;
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -159,7 +166,7 @@ ex_err co_open(const char *dir, const ex_options *opt, co_collection **out, char
 		return EX_EIO;
 	}
 	size_t n;
-	char **names = list_h5ad(dir, &n, err, errlen);
+	char **names = list_datasets(dir, &n, err, errlen);
 	if (!names)
 		return EX_EIO;
 	co_collection *c = calloc(1, sizeof *c);

@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ad.h"
 #include "ll.h"
 #include "log.h"
 #include "prefetch.h"
@@ -225,7 +226,7 @@ static int open_volumes(ll_fs *fs, const char *source, const ex_options *opt, ch
 {
 	struct stat st;
 	ex_export *single = NULL;
-	if (!stat(source, &st) && S_ISDIR(st.st_mode)) {
+	if (!stat(source, &st) && S_ISDIR(st.st_mode) && !ad_is_store_dir(source)) {
 		if (co_open(source, opt, &fs->co, err, errlen) != EX_OK)
 			return -1;
 		fs->n_vols = co_dataset_count(fs->co);

@@ -434,14 +434,20 @@ static ex_err choose_latent(ex_export *e, char *err, size_t errlen)
 	return EX_OK;
 }
 
-/* The base name without its extension: "/data/pbmc.h5ad" -> "pbmc". */
+/* The base name without its extension: "/data/pbmc.h5ad" -> "pbmc"; also
+ * "pbmc.zarr/" and "pbmc.zarr.zip" -> "pbmc". */
 static char *base_stem(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	const char *dot = strrchr(base, '.');
-	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-	return strndup(base, n);
+	size_t end = strlen(path);
+	while (end > 1 && path[end - 1] == '/')
+		end--;
+	const char *base = memrchr(path, '/', end);
+	base = base ? base + 1 : path;
+	size_t n = (size_t)(path + end - base);
+	if (n > 9 && !memcmp(base + n - 9, ".zarr.zip", 9))
+		n -= 4;  /* ".zip" first, then the extension */
+	const char *dot = memrchr(base, '.', n);
+	return strndup(base, dot && dot != base ? (size_t)(dot - base) : n);
 }
 
 static ex_err describe_dataset(ex_export *e, const char *path)

@@ -34,6 +34,11 @@
 #       random_genes.lua, fixed seed): from (c)'s mount, where every gene has
 #       been generated once, so this measures serving, not generating; then
 #       from (c)'s copy in a plain directory;
+#   (z) (a)-(c) on the same data as a Zarr store, as adata.write_zarr writes
+#       it with zarr's default compressor (Blosc-lz4, byte shuffle; made
+#       once with scripts/bench/to_zarr.py, kept beside the .h5ad as
+#       bench-100k.zarr), each beside the .h5ad's figure as its bar: Zarr
+#       must be no slower than the uncompressed .h5ad; BENCH_ZARR=0 skips it;
 #   (e) (a)-(c) on a 1 000 000-cell x 2 000-gene x 1 000 values/cell variant
 #       (8.6 GB, generated in a few minutes) when BENCH_1M=1 and the disk has
 #       room; otherwise the table says it was skipped and why.
@@ -49,6 +54,7 @@
 #
 # Environment:
 #   BENCH_1M=1                 also run (e)
+#   BENCH_ZARR=0               skip (z)
 #   BENCH_CELLS, BENCH_GENES, BENCH_PER_CELL, BENCH_SEED
 #                              the main dataset (100000, 20000, 800, 3); a
 #                              small one gives a quick trial run
@@ -105,6 +111,7 @@ GENES=${BENCH_GENES:-20000}
 PER_CELL=${BENCH_PER_CELL:-800}
 SEED=${BENCH_SEED:-3}
 BIG=${BENCH_1M:-0}
+ZARR=${BENCH_ZARR:-1}
 BIG_CELLS=${BENCH_1M_CELLS:-1000000}
 BIG_GENES=${BENCH_1M_GENES:-2000}
 BIG_PER_CELL=${BENCH_1M_PER_CELL:-1000}
@@ -378,6 +385,16 @@ generate() {
 	NOTES+=("generated ${4#"$ROOT"/} in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s")
 }
 
+# to_zarr DATA ZDATA: the Zarr copy of DATA, unless it is there.
+to_zarr() {
+	local t0
+	[ -d "$2" ] && return 0
+	say "writing $2 (write_zarr, Blosc-lz4)"
+	t0=$EPOCHREALTIME
+	"$PY" "$ROOT/scripts/bench/to_zarr.py" "$1" "$2" >&2 || return 1
+	NOTES+=("wrote ${2#"$ROOT"/} in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s")
+}
+
 # --- the measurements -----------------------------------------------------------
 
 # ready KEY MEASURE DATA MNT CACHE LOG: R[KEY.MEASURE] = seconds from starting
@@ -406,7 +423,12 @@ ready() {
 # 1M scan read a tenth of X at 50 MB/s, the disk's pace.
 settle() {
 	sync
-	cat "$1" "$1" >/dev/null
+	if [ -d "$1" ]; then  # a Zarr store: all its files
+		find "$1" -type f -exec cat {} + >/dev/null
+		find "$1" -type f -exec cat {} + >/dev/null
+	else
+		cat "$1" "$1" >/dev/null
+	fi
 }
 
 # median V...: the middle value (the lower of the two middle ones).
@@ -615,6 +637,20 @@ gene_rows() {
 	row "(c) its gene files / zlib level 6's, bytes" pct "$(ratio "${R[$1.own_bytes]:-}" "${R[$1.zlib_bytes]:-}")" "100 % (prepare)" "≤ 100 %" le 100
 }
 
+# zarr_rows: (z)'s rows, each with the .h5ad's figure as its bar (no slower;
+# no larger for the RSS).
+zarr_rows() {
+	local m k v
+	for m in "ready_empty|s|(a) viewer-ready, empty cache_dir" "ready_warm|s|(a) viewer-ready, warm cache_dir" \
+		"cp_seconds|s|(c) cp -r of the mount, wall time" "cp_rss_kb|kb|(c) daemon peak RSS, cp -r"; do
+		IFS='|' read -r k v m <<<"$m"
+		case "${R[main.$k]:-error}" in
+		error) row "$m" "$v" "${R[zarr.$k]:-}" "—" ;;
+		*) row "$m" "$v" "${R[zarr.$k]:-}" "—" "≤ .h5ad's $(fmt "$v" "${R[main.$k]}")" le "${R[main.$k]}" ;;
+		esac
+	done
+}
+
 # pad TEXT WIDTH
 pad() { printf '%s%*s' "$1" $(($2 - ${#1})) ""; }
 
@@ -671,7 +707,7 @@ done
 [ -c /dev/fuse ] || die "FUSE is not available here (no /dev/fuse)"
 
 COMMAND=""   # what produced the table, for results.md
-for v in BENCH_1M BENCH_CELLS BENCH_GENES BENCH_PER_CELL BENCH_SEED BENCH_1M_CELLS BENCH_1M_GENES \
+for v in BENCH_1M BENCH_ZARR BENCH_CELLS BENCH_GENES BENCH_PER_CELL BENCH_SEED BENCH_1M_CELLS BENCH_1M_GENES \
 	BENCH_1M_PER_CELL BENCH_WRK_SECONDS BENCH_RUNS; do
 	[ -z "${!v:-}" ] || COMMAND+="$v=${!v} "
 done
@@ -704,6 +740,19 @@ TITLE="cellucidfs bench — $(describe "$CELLS" "$GENES" "$PER_CELL" "$DATA"), $
 [ "$CELLS/$GENES/$PER_CELL" = 100000/20000/800 ] ||
 	NOTES+=("this is not the issue's dataset: the reference figures and bars are for 100 000 × 20 000 × 800")
 rows main 100k
+
+ZDATA=${DATA%.h5ad}.zarr
+if [ "$ZARR" != 1 ]; then
+	TABLE+=("#(z) the same as Zarr: skipped (BENCH_ZARR=0)")
+elif [ "$(data_bytes "$CELLS" "$GENES" "$PER_CELL")" -gt "$(avail_bytes "$DATA_DIR")" ] && [ ! -d "$ZDATA" ]; then
+	TABLE+=("#(z) the same as Zarr: skipped (no room for the store in $DATA_DIR)")
+elif ! to_zarr "$DATA" "$ZDATA"; then
+	TABLE+=("#(z) the same as Zarr: skipped (scripts/bench/to_zarr.py failed)")
+else
+	bench_dataset zarr "$ZDATA" 0
+	TABLE+=("#(z) the same as Zarr (write_zarr, Blosc-lz4; $(du -sh "$ZDATA" | cut -f1))")
+	zarr_rows
+fi
 
 BIG_DATA=$(dataset_path "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL")
 BIG_TITLE="$(group "$BIG_CELLS") cells × $(group "$BIG_GENES") genes × $(group "$BIG_PER_CELL") values/cell"

@@ -36,6 +36,7 @@ run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/ce
 run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
+run "Zarr stores (v2 every compressor, v3 every codec)" bash tests/zarr.sh
 run "vector fields" bash tests/vectors.sh
 run "layout=index and the strict checker" bash tests/index_layout.sh
 run "parity with the newest exporter (default mount)" bash tests/parity.sh
