@@ -11,7 +11,7 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf
+PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf libseccomp
 
 CPPFLAGS += -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += -std=c11 -Wall -Wextra $(OPT) $(SAN) -pthread

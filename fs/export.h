@@ -51,6 +51,7 @@ typedef struct {
 	char *expression;         /* "X" (or NULL), "raw" or "layer:NAME": the gene values */
 	char *gene_id_column;     /* var column naming the genes, or NULL for the var index */
 	char *obs_keys;           /* "a:b:c": only these obs columns, in this order; NULL: all */
+	int confine;              /* the mounted daemon confines itself (fs/confine.h); default 1 */
 } ex_options;
 
 void ex_options_init(ex_options *o);

@@ -15,8 +15,9 @@ static void *warning_ctx;
 void log_to_syslog(int on)
 {
 	use_syslog = on;
+	/* Connected now: once confined, the daemon may not create sockets. */
 	if (on)
-		openlog("cellucidfs", LOG_PID, LOG_DAEMON);
+		openlog("cellucidfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 static void emit(int priority, const char *fmt, va_list ap)

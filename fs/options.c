@@ -20,6 +20,7 @@ void ex_options_init(ex_options *o)
 	o->cache_size = (size_t)512 << 20;
 	o->port = 8080;
 	o->prefetch = EX_PREFETCH_OBS;
+	o->confine = 1;
 }
 
 void ex_options_free(ex_options *o)
@@ -176,6 +177,11 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 			o->prefetch = EX_PREFETCH_ALL;
 		else
 			BAD("bad value '%s' for prefetch (none, obs or all)", v);
+	} else if (KEY("confine")) {
+		NEED_VALUE("confine");
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			BAD("bad value '%s' for confine (yes or no)", v);
+		o->confine = !strcmp(v, "yes");
 	} else if (KEY("layout")) {
 		NEED_VALUE("layout");
 		if (!strcmp(v, "names"))
