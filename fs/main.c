@@ -64,6 +64,8 @@ static const char usage[] =
 "                           with the strict viewer's closed documents\n"
 "    confine=yes|no         once mounted, the daemon can read only the source and write\n"
 "                           only its cache (Landlock, seccomp; default yes)\n"
+"    follow_symlinks=WHICH  directory sources: which symbolic links are members: no,\n"
+"                           inside (to a file in the directory; the default) or all\n"
 "\n"
 "general options:\n"
 "    -f                     stay in the foreground\n"
@@ -158,10 +160,18 @@ static int add_mount_identity(struct fuse_args *args, const char *source)
 static int confine_server(ll_fs *fs, const char *source, char *err, size_t errlen)
 {
 	const char **write = calloc(fs->n_vols + 1, sizeof *write);
-	if (!write) {
+	const char **read = calloc(fs->n_vols + 1, sizeof *read);
+	if (!write || !read) {
+		free(write);
+		free(read);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* A directory's members may be links to files outside it (follow_symlinks=all). */
+	size_t n_read = 0;
+	read[n_read++] = source;
+	for (size_t k = 0; fs->co && k < fs->n_vols; k++)
+		read[n_read++] = co_dataset_path(fs->co, k);
 	size_t n_write = 0;
 	int memory_only = 0;
 	for (size_t k = 0; k < fs->n_vols; k++) {
@@ -174,8 +184,9 @@ static int confine_server(ll_fs *fs, const char *source, char *err, size_t errle
 	const char *tmp = getenv("TMPDIR");
 	if (memory_only)
 		write[n_write++] = tmp && *tmp ? tmp : "/tmp";
-	cf_paths p = {&source, 1, write, n_write};
+	cf_paths p = {read, n_read, write, n_write};
 	int r = cf_confine(&p, err, errlen);
+	free(read);
 	free(write);
 	return r;
 }

@@ -22,7 +22,7 @@ else
 	skip "man page: groff is not installed"
 fi
 for opt in compression var_quantization obs_quantization embedding latent dataset_id cache_dir \
-	prefetch layout expression gene_id_column obs_keys confine; do
+	prefetch layout expression gene_id_column obs_keys confine follow_symlinks; do
 	grep -q "$opt=" "$ROOT/man/cellucidfs.1" || fail "the man page does not document $opt"
 done
 

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Write .h5ad files whose X reaches outside the file, for tests/confine.sh.
+"""Write .h5ad files whose X reaches outside the file, for tests/confine.sh,
+and a plain one for tests/drop.sh.
 
 usage: gen_outside.py OUTDIR SECRETDIR
 
 OUTDIR/link.h5ad     X is an HDF5 external link to SECRETDIR/secret.h5:/X
 OUTDIR/storage.h5ad  X is a dense dataset whose bytes are kept in
                      SECRETDIR/secret.raw (HDF5 external storage)
+OUTDIR/plain.h5ad    X in the file (ones)
 The secret files (mode 0600) hold X's shape in float32 4242.0, a value the
 real X never takes, so a gene file holding it was read from outside.
 """
@@ -51,6 +53,8 @@ def main():
         raw = os.path.join(secret, "secret.raw")
         x = f.create_dataset("X", shape=(N, G), dtype="f4", external=[(raw, 0, values.nbytes)])
         enc(x, "array", "0.2.0")
+    with base(os.path.join(out, "plain.h5ad")) as f:
+        write_array(f, "X", np.ones((N, G), dtype="f4"))
 
 
 main()

@@ -37,6 +37,7 @@ run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
 run "the daemon confines itself" bash tests/confine.sh
+run "a drop directory tried by an unprivileged user" bash tests/drop.sh
 run "vector fields" bash tests/vectors.sh
 run "layout=index and the strict checker" bash tests/index_layout.sh
 run "every encoding and hostile name, checked by an anndata oracle" bash tests/compat.sh
