@@ -14,7 +14,7 @@ PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 if [ ! -f "$PBMC" ]; then skip "check command: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
 
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt"; rm -rf "$T"' EXIT
 # Any cache would land here; check must leave both alone.
 export XDG_CACHE_HOME=$T/xdg HOME=$T/home
 
@@ -118,6 +118,38 @@ then
 	check "$label: the warnings are not on stderr" lacks "left out" "$err"
 else
 	skip "check a file with twins: h5py cannot write the copy"
+fi
+
+# --- control characters in names: printed escaped, by check and in the log
+# (a terminal escape in an obs key must not drive the terminal)
+if $PY - "$PBMC" "$T/ctl.h5ad" <<'PYEOF'
+import shutil, sys
+import h5py
+shutil.copyfile(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    obs = f["obs"]
+    obs.copy("n_counts", "red\x1b[31mkey")
+    g = obs.create_group("bad\x1b]0;title\x07")    # no encoding: left out, with a warning
+    obs.attrs["column-order"] = list(obs.attrs["column-order"]) + ["red\x1b[31mkey", "bad\x1b]0;title\x07"]
+PYEOF
+then
+	report "check names with control characters" "$T/ctl.h5ad"
+	has "a served field's name escaped" '^  red\\x1b\[31mkey +continuous'
+	has "a left-out field's name escaped in its warning" "^  obs field 'bad\\\\x1b\]0;title\\\\x07' left out"
+	check "$label: no raw control character reaches the terminal" \
+		bash -c "! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' <<<\"\$1\"" _ "$out$err"
+	mkdir -p "$T/mnt"
+	if have_fuse && mount_fs "$T/ctl.h5ad" "$T/mnt" -o cache_dir=none,prefetch=none; then
+		check "the mount's log has the left-out warning, escaped" \
+			grep -qF "obs field 'bad\\x1b]0;title\\x07' left out" "$MOUNT_LOG"
+		check "the mount's log holds no raw control character" \
+			bash -c "! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' \"\$1\"" _ "$MOUNT_LOG"
+		unmount_fs "$T/mnt"
+	else
+		skip "control characters in the mount's log: cannot mount"
+	fi
+else
+	skip "check names with control characters: h5py cannot write the copy"
 fi
 
 # --- a damaged X: listed, status 1
