@@ -413,6 +413,19 @@ void ad_close(ad_file *f)
 	free(f);
 }
 
+void ad_close_file(ad_file *f)
+{
+	if (f->file >= 0)
+		H5Fclose(f->file);
+	f->file = -1;
+}
+
+ad_err ad_reopen_file(ad_file *f, const char *path)
+{
+	return f->file >= 0 ? AD_OK : open_file(f, path);
+}
+
+int ad_file_is_open(const ad_file *f) { return f->file >= 0; }
 const char *ad_last_error(const ad_file *f) { return f->err; }
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }

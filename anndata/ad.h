@@ -35,6 +35,12 @@ void ad_thread_init(void);
  * e.g. "not an HDF5 file" or "no obs dataframe". */
 ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen);
 void ad_close(ad_file *f);
+/* Let go of the file's descriptor but keep the layout (a directory of many
+ * files keeps only some open); ad_reopen_file opens path again. Reads in
+ * between fail. */
+void ad_close_file(ad_file *f);
+ad_err ad_reopen_file(ad_file *f, const char *path);
+int ad_file_is_open(const ad_file *f);
 const char *ad_last_error(const ad_file *f);
 
 size_t ad_n_obs(const ad_file *f);
