@@ -7,6 +7,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,21 @@ static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
 	return r == AD_OK ? EX_OK : r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
 }
 
+/* Sizes the metadata claims, checked against the file before anything is
+ * allocated by them: a cell or a gene takes at least a byte of the file
+ * (its name in the index), so a 37 kB file cannot claim 134 M cells. */
+static ex_err claims_fit(const source *s, char *err, size_t errlen)
+{
+	size_t n_obs = ad_n_obs(s->ad), n_var = ad_n_var(s->ad);
+	uintmax_t bytes = (uintmax_t)s->id.size;
+	if (n_obs <= bytes && n_var <= bytes)
+		return EX_OK;
+	snprintf(err, errlen, "%s: %zu %s claimed by a file of %ju bytes (each takes at least "
+		 "one): refused", n_obs > bytes ? "obs" : "var", n_obs > bytes ? n_obs : n_var,
+		 n_obs > bytes ? "cells" : "genes", bytes);
+	return EX_EINVAL;
+}
+
 ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 {
 	struct stat st;
@@ -135,7 +151,7 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
 	}
-	if (ad_open(path, &s->ad, err, errlen) != AD_OK) {
+	if (ad_open(path, &s->ad, err, errlen) != AD_OK || claims_fit(s, err, errlen)) {
 		src_close(s);
 		return EX_EINVAL;
 	}
@@ -165,7 +181,7 @@ src_identity src_id(const source *s) { return s->id; }
 ex_err src_select_expression(source *s, const char *which, char *err, size_t errlen)
 {
 	ex_err r = unlock(s, LOCKED(s, ad_select_expression(s->ad, which)), err, errlen);
-	return r == EX_OK ? EX_OK : EX_EINVAL;
+	return r == EX_OK && !claims_fit(s, err, errlen) ? EX_OK : EX_EINVAL;
 }
 
 size_t src_n_obs(const source *s) { return ad_n_obs(s->ad); }

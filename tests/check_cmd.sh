@@ -152,6 +152,39 @@ else
 	skip "check names with control characters: h5py cannot write the copy"
 fi
 
+# --- a small file claiming 134 M cells: refused at once, before anything is
+# allocated for them (it took 3 GB and 20 s), by check and by a mount
+if $PY - "$T/lie.h5ad" <<'PYEOF'
+import sys
+import h5py, numpy as np
+sys.path.insert(0, "tests")
+from gen_cases import enc, write_dataframe
+N = 2**27
+with h5py.File(sys.argv[1], "w") as f:
+    enc(f, "anndata", "0.1.0")
+    obs = write_dataframe(f, "obs", ["c"], [])
+    del obs["_index"]     # 134 M names that take no byte: chunks never written
+    ix = obs.create_dataset("_index", shape=(N,), dtype=h5py.string_dtype("utf-8"),
+                            chunks=(65536,), compression="gzip")
+    enc(ix, "string-array", "0.2.0")
+    write_dataframe(f, "var", ["g1"], [])
+    obsm = f.create_group("obsm")
+    enc(obsm, "dict", "0.1.0")
+    enc(obsm.create_dataset("X_umap", shape=(N, 2), dtype="f4", chunks=(65536, 2),
+                            compression="gzip"), "array", "0.2.0")
+PYEOF
+then
+	bytes=$(stat -c %s "$T/lie.h5ad")
+	out=$(timeout 20 "$BIN" check "$T/lie.h5ad" 2>&1); status=$?
+	check "a $bytes-byte file claiming 134217728 cells: check refuses it at once (status $status)" \
+		test "$status" -eq 1
+	check "naming what is claimed against what the file holds" \
+		grep -qF "obs: 134217728 cells claimed by a file of $bytes bytes" <<<"$out"
+	refused "and a mount refuses it" "134217728 cells claimed" "$T/lie.h5ad" "$T/mnt"
+else
+	skip "a file claiming 134 M cells: h5py cannot write it"
+fi
+
 # --- a damaged X: listed, status 1
 if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad"; then
 	report "check a file with a damaged X" "$T/damaged.h5ad"
