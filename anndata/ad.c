@@ -430,3 +430,7 @@ const char *ad_last_error(const ad_file *f) { return f->err; }
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
 ad_x_format ad_x_kind(const ad_file *f) { return f->x.kind; }
+uint64_t ad_x_stored(const ad_file *f)
+{
+	return f->x.kind == AD_X_DENSE ? (uint64_t)f->x.rows * f->x.cols : f->x.nnz;
+}

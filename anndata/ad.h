@@ -120,6 +120,7 @@ void ad_graph_free(ad_graph *g);
 ad_err ad_select_expression(ad_file *f, const char *source);
 
 typedef enum { AD_X_NONE, AD_X_DENSE, AD_X_CSR, AD_X_CSC } ad_x_format;
+uint64_t ad_x_stored(const ad_file *f);  /* values X claims to store: nnz, or rows x cols */
 ad_x_format ad_x_kind(const ad_file *f);  /* the type is ad_x_format: C forbids a type and function of one name */
 
 /* A block of consecutive rows of X as CSR with float32 values. Dense X is

@@ -187,6 +187,7 @@ ex_err src_select_expression(source *s, const char *which, char *err, size_t err
 size_t src_n_obs(const source *s) { return ad_n_obs(s->ad); }
 size_t src_n_var(const source *s) { return ad_n_var(s->ad); }
 ad_x_format src_x_format(const source *s) { return ad_x_kind(s->ad); }
+uint64_t src_x_stored(const source *s) { return ad_x_stored(s->ad); }
 size_t src_obs_ncols(const source *s) { return ad_obs_ncols(s->ad); }
 const char *src_obs_col_name(const source *s, size_t col) { return ad_obs_col_name(s->ad, col); }
 ad_col_kind src_obs_col_kind(const source *s, size_t col) { return ad_obs_col_kind(s->ad, col); }

@@ -55,6 +55,7 @@ ex_err src_select_expression(source *s, const char *which, char *err, size_t err
 size_t src_n_obs(const source *s);
 size_t src_n_var(const source *s);
 ad_x_format src_x_format(const source *s);
+uint64_t src_x_stored(const source *s);     /* values X claims: nnz, or cells x genes */
 size_t src_obs_ncols(const source *s);
 const char *src_obs_col_name(const source *s, size_t col);
 ad_col_kind src_obs_col_kind(const source *s, size_t col);
