@@ -16,7 +16,7 @@ BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
-PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf blosc libzstd liblz4
+PKGS    := fuse3 hdf5-serial libcjson libdeflate liblzf blosc libzstd liblz4 libseccomp
 
 CPPFLAGS += -DCELLUCIDFS_VERSION='"$(VERSION)"' -D_GNU_SOURCE -Ianndata -Icodec -Ifs $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # -ffp-contract=off: the quantiser must round a product and a sum separately,

@@ -306,6 +306,18 @@ void ad_close(ad_file *f)
 	free(f);
 }
 
+void ad_close_file(ad_file *f)
+{
+	cn_close(f->store);
+	f->store = NULL;
+}
+
+ad_err ad_reopen_file(ad_file *f, const char *path)
+{
+	return f->store ? AD_OK : (ad_err)cn_open(path, f->err, sizeof f->err, &f->store);
+}
+
+int ad_file_is_open(const ad_file *f) { return f->store != NULL; }
 const char *ad_last_error(const ad_file *f) { return f->err; }
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
@@ -319,4 +331,9 @@ int ad_is_store_dir(const char *path)
 	while (n > 1 && path[n - 1] == '/')
 		n--;
 	return zr_is_store(path) || (n > 5 && !memcmp(path + n - 5, ".zarr", 5));
+}
+
+uint64_t ad_x_stored(const ad_file *f)
+{
+	return f->x.kind == AD_X_DENSE ? (uint64_t)f->x.rows * f->x.cols : f->x.nnz;
 }

@@ -41,6 +41,12 @@ int ad_is_store_dir(const char *path);
  * e.g. "not an HDF5 file" or "no obs dataframe". */
 ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen);
 void ad_close(ad_file *f);
+/* Let go of the file's descriptor but keep the layout (a directory of many
+ * files keeps only some open); ad_reopen_file opens path again. Reads in
+ * between fail. */
+void ad_close_file(ad_file *f);
+ad_err ad_reopen_file(ad_file *f, const char *path);
+int ad_file_is_open(const ad_file *f);
 const char *ad_last_error(const ad_file *f);
 
 size_t ad_n_obs(const ad_file *f);
@@ -120,6 +126,7 @@ void ad_graph_free(ad_graph *g);
 ad_err ad_select_expression(ad_file *f, const char *source);
 
 typedef enum { AD_X_NONE, AD_X_DENSE, AD_X_CSR, AD_X_CSC } ad_x_format;
+uint64_t ad_x_stored(const ad_file *f);  /* values X claims to store: nnz, or rows x cols */
 ad_x_format ad_x_kind(const ad_file *f);  /* the type is ad_x_format: C forbids a type and function of one name */
 
 /* A block of consecutive rows of X as CSR with float32 values. Dense X is

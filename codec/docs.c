@@ -478,7 +478,7 @@ char *doc_status(const doc_status_info *s)
 	cJSON *root = cJSON_CreateObject();
 	add_str(&b, root, "version", s->version);
 	add_str(&b, root, "dataset_id", s->dataset_id);
-	add(&b, root, "cache_dir", s->cache_dir ? cJSON_CreateString(s->cache_dir)
+	add(&b, root, "cache_key", s->cache_key ? cJSON_CreateString(s->cache_key)
 					       : cJSON_CreateNull());
 	add_num(&b, root, "uptime_seconds", s->uptime);
 	add_num(&b, root, "files", (double)s->files);

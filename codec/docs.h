@@ -74,7 +74,10 @@ char *doc_datasets(const doc_dataset *d);
 
 /* .cellucidfs/status.json: what the daemon has done so far. */
 typedef struct {
-	const char *version, *dataset_id, *cache_dir; /* cache_dir NULL: memory only */
+	/* cache_key: the store's name in its cache directory, NULL: memory
+	 * only. No path: the document may reach people who should not learn
+	 * the daemon's directories. */
+	const char *version, *dataset_id, *cache_key;
 	double uptime;
 	uint64_t files, generated, hits, misses, errors, bytes_served;
 	uint64_t stored_bytes, memory_bytes;

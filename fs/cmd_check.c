@@ -231,8 +231,9 @@ static void print_list(const char *heading, const notes *l, int always)
 	printf("\n%s (%zu)\n", heading, l->n);
 	if (!l->n)
 		printf("  none\n");
+	char line[4096];
 	for (size_t i = 0; i < l->n && i < LIST_MAX; i++)
-		printf("  %s\n", l->line[i]);
+		printf("  %s\n", log_escape(l->line[i], line, sizeof line));
 	if (l->n > LIST_MAX)
 		printf("  ... and %zu more\n", l->n - LIST_MAX);
 }
@@ -251,8 +252,11 @@ static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
 static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
 			 const ex_layout *l, const ex_options *opt)
 {
-	char size[32];
-	printf("source        %s (%s)\n", path, human(bytes, size, sizeof size));
+	/* Names come from the file (and the path from whoever named it): printed
+	 * escaped, like every log line. */
+	char size[32], name[1024];
+	printf("source        %s (%s)\n", log_escape(path, name, sizeof name),
+	       human(bytes, size, sizeof size));
 	printf("layout        %s\n", opt->index_layout
 	       ? "index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)\n"
 		 "              and as the newest cellucid-python prepare() writes it"
@@ -269,7 +273,8 @@ static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
 	for (int d = 1; d <= 3; d++) {
 		if (!l->embedding[d])
 			continue;
-		printf("%-14s%d-D from obsm %s", label, d, l->embedding[d]);
+		printf("%-14s%d-D from obsm %s", label, d,
+		       log_escape(l->embedding[d], name, sizeof name));
 		if (l->embedding_cols[d] != (size_t)d)
 			printf(" (first %d of %zu columns)", d, l->embedding_cols[d]);
 		printf("\n");
@@ -277,7 +282,7 @@ static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
 	}
 	if (l->latent)
 		printf("latent space  obsm %s, %zu dimensions (for the outlier quantiles)\n",
-		       l->latent, l->latent_dim);
+		       log_escape(l->latent, name, sizeof name), l->latent_dim);
 	else
 		printf("latent space  none: obsm holds no matrix besides UMAPs, so every outlier\n"
 		       "              quantile is missing (latent=KEY names one)\n");
@@ -287,19 +292,20 @@ static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
 	ex_field_info f;
 	int width = 0;
 	for (uint32_t i = 0; i < ex_node_count(e); i++)
-		if (field_of(e, i, &f) && (int)strlen(f.key) > width)
-			width = strlen(f.key) < 32 ? (int)strlen(f.key) : 32;
+		if (field_of(e, i, &f) && (int)strlen(log_escape(f.key, name, sizeof name)) > width)
+			width = strlen(name) < 32 ? (int)strlen(name) : 32;
 	printf("\nobs fields (%zu)\n", l->n_fields);
 	if (!l->n_fields)
 		printf("  none\n");
 	for (uint32_t i = 0; i < ex_node_count(e); i++) {
 		if (!field_of(e, i, &f))
 			continue;
+		log_escape(f.key, name, sizeof name);
 		if (f.categorical)
-			printf("  %-*s  categorical, %zu categor%s\n", width, f.key, f.n_categories,
+			printf("  %-*s  categorical, %zu categor%s\n", width, name, f.n_categories,
 			       f.n_categories == 1 ? "y" : "ies");
 		else
-			printf("  %-*s  continuous\n", width, f.key);
+			printf("  %-*s  continuous\n", width, name);
 	}
 }
 
@@ -372,14 +378,14 @@ int cmd_check(const char *source, const ex_options *opt)
 	char real[PATH_MAX], err[512];
 	struct stat st;
 	if (!realpath(source, real) || stat(real, &st)) {
-		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", source, strerror(errno));
+		log_error("cannot open %s: %s", source, strerror(errno));
 		return 1;
 	}
 	/* A directory mounts as a collection, whose warnings cannot be told
 	 * apart per dataset: each file is checked on its own. */
 	if (S_ISDIR(st.st_mode) && !ad_is_store_dir(real)) {
-		fprintf(stderr, "cellucidfs: cannot open %s: a directory; check takes one .h5ad "
-			"file at a time\n", source);
+		log_error("cannot open %s: a directory; check takes one .h5ad file at a time",
+			  source);
 		return 1;
 	}
 	findings f = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -387,7 +393,7 @@ int cmd_check(const char *source, const ex_options *opt)
 	ex_export *e;
 	int status = 1;
 	if (ex_open(real, opt, &e, err, sizeof err) != EX_OK) {
-		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", source, err);
+		log_error("cannot open %s: %s", source, err);
 	} else {
 		ex_layout l;
 		sizes s = {0};

@@ -37,6 +37,9 @@ typedef enum {
 	EX_PREFETCH_ALL    /* and every gene */
 } ex_prefetch;
 
+/* follow_symlinks=: which symbolic links of a directory source are members. */
+typedef enum { EX_FOLLOW_INSIDE, EX_FOLLOW_NO, EX_FOLLOW_ALL } ex_follow;
+
 typedef struct {
 	int compression;          /* 0 (plain files) .. 9; default 6 */
 	int var_bits, obs_bits;   /* 8, 16 or 0 = float32; default 8 */
@@ -54,6 +57,8 @@ typedef struct {
 	char *expression;         /* "X" (or NULL), "raw" or "layer:NAME": the gene values */
 	char *gene_id_column;     /* var column naming the genes, or NULL for the var index */
 	char *obs_keys;           /* "a:b:c": only these obs columns, in this order; NULL: all */
+	int confine;              /* the mounted daemon confines itself (fs/confine.h); default 1 */
+	ex_follow follow_symlinks; /* directory sources; default EX_FOLLOW_INSIDE */
 } ex_options;
 
 void ex_options_init(ex_options *o);

@@ -93,12 +93,21 @@ static ex_err take_text(char *text, void **data, size_t *len, char *err, size_t 
 	return EX_OK;
 }
 
-/* What each JSON document needs computed before it can be written. */
-static ex_err prepare_document(ex_export *e, ex_kind kind, char *err, size_t errlen)
+/* What each JSON document needs computed before it can be written. The
+ * graph is optional: when it cannot be read, dataset_identity.json leaves it
+ * out (*graph 0) instead of failing the whole dataset; its own files fail. */
+static ex_err prepare_document(ex_export *e, ex_kind kind, int *graph, char *err,
+			       size_t errlen)
 {
 	ex_err r = EX_OK;
+	*graph = e->has_graph;
 	if ((kind == EX_IDENTITY || kind == EX_CONN_MANIFEST) && e->has_graph)
 		r = derived_edges(e, err, errlen);
+	if (r == EX_EIO && kind == EX_IDENTITY) {
+		log_warn("dataset_identity.json: the kNN graph is left out: %s", err);
+		*graph = 0;
+		r = EX_OK;
+	}
 	if (kind == EX_OBS_MANIFEST)
 		for (size_t i = 0; i < e->n_fields && r == EX_OK; i++)
 			if (e->fields[i].categorical)
@@ -111,7 +120,8 @@ static ex_err prepare_document(ex_export *e, ex_kind kind, char *err, size_t err
 static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len, char *err,
 			   size_t errlen)
 {
-	ex_err r = prepare_document(e, kind, err, errlen);
+	int graph;
+	ex_err r = prepare_document(e, kind, &graph, err, errlen);
 	if (r != EX_OK)
 		return r;
 	doc_dataset d;
@@ -124,7 +134,8 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	}
 	describe(e, &d, fields);
 	describe_vectors(e, &d, vectors);
-	if (e->opt.index_layout && e->has_graph && kind == EX_CONN_MANIFEST)
+	d.has_graph = graph;
+	if (e->opt.index_layout && graph && kind == EX_CONN_MANIFEST)
 		strict_warn_edges(e);
 	char *text = NULL;
 	switch (kind) {

@@ -35,7 +35,8 @@ static char *status_text(ll_fs *fs)
 		.bytes_served = atomic_load(&fs->bytes_served), .index_permille = 1000,
 	};
 	/* Counters add up over the datasets; the gene index shows the least
-	 * advanced one, and the cache directory the first dataset's. */
+	 * advanced one, and the cache key the first dataset's: the name of its
+	 * store (CACHE_DIR/<key>/), never the path. */
 	for (size_t k = 0; k < fs->n_vols; k++) {
 		fc_stats st;
 		ex_export *e = fs->vols[k].e;
@@ -48,8 +49,10 @@ static char *status_text(ll_fs *fs)
 		info.memory_bytes += st.memory_bytes;
 		if (ex_index_permille(e) < info.index_permille)
 			info.index_permille = ex_index_permille(e);
-		if (!info.cache_dir && ex_store(e))
-			info.cache_dir = st_dir(ex_store(e));
+		if (!info.cache_key && ex_store(e)) {
+			const char *dir = st_dir(ex_store(e)), *slash = strrchr(dir, '/');
+			info.cache_key = slash ? slash + 1 : dir;
+		}
 	}
 	/* A fixed size, padded with the whitespace JSON allows: the kernel
 	 * reads up to the size it last saw, and the counters change between

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,11 @@
 #include <time.h>
 
 #include "ad.h"
+#include "confine.h"
 #include "ll.h"
 #include "log.h"
 #include "prefetch.h"
+#include "store.h"
 #include "cmd_check.h"
 #include "cmd_export.h"
 
@@ -62,6 +65,10 @@ static const char usage[] =
 "                           newest prepare() read and write, files named by number;\n"
 "                           names: the 0.9 exporter's layout, files named after fields\n"
 "                           and genes, for viewer builds before the strict loader\n"
+"    confine=yes|no         once mounted, the daemon can read only the source and write\n"
+"                           only its cache (Landlock, seccomp; default yes)\n"
+"    follow_symlinks=WHICH  directory sources: which symbolic links are members: no,\n"
+"                           inside (to a file in the directory; the default) or all\n"
 "\n"
 "general options:\n"
 "    -f                     stay in the foreground\n"
@@ -150,10 +157,56 @@ static int add_mount_identity(struct fuse_args *args, const char *source)
 	return fuse_opt_add_arg(args, opt);
 }
 
-/* Mount, serve until unmounted or signalled, unmount. Up to 16 threads serve
- * requests so that one slow generation does not stall other readers. */
+/* What the served datasets need once mounted: their sources, read-only, and
+ * their cache directories; the temporary directory too when a dataset keeps
+ * no cache directory (its gene index is a temporary file then). */
+static int confine_server(ll_fs *fs, const char *source, char *err, size_t errlen)
+{
+	const char **write = calloc(fs->n_vols + 1, sizeof *write);
+	const char **read = calloc(fs->n_vols + 1, sizeof *read);
+	if (!write || !read) {
+		free(write);
+		free(read);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* A directory's members may be links to files outside it (follow_symlinks=all). */
+	size_t n_read = 0;
+	read[n_read++] = source;
+	for (size_t k = 0; fs->co && k < fs->n_vols; k++)
+		read[n_read++] = co_dataset_path(fs->co, k);
+	size_t n_write = 0;
+	int memory_only = 0;
+	for (size_t k = 0; k < fs->n_vols; k++) {
+		const st_store *s = ex_store(fs->vols[k].e);
+		if (s)
+			write[n_write++] = st_dir(s);
+		else
+			memory_only = 1;
+	}
+	const char *tmp = getenv("TMPDIR");
+	if (memory_only)
+		write[n_write++] = tmp && *tmp ? tmp : "/tmp";
+	cf_paths p = {read, n_read, write, n_write};
+	int r = cf_confine(&p, err, errlen);
+	free(read);
+	free(write);
+	return r;
+}
+
+/* Whether the kernel still has the mount: fusermount3 -u ends the
+ * connection, and the descriptor reports an error from then on. */
+static int still_mounted(struct fuse_session *se)
+{
+	struct pollfd pfd = {.fd = fuse_session_fd(se)};
+	return !(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR));
+}
+
+/* Mount, confine, serve until unmounted or signalled, unmount. Up to 16
+ * threads serve requests so that one slow generation does not stall other
+ * readers. */
 static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
-	       ex_prefetch prefetch)
+	       const char *source, const ex_options *opt)
 {
 	int status = 1;
 	struct fuse_session *se = fuse_session_new(args, &ll_ops, sizeof ll_ops, fs);
@@ -166,9 +219,18 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 		goto out_signals;
 	fuse_daemonize(o->foreground);
 	log_to_syslog(!o->foreground);
+	/* Confined before any thread starts, which then inherits it. */
+	cf_guard guard = {.fd = -1};
+	char err[512];
+	if (opt->confine && (cf_guard_start(&guard, o->mountpoint) ||
+			     confine_server(fs, source, err, sizeof err))) {
+		log_error("%s", guard.fd < 0 ? "cannot start the unmount guard" : err);
+		cf_guard_stop(&guard, 0);
+		goto out_unmount;
+	}
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
 	for (size_t k = 0; k < fs->n_vols; k++)
-		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, prefetch,
+		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, opt->prefetch,
 					    ll_file_ready, &fs->vols[k]);
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
@@ -184,6 +246,8 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	 * negative errno. Only errors are failures. */
 	if (status > 0)
 		status = 0;
+	cf_guard_stop(&guard, still_mounted(se));
+out_unmount:
 	fuse_session_unmount(se);
 	for (size_t k = 0; k < fs->n_vols; k++)
 		pf_stop(fs->vols[k].warm);
@@ -385,7 +449,7 @@ int main(int argc, char *argv[])
 	} else if (add_mount_identity(&args, source)) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
-		status = run(&args, &o, &fs, c.opt.prefetch);
+		status = run(&args, &o, &fs, source, &c.opt);
 	}
 	close_volumes(&fs);
 out:

@@ -21,6 +21,7 @@ void ex_options_init(ex_options *o)
 	o->port = 8080;
 	o->prefetch = EX_PREFETCH_OBS;
 	o->index_layout = 1;
+	o->confine = 1;
 }
 
 void ex_options_free(ex_options *o)
@@ -58,6 +59,37 @@ static int parse_bits(const char *s, int *out)
 		*out = atoi(s);
 		return 0;
 	}
+	return -1;
+}
+
+/* The options whose values are words, each listed in the order of its
+ * enum (ex_options_set stores the index). */
+static const struct {
+	const char *key;
+	const char *words[4];
+	const char *help;
+} word_options[] = {
+	{"prefetch", {"none", "obs", "all"}, "none, obs or all"},
+	{"confine", {"no", "yes"}, "yes or no"},
+	{"follow_symlinks", {"inside", "no", "all"}, "no, inside or all"},
+	{"layout", {"names", "index"}, "names or index"},
+};
+
+/* The word_options entry of key (klen bytes), or -1. */
+static int word_option(const char *key, size_t klen)
+{
+	for (size_t i = 0; i < sizeof word_options / sizeof *word_options; i++)
+		if (strlen(word_options[i].key) == klen && !strncmp(key, word_options[i].key, klen))
+			return (int)i;
+	return -1;
+}
+
+/* The index of v among words, or -1. */
+static int parse_word(const char *v, const char *const *words)
+{
+	for (int i = 0; i < 4 && words[i]; i++)
+		if (!strcmp(v, words[i]))
+			return i;
 	return -1;
 }
 
@@ -143,6 +175,7 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 	size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
 	const char *v = eq ? eq + 1 : NULL;
 	long n;
+	int w;
 #define KEY(name) (klen == strlen(name) && !strncmp(opt, name, klen))
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 #define NEED_VALUE(name) do { if (!v || !*v) BAD("option %s needs a value", name); } while (0)
@@ -166,24 +199,16 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 		if (parse_long(v, 1, 65535, &n))
 			BAD("bad value '%s' for port (1 to 65535)", v);
 		o->port = (int)n;
-	} else if (KEY("prefetch")) {
-		NEED_VALUE("prefetch");
-		if (!strcmp(v, "none"))
-			o->prefetch = EX_PREFETCH_NONE;
-		else if (!strcmp(v, "obs"))
-			o->prefetch = EX_PREFETCH_OBS;
-		else if (!strcmp(v, "all"))
-			o->prefetch = EX_PREFETCH_ALL;
-		else
-			BAD("bad value '%s' for prefetch (none, obs or all)", v);
-	} else if (KEY("layout")) {
-		NEED_VALUE("layout");
-		if (!strcmp(v, "names"))
-			o->index_layout = 0;
-		else if (!strcmp(v, "index"))
-			o->index_layout = 1;
-		else
-			BAD("bad value '%s' for layout (names or index)", v);
+	} else if ((w = word_option(opt, klen)) >= 0) {
+		NEED_VALUE(word_options[w].key);
+		if ((n = parse_word(v, word_options[w].words)) < 0)
+			BAD("bad value '%s' for %s (%s)", v, word_options[w].key, word_options[w].help);
+		switch (w) {
+		case 0: o->prefetch = (ex_prefetch)n; break;
+		case 1: o->confine = (int)n; break;
+		case 2: o->follow_symlinks = (ex_follow)n; break;
+		default: o->index_layout = (int)n; break;
+		}
 	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
 		   KEY("dataset_name") || KEY("host") || KEY("cache_dir") ||
 		   KEY("expression") || KEY("gene_id_column") || KEY("obs_keys")) {

@@ -7,6 +7,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +18,117 @@ struct source {
 	ad_file *ad;
 	pthread_mutex_t lock;     /* every call into ad */
 	src_identity id;
+	char *path;
+	char why[128];            /* why the file could not be opened again, or "" */
+	unsigned pins;            /* scans under way: they let go of the lock between blocks */
+	int listed;               /* in the list of open sources */
+	source *newer, *older;
 };
 
-/* Taking the lock also makes sure HDF5 stays silent in this thread: its
- * error-printing switch is per thread. */
-static void lock(source *s)
+/* At most this many sources keep their file open, however many files a
+ * directory source has; the others open theirs again on their next read
+ * (after checking it is still the same file). The list holds the open ones,
+ * most recently used first; its lock is taken with a source's lock held,
+ * and another source's lock only tried under it, so no two threads wait on
+ * each other. */
+#define SRC_OPEN_MAX 64
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static source *newest, *oldest;
+static size_t n_open;
+
+static void unlist(source *s)
+{
+	*(s->newer ? &s->newer->older : &newest) = s->older;
+	*(s->older ? &s->older->newer : &oldest) = s->newer;
+	s->newer = s->older = NULL;
+	s->listed = 0;
+	n_open--;
+}
+
+/* s (locked, open) becomes the most recently used; the least recently used
+ * sources beyond SRC_OPEN_MAX that nobody is reading close their file. */
+static void touch(source *s)
+{
+	pthread_mutex_lock(&open_lock);
+	if (s->listed)
+		unlist(s);
+	s->older = newest;
+	*(newest ? &newest->newer : &oldest) = s;
+	newest = s;
+	s->listed = 1;
+	n_open++;
+	for (source *t = oldest, *next; t && n_open > SRC_OPEN_MAX; t = next) {
+		next = t->newer;
+		if (t == s || pthread_mutex_trylock(&t->lock))
+			continue;
+		if (!t->pins) {
+			ad_close_file(t->ad);
+			unlist(t);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
+/* Open s's file again if it was closed: the same file (device, inode,
+ * size, mtime), or the read fails. */
+static ad_err reopen(source *s)
+{
+	struct stat st;
+	if (ad_file_is_open(s->ad))
+		return AD_OK;
+	if (stat(s->path, &st) || st.st_dev != s->id.dev || st.st_ino != s->id.ino ||
+	    st.st_size != s->id.size || st.st_mtim.tv_sec != s->id.mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != s->id.mtime.tv_nsec) {
+		const char *slash = strrchr(s->path, '/');
+		snprintf(s->why, sizeof s->why, "%s changed while mounted",
+			 slash ? slash + 1 : s->path);
+		return AD_EIO;
+	}
+	if (ad_reopen_file(s->ad, s->path) != AD_OK)
+		return AD_EIO;
+	return AD_OK;
+}
+
+/* Taking the lock also makes sure HDF5 stays silent in this thread (its
+ * error-printing switch is per thread) and that the file is open. */
+static ad_err lock(source *s)
 {
 	pthread_mutex_lock(&s->lock);
 	ad_thread_init();
+	ad_err r = reopen(s);
+	if (r == AD_OK)
+		touch(s);
+	return r;
 }
+
+/* call, made under the lock when the file could be opened. */
+#define LOCKED(s, call) (lock(s) == AD_OK ? (call) : AD_EIO)
 
 /* The end of a read made under the lock: its reason copied out before
  * another read can replace it. */
 static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
 {
 	if (r != AD_OK)
-		snprintf(err, errlen, "%s", ad_last_error(s->ad));
+		snprintf(err, errlen, "%s", s->why[0] ? s->why : ad_last_error(s->ad));
+	s->why[0] = 0;
 	pthread_mutex_unlock(&s->lock);
 	return r == AD_OK ? EX_OK : r == AD_ENOMEM ? EX_ENOMEM : EX_EIO;
+}
+
+/* Sizes the metadata claims, checked against the file before anything is
+ * allocated by them: a cell or a gene takes at least a byte of the file
+ * (its name in the index), so a 37 kB file cannot claim 134 M cells. */
+static ex_err claims_fit(const source *s, char *err, size_t errlen)
+{
+	size_t n_obs = ad_n_obs(s->ad), n_var = ad_n_var(s->ad);
+	uintmax_t bytes = (uintmax_t)s->id.size;
+	if (n_obs <= bytes && n_var <= bytes)
+		return EX_OK;
+	snprintf(err, errlen, "%s: %zu %s claimed by a file of %ju bytes (each takes at least "
+		 "one): refused", n_obs > bytes ? "obs" : "var", n_obs > bytes ? n_obs : n_var,
+		 n_obs > bytes ? "cells" : "genes", bytes);
+	return EX_EINVAL;
 }
 
 ex_err src_open(const char *path, source **out, char *err, size_t errlen)
@@ -52,10 +146,18 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 	}
 	s->id = (src_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
 	pthread_mutex_init(&s->lock, NULL);
-	if (ad_open(path, &s->ad, err, errlen) != AD_OK) {
+	if (!(s->path = strdup(path))) {
+		src_close(s);
+		snprintf(err, errlen, "out of memory");
+		return EX_ENOMEM;
+	}
+	if (ad_open(path, &s->ad, err, errlen) != AD_OK || claims_fit(s, err, errlen)) {
 		src_close(s);
 		return EX_EINVAL;
 	}
+	pthread_mutex_lock(&s->lock);
+	touch(s);
+	pthread_mutex_unlock(&s->lock);
 	*out = s;
 	return EX_OK;
 }
@@ -64,7 +166,12 @@ void src_close(source *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_lock(&open_lock);
+	if (s->listed)
+		unlist(s);
+	pthread_mutex_unlock(&open_lock);
 	ad_close(s->ad);
+	free(s->path);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -73,14 +180,14 @@ src_identity src_id(const source *s) { return s->id; }
 
 ex_err src_select_expression(source *s, const char *which, char *err, size_t errlen)
 {
-	lock(s);
-	ex_err r = unlock(s, ad_select_expression(s->ad, which), err, errlen);
-	return r == EX_OK ? EX_OK : EX_EINVAL;
+	ex_err r = unlock(s, LOCKED(s, ad_select_expression(s->ad, which)), err, errlen);
+	return r == EX_OK && !claims_fit(s, err, errlen) ? EX_OK : EX_EINVAL;
 }
 
 size_t src_n_obs(const source *s) { return ad_n_obs(s->ad); }
 size_t src_n_var(const source *s) { return ad_n_var(s->ad); }
 ad_x_format src_x_format(const source *s) { return ad_x_kind(s->ad); }
+uint64_t src_x_stored(const source *s) { return ad_x_stored(s->ad); }
 size_t src_obs_ncols(const source *s) { return ad_obs_ncols(s->ad); }
 const char *src_obs_col_name(const source *s, size_t col) { return ad_obs_col_name(s->ad, col); }
 ad_col_kind src_obs_col_kind(const source *s, size_t col) { return ad_obs_col_kind(s->ad, col); }
@@ -95,47 +202,42 @@ int src_has_graph(const source *s) { return ad_has_connectivities(s->ad); }
 
 ex_err src_read_numeric(source *s, size_t col, float *out, char *err, size_t errlen)
 {
-	lock(s);
-	return unlock(s, ad_obs_read_numeric(s->ad, col, out), err, errlen);
+	return unlock(s, LOCKED(s, ad_obs_read_numeric(s->ad, col, out)), err, errlen);
 }
 
 ex_err src_read_categorical(source *s, size_t col, ad_categorical *out, char *err,
 			    size_t errlen)
 {
-	lock(s);
-	return unlock(s, ad_obs_read_categorical(s->ad, col, out), err, errlen);
+	return unlock(s, LOCKED(s, ad_obs_read_categorical(s->ad, col, out)), err, errlen);
 }
 
 ex_err src_read_var_names(source *s, const char *column, char ***out, char *err,
 			  size_t errlen)
 {
-	lock(s);
-	ad_err r = column ? ad_var_column(s->ad, column, out) : ad_var_names(s->ad, out);
+	ad_err r = lock(s);
+	if (r == AD_OK)
+		r = column ? ad_var_column(s->ad, column, out) : ad_var_names(s->ad, out);
 	return unlock(s, r, err, errlen);
 }
 
 ex_err src_read_obsm(source *s, size_t i, double *out, char *err, size_t errlen)
 {
-	lock(s);
-	return unlock(s, ad_obsm_read(s->ad, i, out), err, errlen);
+	return unlock(s, LOCKED(s, ad_obsm_read(s->ad, i, out)), err, errlen);
 }
 
 ex_err src_read_obsm_f32(source *s, size_t i, float *out, char *err, size_t errlen)
 {
-	lock(s);
-	return unlock(s, ad_obsm_read_f32(s->ad, i, out), err, errlen);
+	return unlock(s, LOCKED(s, ad_obsm_read_f32(s->ad, i, out)), err, errlen);
 }
 
 ex_err src_read_graph(source *s, ad_graph *out, char *err, size_t errlen)
 {
-	lock(s);
-	return unlock(s, ad_read_connectivities(s->ad, out), err, errlen);
+	return unlock(s, LOCKED(s, ad_read_connectivities(s->ad, out)), err, errlen);
 }
 
 ex_err src_read_x_column(source *s, size_t gene, float *out, char *err, size_t errlen)
 {
-	lock(s);
-	return unlock(s, ad_x_read_gene(s->ad, gene, out), err, errlen);
+	return unlock(s, LOCKED(s, ad_x_read_gene(s->ad, gene, out)), err, errlen);
 }
 
 typedef struct {
@@ -144,20 +246,25 @@ typedef struct {
 	void *ctx;
 } scan_call;
 
-/* The scan holds the lock while it reads; the block is worked on without. */
+/* The scan holds the lock while it reads; the block is worked on without.
+ * Pinned meanwhile, the file stays open (its datasets are). */
 static int unlocked_block(const ad_rowblock *b, void *arg)
 {
 	scan_call *c = arg;
 	pthread_mutex_unlock(&c->s->lock);
 	int stop = c->fn(b, c->ctx);
-	lock(c->s);
-	return stop;
+	return lock(c->s) != AD_OK || stop;
 }
 
 ex_err src_scan_x(source *s, size_t block_values, ad_rowblock_fn fn, void *ctx, char *err,
 		  size_t errlen)
 {
 	scan_call c = {s, fn, ctx};
-	lock(s);
-	return unlock(s, ad_x_scan_rows(s->ad, block_values, unlocked_block, &c), err, errlen);
+	ad_err r = lock(s);
+	if (r == AD_OK) {
+		s->pins++;
+		r = ad_x_scan_rows(s->ad, block_values, unlocked_block, &c);
+		s->pins--;
+	}
+	return unlock(s, r, err, errlen);
 }

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="build-essential pkg-config fuse3 libfuse3-dev libhdf5-dev hdf5-tools \
-libcjson-dev libdeflate-dev liblzf-dev zlib1g-dev libblosc-dev libzstd-dev liblz4-dev \
+libcjson-dev libdeflate-dev liblzf-dev libseccomp-dev zlib1g-dev libblosc-dev libzstd-dev liblz4-dev \
 libbz2-dev nginx-light curl ca-certificates \
 python3 python3-numpy python3-h5py python3-anndata python3-zarr chromium wrk"
 

@@ -22,7 +22,7 @@ else
 	skip "man page: groff is not installed"
 fi
 for opt in compression var_quantization obs_quantization embedding latent dataset_id cache_dir \
-	prefetch layout expression gene_id_column obs_keys; do
+	prefetch layout expression gene_id_column obs_keys confine follow_symlinks; do
 	grep -q "$opt=" "$ROOT/man/cellucidfs.1" || fail "the man page does not document $opt"
 done
 
@@ -60,10 +60,22 @@ if mount_fs "$PBMC" "$T/mnt" -o cache_dir=none; then
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["files_generated"] >= 787 and s["bytes_served"] > 0 and s["errors"] == 0, s
-assert s["gene_index"]["state"] == "ready" and s["cache_dir"] is None, s
+assert s["gene_index"]["state"] == "ready" and s["cache_key"] is None, s
 ' "$T/mnt/.cellucidfs/status.json"
 	unmount_fs "$T/mnt"
 else
 	fail "mount pbmc68k_reduced.h5ad"
+fi
+if mount_fs "$PBMC" "$T/mnt" -o "cache_dir=$T/private-cache-dir"; then
+	check "status.json names the store by its key, and holds no path" $PY -c '
+import json, re, sys
+text = open(sys.argv[1]).read()
+s = json.loads(text)
+assert re.fullmatch("[0-9a-f]{16}", s["cache_key"]), s
+assert sys.argv[2] not in text and "private-cache-dir" not in text and "\"/" not in text, text
+' "$T/mnt/.cellucidfs/status.json" "$T"
+	unmount_fs "$T/mnt"
+else
+	fail "mount pbmc68k_reduced.h5ad with a cache_dir"
 fi
 finish

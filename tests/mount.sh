@@ -132,4 +132,34 @@ if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad" && mount_fs "$T/damaged.h5ad"
 else
 	fail "mount a copy of pbmc68k_reduced.h5ad with a damaged X chunk"
 fi
+# --- a damaged optional graph: dataset_identity.json leaves it out (with a
+# warning) instead of failing the whole dataset; the edge files fail with EIO
+if $PY - "$PBMC" "$T/badgraph.h5ad" <<'PYEOF'
+import shutil, sys
+import h5py, numpy as np
+shutil.copyfile(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    g = f["obsp/connectivities"]
+    n = len(g["indices"])
+    del g["indices"]
+    g["indices"] = np.full(n, 10**6, dtype=np.int32)   # every neighbour out of range
+PYEOF
+then
+	if mount_fs "$T/badgraph.h5ad" "$T/mnt" -o cache_dir=none,prefetch=none; then
+		check "a damaged graph: dataset_identity.json still reads, without the graph" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["stats"]["has_connectivity"] is False, d["stats"]' "$T/mnt/dataset_identity.json"
+		check "a damaged graph: left out with a warning naming it" \
+			grep -q "dataset_identity.json: the kNN graph is left out: obsp/connectivities" "$MOUNT_LOG"
+		out=$(cat "$T/mnt/connectivity/edges.src.bin.gz" 2>&1 >/dev/null)
+		check "a damaged graph: its edge files fail with EIO" grep -q "Input/output error" <<<"$out"
+		check "a damaged graph: the rest serves" test -s "$T/mnt/points_2d.bin.gz"
+		unmount_fs "$T/mnt"
+	else
+		fail "mount a copy of pbmc68k_reduced.h5ad with a damaged graph"
+	fi
+else
+	skip "a damaged graph: h5py cannot write the copy"
+fi
 finish

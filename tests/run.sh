@@ -37,6 +37,8 @@ run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
 run "Zarr stores (v2 every compressor, v3 every codec)" bash tests/zarr.sh
+run "the daemon confines itself" bash tests/confine.sh
+run "a drop directory tried by an unprivileged user" bash tests/drop.sh
 run "vector fields" bash tests/vectors.sh
 run "layout=index and the strict checker" bash tests/index_layout.sh
 run "parity with the newest exporter (default mount)" bash tests/parity.sh

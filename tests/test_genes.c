@@ -127,8 +127,23 @@ static void scan_merge_load(source *src, const char *dir, size_t block_values,
 	unlink(path);
 }
 
+/* The budget the scan checks first: an atlas fits, a shape claiming 16 M
+ * genes over many blocks is refused with its numbers. */
+static void budget(void)
+{
+	char err[256] = "";
+	uint64_t gb12 = (uint64_t)12 << 30;
+	CHECK(!gi_fits(33000, 2000000000ULL, (size_t)2 << 20, gb12, err, sizeof err),
+	      "gene index budget: 33 000 genes and 2e9 values fit in 12 GB");
+	CHECK(gi_fits(16777216, (uint64_t)16777216 * 64, (size_t)2 << 20, gb12, err, sizeof err) &&
+	      strstr(err, "X: 16777216 genes and 1073741824 stored values would need") &&
+	      strstr(err, "budget of 12.9 GB"),
+	      "gene index budget: 16 M genes over 512 blocks are refused (%s)", err);
+}
+
 int main(void)
 {
+	budget();
 	char dir[] = "/tmp/test_genes-XXXXXX", path[600], cmd[1024], err[256];
 	if (!mkdtemp(dir)) {
 		CHECK(0, "gene index: temporary directory");
