@@ -94,9 +94,9 @@ if [ $? -eq 0 ] && mountpoint -q "$R$MNT"; then
 	ok "fstab line of type cellucidfs: mount -a mounts $MNT"
 	check "the mount table: /data/pbmc68k_reduced.h5ad, type fuse.cellucidfs" test \
 		"$(in_root findmnt -n -o SOURCE,FSTYPE --mountpoint $MNT)" = "/data/pbmc68k_reduced.h5ad fuse.cellucidfs"
-	check "the tree: 786 files" test "$(find "$R$MNT" -type f | wc -l)" -eq 786
+	check "the tree (layout=index, the default): 787 files" test "$(find "$R$MNT" -type f | wc -l)" -eq 787
 	if [ -d "$REFERENCE/pbmc68k_reduced-c6-q8" ]; then
-		check "a file equals the reference's" cmp -s <(gunzip -c "$R$MNT/obs/louvain.codes.u8.gz") \
+		check "a file equals the reference's" cmp -s <(gunzip -c "$R$MNT/obs/7.codes.u8.gz") \
 			<(gunzip -c "$REFERENCE/pbmc68k_reduced-c6-q8/obs/louvain.codes.u8.gz")
 	fi
 	out=$(in_root mount -a -v 2>&1)
@@ -130,7 +130,7 @@ if [ $? -eq 0 ] && wait_until 10 in_net curl -s -o /dev/null http://127.0.0.1:80
 	check "_cellucid/health: Content-Type: application/json" \
 		bash -c "tr -d '\r' <'$R/tmp/headers' | grep -qix 'content-type: application/json'"
 	check "a payload over HTTP equals the mount's" \
-		cmp -s <(in_net curl -s $URL/obs/louvain.codes.u8.gz) "$R$MNT/obs/louvain.codes.u8.gz"
+		cmp -s <(in_net curl -s $URL/obs/7.codes.u8.gz) "$R$MNT/obs/7.codes.u8.gz"
 	gene=$(cd "$R$MNT/var" && ls | head -1)
 	check "a gene over HTTP (var/$gene) equals the mount's" cmp -s <(in_net curl -s "$URL/var/$gene") "$R$MNT/var/$gene"
 	check "the preview page over HTTP equals the installed one" \
