@@ -43,6 +43,7 @@ run "command line, man page, install, export, status" bash tests/cli.sh
 run "check command" bash tests/check_cmd.sh
 run "mount(8) and fstab" bash tests/fstab.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
+run "the web app beside the data: proxy, cache, local checkout, https" bash tests/viewer.sh
 run "two replicas behind nginx" bash tests/replicas.sh
 run "generated 100 000 cells" bash tests/large.sh
 
