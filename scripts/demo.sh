@@ -13,8 +13,9 @@
 #
 # Everything lives in the state directory .demo/ of the repository (not in
 # git): demo.h5ad (generated once, 50 000 cells x 2 000 genes), the mountpoint
-# mnt/, cellucidfs.log, nginx.conf, nginx's pid and logs, the web app's cache
-# app-cache/ and tls/, the certificate of the https port. nginx runs as its
+# mnt/, its persistent cache cache/, cellucidfs.log, nginx.conf, nginx's pid
+# and logs, the web app's cache app-cache/ and tls/, the certificate of the
+# https port. nginx runs as its
 # own master process (nginx -p .demo/), never touching the system nginx or
 # /etc/nginx. stop is safe at any time, also twice or when nothing runs.
 #
@@ -209,7 +210,9 @@ mount_demo() {
 	# Without root, allow_other needs user_allow_other in /etc/fuse.conf; the
 	# workers then run as the same user (nginx ignores `user`), so the mount
 	# is readable to them even without it.
-	local opts=default_permissions,port=$PORT pid i
+	# The persistent cache stays in the state directory too, not in ~/.cache.
+	local opts=default_permissions,port=$PORT,cache_dir=$STATE/cache pid i
+	case "$STATE" in *,*) die "cannot mount with a comma in the state directory: $STATE" ;; esac
 	if [ "$(id -u)" -eq 0 ] || grep -qs '^[[:space:]]*user_allow_other' /etc/fuse.conf; then
 		opts=allow_other,$opts
 	fi

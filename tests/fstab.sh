@@ -36,6 +36,9 @@ units() { # the systemd examples: no complaint from systemd-analyze verify
 }
 
 T=$(mktemp -d)
+# mount(8) passes the environment on to the daemon: a line without cache_dir
+# uses $XDG_CACHE_HOME/cellucidfs, which must be the test's, not ~/.cache.
+export XDG_CACHE_HOME=$T/cache
 made_link=0
 cleanup() {
 	for m in "$T"/mnt*; do
