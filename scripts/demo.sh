@@ -263,21 +263,31 @@ serve() {
 	die "nginx does not answer on port $PORT (log: $STATE/error.log)"
 }
 
-# app_reachable: does / answer with the web app (fetched now, or a cached
-# copy)? The first request waits for www.cellucid.com: at most the resolver's
-# and the proxy's timeouts (5 s each).
-app_reachable() {
-	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 15 "http://127.0.0.1:$PORT/")" = 200 ]
+# app_status: how / answers: "fetched" (from the site, now or a fresh copy),
+# "cached" (an old copy: the site cannot be reached) or "unreachable". The
+# first request waits for the site: at most the resolver's and the proxy's
+# timeouts (5 s each).
+app_status() {
+	local out
+	out=$(curl -s -o /dev/null -w '%{http_code} %header{x-cache-status}' --max-time 15 "http://127.0.0.1:$PORT/")
+	case "$out" in
+	"200 STALE") echo cached ;;
+	"200 "*) echo fetched ;;
+	*) echo unreachable ;;
+	esac
 }
 
 urls() {
-	local base=http://127.0.0.1:$PORT tls=https://127.0.0.1:$TLS_PORT app
+	local base=http://127.0.0.1:$PORT tls=https://127.0.0.1:$TLS_PORT app status
 	say "serving $MNT on $base"
 	echo
-	if app_reachable; then
+	app=${CELLUCID_APP_DIR:-https://www.cellucid.com}
+	status=$(app_status)
+	if [ "$status" != unreachable ]; then
 		echo "  open  $base/   the Cellucid viewer, with this dataset"
+		[ "$status" = fetched ] ||
+			echo "        (from nginx's cache: the web app, $app, cannot be reached now)"
 	else
-		app=${CELLUCID_APP_DIR:-https://www.cellucid.com}
 		echo "  The Cellucid web app ($app) cannot be reached from here, and no copy of it"
 		echo "  is cached yet: open the preview instead (it works offline). $base/ will"
 		echo "  serve the viewer once the app can be reached, and from the cache after that."

@@ -130,9 +130,12 @@ ok "browser: nginx serves the preview on 127.0.0.1:$PORT (workers as $WORKER)"
 # after a FAIL line, when driving it failed.
 open_page() {
 	OUT=$PREFIX/$2
-	mkdir -p "$OUT/profile"
+	mkdir -p "$OUT/profile" "$OUT/home"
 	mkfifo "$OUT/cdp.cmd" "$OUT/cdp.reply"
-	timeout $((TIMEOUT + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+	# Its own home too: Chromium writes crash-report settings and dconf files under ~/.config
+	# and ~/.cache whatever --user-data-dir says.
+	HOME=$OUT/home XDG_CONFIG_HOME=$OUT/home/.config XDG_CACHE_HOME=$OUT/home/.cache \
+		timeout $((TIMEOUT + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
 		--no-first-run --disable-background-networking --disable-component-update --disable-sync \
 		--hide-scrollbars --window-size=1200,900 --user-data-dir="$OUT/profile" \
 		--remote-debugging-pipe 3<"$OUT/cdp.cmd" 4>"$OUT/cdp.reply" 2>"$OUT/chromium.log" &
