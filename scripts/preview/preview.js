@@ -90,7 +90,7 @@ function datasetBase() {
 async function loadDataset() {
 	// Both at once: which rules the identity must follow depends on the obs manifest's dialect.
 	const [identityDoc, obsDoc] = await Promise.all(['dataset_identity.json', 'obs_manifest.json'].map(fetchJson));
-	state.strict = !obsDoc.error && Contract.isStrict(obsDoc.doc);
+	state.strict = obsDoc.error ? null : Contract.isStrict(obsDoc.doc);
 	const identity = recordJson('dataset_identity.json', identityDoc, identityProblems);
 	if (!identity) {
 		if (identityDoc.error) return offerCatalog();
