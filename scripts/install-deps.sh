@@ -27,7 +27,7 @@ done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
 	if ! command -v sudo >/dev/null; then
-		echo "cellucidfs: missing packages:$missing; install them as root (apt-get install$missing), or run make as root" >&2
+		echo "cellucidfs: packages are missing and there is neither root nor sudo to install them; as root: apt-get update && apt-get install -y$missing" >&2
 		exit 1
 	fi
 	SUDO="sudo"
