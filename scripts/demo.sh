@@ -12,7 +12,8 @@
 #                                              and localhost (kept if already there)
 #
 # Everything lives in the state directory .demo/ of the repository (not in
-# git): demo.h5ad (generated once, 50 000 cells x 2 000 genes), the mountpoint
+# git; /var/lib/cellucidfs-demo instead for root when nginx's workers cannot
+# reach the repository, e.g. in root's home): demo.h5ad (generated once, 50 000 cells x 2 000 genes), the mountpoint
 # mnt/, its persistent cache cache/, cellucidfs.log, nginx.conf, nginx's pid
 # and logs, the web app's cache app-cache/ and tls/, the certificate of the
 # https port. nginx runs as its
@@ -44,7 +45,30 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STATE=${CELLUCID_DEMO_DIR:-$ROOT/.demo}
+
+# untraversable DIR: the directories from DIR up to / that the nginx worker
+# user cannot pass (no o+x), when that matters: the workers are another user
+# only when nginx starts as root.
+untraversable() {
+	local d=$1
+	[ "$(id -u)" -eq 0 ] || return 0
+	while [ "$d" != / ]; do
+		[ ! -e "$d" ] || [ $(($(stat -c %a "$d") % 2)) -eq 1 ] || echo "$d"
+		d=$(dirname "$d")
+	done
+}
+
+# .demo/ in the repository; but a repository in root's home (mode 700, as on
+# a fresh Debian) is out of the workers' reach, so root's demo then lives in
+# /var/lib/cellucidfs-demo.
+FALLBACK_STATE=/var/lib/cellucidfs-demo
+if [ -n "${CELLUCID_DEMO_DIR:-}" ]; then
+	STATE=$CELLUCID_DEMO_DIR
+elif [ -z "$(untraversable "$ROOT")" ]; then
+	STATE=$ROOT/.demo
+else
+	STATE=$FALLBACK_STATE
+fi
 PORT=${CELLUCID_PORT:-8080}
 TLS_PORT=${CELLUCID_TLS_PORT:-8443}
 BIN=${CELLUCIDFS_BIN:-$ROOT/cellucidfs}
@@ -187,14 +211,12 @@ mounted() { findmnt -rn --mountpoint "$MNT" >/dev/null 2>&1; }
 # Every directory above the mountpoint must let the worker user through (only
 # when root: otherwise the workers run as the user who made the directories).
 check_traversal() {
-	local d=$STATE blocked=()
-	[ "$(id -u)" -eq 0 ] || return 0
-	while [ "$d" != / ]; do
-		[ $(($(stat -c %a "$d") % 2)) -eq 1 ] || blocked+=("$d")
-		d=$(dirname "$d")
-	done
-	[ ${#blocked[@]} -eq 0 ] ||
-		die "the nginx worker user cannot reach $MNT: no o+x on ${blocked[*]} (chmod o+x them, or set CELLUCID_DEMO_DIR elsewhere)"
+	local blocked
+	blocked=$(untraversable "$STATE" | tr '\n' ' ')
+	[ -z "$blocked" ] ||
+		die "the nginx worker user cannot reach $MNT: no o+x on ${blocked% } (chmod o+x them, or set CELLUCID_DEMO_DIR elsewhere)"
+	[ "$STATE" != "$FALLBACK_STATE" ] || [ -n "${CELLUCID_DEMO_DIR:-}" ] ||
+		say "the nginx workers cannot reach $ROOT (no o+x on $(untraversable "$ROOT" | tr '\n' ' ' | sed 's/ $//')): the demo lives in $STATE"
 }
 
 generate() {
