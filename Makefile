@@ -18,8 +18,8 @@ CFLAGS   += -std=c11 -Wall -Wextra $(OPT) $(SAN) -pthread
 LDFLAGS  += $(SAN) -pthread
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-# fs/ holds the FUSE-free export engine and the thin FUSE glue (these two files).
-FUSE_SRC   := fs/ll.c fs/main.c
+# fs/ holds the FUSE-free export engine and the thin FUSE glue (these files).
+FUSE_SRC   := fs/ll.c fs/ll_inode.c fs/ll_status.c fs/main.c
 ENGINE_SRC := $(filter-out $(FUSE_SRC),$(wildcard fs/*.c))
 LIB_SRC    := $(wildcard anndata/*.c) $(wildcard codec/*.c) $(ENGINE_SRC)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
@@ -46,12 +46,19 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-$(TOOLS): $(BUILD)/%: scripts/%.c
+# zlib is the second inflater and the size reference of gzrle's test only.
+$(BUILD)/tests/test_gzrle: LDLIBS += -lz
+
+$(TOOLS):
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-# It reads the gene files with the project's own gzip reader.
-$(BUILD)/deflate-floor: $(BUILD)/codec/gz.o
+$(BUILD)/gen-h5ad: $(wildcard scripts/gen-h5ad/*.c) $(wildcard scripts/gen-h5ad/*.h)
+
+# It reads the gene files with the project's own gzip reader, makes them
+# again with the daemon's call and with zlib.
+$(BUILD)/deflate-floor: scripts/deflate-floor.c $(BUILD)/codec/gz.o $(BUILD)/codec/gzrle.o
+$(BUILD)/deflate-floor: LDLIBS += -lz
 
 deps:
 	@./scripts/install-deps.sh

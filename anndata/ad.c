@@ -8,152 +8,75 @@
  * is the pre-0.7 table, with its embeddings as array members of a compound
  * obsm and its graph under uns/neighbors.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ad_internal.h"
 
-/* HDF5 prints its error stack by default; every error here is reported as
- * one line of our own instead. A thread-safe HDF5 keeps that switch per
- * thread, hence a thread-local flag. */
 void ad_thread_init(void)
 {
-	static _Thread_local int quiet;
-
-	if (quiet)
-		return;
-	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-	quiet = 1;
-}
-
-/* The LZF filter must be there before the first read of the 0.7 files; the
- * filter table is process-wide. */
-static void init_hdf5(void)
-{
-	static int done;
-
-	ad_thread_init();
-	if (done)
-		return;
-	ad_lzf_register();
-	done = 1;
+	cn_thread_init();
 }
 
 /* ---- obsm ---- */
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static int push_name(struct names *ns, const char *name)
-{
-	char *copy;
-
-	if (ns->n == ns->cap) {
-		size_t cap = ns->cap ? 2 * ns->cap : 16;
-		char **v = realloc(ns->v, cap * sizeof *v);
-
-		if (!v)
-			return -1;
-		ns->v = v;
-		ns->cap = cap;
-	}
-	copy = ad_strdup(name);
-	if (!copy)
-		return -1;
-	ns->v[ns->n++] = copy;
-	return 0;
-}
-
-static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *ns)
-{
-	(void)g;
-	(void)info;
-	return push_name(ns, name);
-}
-
 /* Columns of a dense numeric (n_obs, k) or (n_obs,) array at path, else 0. */
 static size_t dense_cols(ad_file *f, const char *path)
 {
-	hid_t d, type, space;
-	hsize_t dims[2] = { 0, 1 };
-	H5T_class_t cls;
-	int rank;
+	const cn_info *in;
+	uint64_t rows, cols;
+	cn_array *a;
 
-	if (ad_h5_kind(f->file, path) != H5I_DATASET)
+	if (cn_kind_of(f->store, path) != CN_ARRAY || cn_array_open(f->store, path, &a))
 		return 0;
-	d = H5Dopen2(f->file, path, H5P_DEFAULT);
-	if (d < 0)
-		return 0;
-	type = H5Dget_type(d);
-	space = H5Dget_space(d);
-	cls = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
-	rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
-	if (rank < 1 || rank > 2 || H5Sget_simple_extent_dims(space, dims, NULL) < 0 ||
-	    (cls != H5T_INTEGER && cls != H5T_FLOAT))
-		dims[0] = (hsize_t)-1;
-	if (type >= 0)
-		H5Tclose(type);
-	if (space >= 0)
-		H5Sclose(space);
-	H5Dclose(d);
+	in = cn_array_info(a);
+	rows = in->shape[0];
+	cols = in->rank == 2 ? in->shape[1] : 1;
+	if (in->rank < 1 || in->rank > 2 ||
+	    (in->type.cls != CN_T_INT && in->type.cls != CN_T_UINT && in->type.cls != CN_T_FLOAT))
+		rows = (uint64_t)-1;
+	cn_array_close(a);
 	/* The reader's n_obs * k doubles must be addressable. */
-	if (dims[0] != f->n_obs || dims[1] > SIZE_MAX / sizeof(double) / (f->n_obs ? f->n_obs : 1))
+	if (rows != f->n_obs || cols > SIZE_MAX / sizeof(double) / (f->n_obs ? f->n_obs : 1))
 		return 0;
-	return (size_t)dims[1];
+	return (size_t)cols;
 }
 
-/* Columns of member i of a legacy compound obsm: a 1-d H5T_ARRAY of
- * numbers is one embedding; anything else is not. */
-static size_t member_cols(ad_file *f, hid_t ctype, unsigned i)
+/* Columns of a member of a legacy compound obsm: a 1-d array of numbers is
+ * one embedding; anything else is not. */
+static size_t member_cols(ad_file *f, const cn_type *t)
 {
-	hid_t mt = H5Tget_member_type(ctype, i), base;
-	hsize_t dims[H5S_MAX_RANK];
 	size_t cols = 0;
 
-	if (mt < 0)
-		return 0;
-	if (H5Tget_class(mt) == H5T_ARRAY && H5Tget_array_ndims(mt) == 1 &&
-	    H5Tget_array_dims2(mt, dims) == 1 && (base = H5Tget_super(mt)) >= 0) {
-		if (H5Tget_class(base) == H5T_INTEGER || H5Tget_class(base) == H5T_FLOAT)
-			cols = (size_t)dims[0];
-		H5Tclose(base);
-	}
-	H5Tclose(mt);
+	if (t->cls == CN_T_ARRAY &&
+	    (t->base == CN_T_INT || t->base == CN_T_UINT || t->base == CN_T_FLOAT))
+		cols = t->count;
 	return cols > SIZE_MAX / sizeof(double) / (f->n_obs ? f->n_obs : 1) ? 0 : cols;
 }
 
 /* The keys of a legacy compound obsm: its members (when it has n_obs rows). */
-static ad_err compound_obsm_keys(ad_file *f, struct names *ns, size_t **cols)
+static ad_err compound_obsm_keys(ad_file *f, char ***keys, size_t *nkeys, size_t **cols)
 {
-	hid_t d = ad_h5_dopen(f, "obsm", H5P_DEFAULT), ctype;
-	size_t len = 0;
-	int n;
-	ad_err e;
+	cn_array *a;
+	cn_type t;
+	size_t len = 0, n;
+	ad_err e = ad_values_open(f, "obsm", NULL, &a, &len, &t);
 
-	if (d < 0)
-		return AD_EFORMAT;
-	ctype = H5Dget_type(d);
-	e = ad_h5_len(f, d, "obsm", &len);
-	n = !e && ctype >= 0 && H5Tget_class(ctype) == H5T_COMPOUND ? H5Tget_nmembers(ctype) : 0;
-	if (!e && n > 0 && !(*cols = calloc((size_t)n, sizeof **cols)))
+	if (e)
+		return e;
+	n = t.cls == CN_T_COMPOUND ? t.nmembers : 0;
+	if (n > 0 && (!(*cols = calloc(n, sizeof **cols)) || !(*keys = calloc(n, sizeof **keys))))
 		e = ad_nomem(f, "obsm");
-	for (int i = 0; !e && i < n; i++) {
-		char *name = H5Tget_member_name(ctype, (unsigned)i);
+	for (size_t i = 0; !e && i < n; i++) {
+		cn_type mt;
 
-		if (!name || push_name(ns, name) < 0)
-			e = ad_nomem(f, "obsm");
-		else
-			(*cols)[i] = len == f->n_obs ? member_cols(f, ctype, (unsigned)i) : 0;
-		H5free_memory(name);
+		e = cn_member(a, i, &(*keys)[i], &mt);
+		*nkeys += !e;
+		if (!e)
+			(*cols)[i] = len == f->n_obs ? member_cols(f, &mt) : 0;
 	}
-	if (ctype >= 0)
-		H5Tclose(ctype);
-	H5Dclose(d);
+	cn_array_close(a);
 	return e;
 }
 
@@ -163,38 +86,32 @@ static int cmp_obsm(const void *a, const void *b)
 }
 
 /* obsm: a dict group of arrays (anndata >= 0.7), or a compound dataset
- * with one H5T_ARRAY member per embedding (pre-0.7). Keys end up sorted. */
+ * with one array member per embedding (pre-0.7). Keys end up sorted. */
 static ad_err open_obsm(ad_file *f)
 {
-	H5I_type_t kind = ad_h5_kind(f->file, "obsm");
-	struct names ns = { 0 };
-	size_t *member_cols_of = NULL;
+	cn_kind kind = cn_kind_of(f->store, "obsm");
+	char **keys = NULL;
+	size_t nkeys = 0, *member_cols_of = NULL;
 	ad_err e = AD_OK;
 
-	if (kind == H5I_GROUP) {
-		hid_t g = H5Gopen2(f->file, "obsm", H5P_DEFAULT);
-
-		if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, collect_name, &ns) < 0)
-			e = ad_fail(f, AD_EIO, "obsm: cannot list its members");
-		if (g >= 0)
-			H5Gclose(g);
-	} else if (kind == H5I_DATASET) {
-		e = compound_obsm_keys(f, &ns, &member_cols_of);
-	}
-	if (!e && ns.n && !(f->obsm = calloc(ns.n, sizeof *f->obsm)))
+	if (kind == CN_GROUP)
+		e = cn_list(f->store, "obsm", &keys, &nkeys);
+	else if (kind == CN_ARRAY)
+		e = compound_obsm_keys(f, &keys, &nkeys, &member_cols_of);
+	if (!e && nkeys && !(f->obsm = calloc(nkeys, sizeof *f->obsm)))
 		e = ad_nomem(f, "obsm");
-	for (size_t i = 0; !e && i < ns.n; i++) {
+	for (size_t i = 0; !e && i < nkeys; i++) {
 		struct ad_obsm *o = &f->obsm[i];
 
-		o->key = ns.v[i];
-		ns.v[i] = NULL;
+		o->key = keys[i];
+		keys[i] = NULL;
 		f->nobsm++;
 		if (member_cols_of) {
-			o->path = ad_strdup("obsm");
-			o->member = ad_strdup(o->key);
+			o->path = cn_strdup("obsm");
+			o->member = cn_strdup(o->key);
 			o->cols = member_cols_of[i];
 		} else {
-			o->path = ad_path_join("obsm", o->key);
+			o->path = cn_path_join("obsm", o->key);
 			o->cols = o->path ? dense_cols(f, o->path) : 0;
 		}
 		if (!o->path || (member_cols_of && !o->member))
@@ -202,7 +119,7 @@ static ad_err open_obsm(ad_file *f)
 	}
 	if (!e && f->nobsm)
 		qsort(f->obsm, f->nobsm, sizeof *f->obsm, cmp_obsm);
-	ad_strings_free(ns.v, ns.n);
+	cn_strings_free(keys, nkeys);
 	free(member_cols_of);
 	return e;
 }
@@ -217,12 +134,12 @@ size_t ad_obsm_cols(const ad_file *f, size_t i)
 	return i < f->nobsm ? f->obsm[i].cols : 0;
 }
 
-static ad_err obsm_read(ad_file *f, size_t i, hid_t native, void *out)
+static ad_err obsm_read(ad_file *f, size_t i, cn_num want, void *out)
 {
 	const struct ad_obsm *o = i < f->nobsm ? &f->obsm[i] : NULL;
-	hsize_t k;
-	hid_t d, at;
-	ad_err e = AD_OK;
+	uint64_t zero[CN_MAX_RANK] = { 0 };
+	cn_array *a;
+	ad_err e;
 
 	if (!o)
 		return ad_fail(f, AD_EFORMAT, "obsm entry %zu of %zu does not exist", i, f->nobsm);
@@ -231,32 +148,26 @@ static ad_err obsm_read(ad_file *f, size_t i, hid_t native, void *out)
 			       o->key);
 	if (!f->n_obs)
 		return AD_OK;
-	d = ad_h5_dopen(f, o->path, H5P_DEFAULT);
-	if (d < 0)
-		return AD_EFORMAT;
-	if (o->member) {
-		/* Each record's array member lands as one row of k numbers. */
-		k = o->cols;
-		at = H5Tarray_create2(native, 1, &k);
-		e = at < 0 ? ad_fail(f, AD_EIO, "obsm/%s: cannot build the array type", o->key)
-			   : ad_h5_read(f, d, o->path, o->member, at, 0, f->n_obs, out);
-		if (at >= 0)
-			H5Tclose(at);
-	} else if (H5Dread(d, native, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0) {
-		e = ad_h5_read_failed(f, d, o->path);
-	}
-	H5Dclose(d);
+	e = cn_array_open(f->store, o->path, &a);
+	if (e)
+		return e;
+	/* A legacy record's array member lands as one row of k numbers. */
+	if (o->member)
+		e = cn_read(a, o->member, want, 0, f->n_obs, out);
+	else
+		e = cn_read_block(a, zero, cn_array_info(a)->shape, want, out);
+	cn_array_close(a);
 	return e;
 }
 
 ad_err ad_obsm_read(ad_file *f, size_t i, double *out)
 {
-	return obsm_read(f, i, H5T_NATIVE_DOUBLE, out);
+	return obsm_read(f, i, CN_F64, out);
 }
 
 ad_err ad_obsm_read_f32(ad_file *f, size_t i, float *out)
 {
-	return obsm_read(f, i, H5T_NATIVE_FLOAT, out);
+	return obsm_read(f, i, CN_F32, out);
 }
 
 /* ---- the expression source ---- */
@@ -264,18 +175,14 @@ ad_err ad_obsm_read_f32(ad_file *f, size_t i, float *out)
 /* "no layer 'NAME' (layers: a, b)": the keys of the layers dict. */
 static ad_err no_layer(ad_file *f, const char *name)
 {
-	struct names ns = { 0 };
-	char list[256];
-	hid_t g = ad_h5_kind(f->file, "layers") == H5I_GROUP
-			  ? H5Gopen2(f->file, "layers", H5P_DEFAULT) : -1;
+	char **names = NULL, list[256];
+	size_t n = 0;
 
-	/* Only running out of memory stops the listing: then it lists fewer. */
-	if (g >= 0) {
-		H5Literate(g, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, collect_name, &ns);
-		H5Gclose(g);
-	}
-	ad_join((const char *const *)ns.v, ns.n, list, sizeof list);
-	ad_strings_free(ns.v, ns.n);
+	/* A listing that fails lists nothing: the message says "none". */
+	if (cn_kind_of(f->store, "layers") == CN_GROUP)
+		cn_list(f->store, "layers", &names, &n);
+	ad_join((const char *const *)names, n, list, sizeof list);
+	cn_strings_free(names, n);
 	return ad_fail(f, AD_EFORMAT, "no layer '%s' (layers: %s)", name, list);
 }
 
@@ -290,19 +197,19 @@ ad_err ad_select_expression(ad_file *f, const char *source)
 	if (!strcmp(source, "raw")) {
 		/* anndata >= 0.7 has a raw group; 0.6 wrote raw.X and raw.var at
 		 * the root instead. */
-		int legacy = ad_h5_kind(f->file, "raw") != H5I_GROUP &&
-			     ad_h5_exists(f->file, "raw.X");
+		int legacy = cn_kind_of(f->store, "raw") != CN_GROUP &&
+			     cn_exists(f->store, "raw.X");
 
 		matrix = legacy ? "raw.X" : "raw/X";
 		var = legacy ? "raw.var" : "raw/var";
-		if (!ad_h5_exists(f->file, matrix))
+		if (!cn_exists(f->store, matrix))
 			e = ad_fail(f, AD_EFORMAT, "no raw/X (nor the raw.X of files before "
 				    "anndata 0.7)");
 	} else if (!strncmp(source, "layer:", 6) && source[6]) {
-		matrix = layer = ad_path_join("layers", source + 6);
+		matrix = layer = cn_path_join("layers", source + 6);
 		if (!layer)
 			e = ad_nomem(f, "layers");
-		else if (!ad_h5_exists(f->file, layer))
+		else if (!cn_exists(f->store, layer))
 			e = no_layer(f, source + 6);
 	} else if (strcmp(source, "X")) {
 		e = ad_fail(f, AD_EFORMAT, "unknown expression '%s' (X, raw or layer:NAME)",
@@ -311,9 +218,9 @@ ad_err ad_select_expression(ad_file *f, const char *source)
 	if (!e)
 		e = ad_df_open(f, var, &index, NULL, NULL);
 	/* Only X may be absent: raw and layers were checked above. */
-	if (!e && ad_h5_exists(f->file, matrix))
+	if (!e && cn_exists(f->store, matrix))
 		e = ad_matrix_probe(f, matrix, f->n_obs, index.len, &m);
-	if (!e && !(var_df = ad_strdup(var)))
+	if (!e && !(var_df = cn_strdup(var)))
 		e = ad_nomem(f, var);
 	if (e) {
 		ad_column_clear(&index);
@@ -333,28 +240,16 @@ ad_err ad_select_expression(ad_file *f, const char *source)
 
 /* ---- open and close ---- */
 
-static ad_err open_file(ad_file *f, const char *path)
-{
-	if (access(path, R_OK) != 0)
-		return ad_fail(f, AD_EIO, "cannot read the file: %s", strerror(errno));
-	if (H5Fis_hdf5(path) <= 0)
-		return ad_fail(f, AD_EFORMAT, "not an HDF5 file");
-	f->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-	if (f->file < 0)
-		return ad_fail(f, AD_EIO, "cannot open the HDF5 file (damaged?)");
-	return AD_OK;
-}
-
 /* The neighbour graph: obsp/connectivities, or where pre-0.7 files keep it. */
 static ad_err find_graph(ad_file *f, int legacy)
 {
 	const char *path = "obsp/connectivities";
 
-	if (!ad_h5_exists(f->file, path) && legacy)
+	if (!cn_exists(f->store, path) && legacy)
 		path = "uns/neighbors/connectivities";
-	if (!ad_h5_exists(f->file, path))
+	if (!cn_exists(f->store, path))
 		return AD_OK;
-	f->graph = ad_strdup(path);
+	f->graph = cn_strdup(path);
 	return f->graph ? AD_OK : ad_nomem(f, path);
 }
 
@@ -369,9 +264,7 @@ ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return AD_ENOMEM;
 	}
-	f->file = -1;
-	init_hdf5();
-	e = open_file(f, path);
+	e = cn_open(path, f->err, sizeof f->err, &f->store);
 	if (!e)
 		e = ad_df_open(f, "obs", &obs_index, &f->cols, &f->ncols);
 	f->n_obs = obs_index.len;
@@ -380,7 +273,7 @@ ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen)
 	if (!e)
 		e = open_obsm(f);
 	if (!e)
-		e = find_graph(f, ad_h5_kind(f->file, "obs") == H5I_DATASET);
+		e = find_graph(f, cn_kind_of(f->store, "obs") == CN_ARRAY);
 	ad_column_clear(&obs_index);
 	if (e) {
 		snprintf(err, errlen, "%s", f->err);
@@ -408,8 +301,7 @@ void ad_close(ad_file *f)
 	free(f->obsm);
 	ad_matrix_clear(&f->x);
 	free(f->graph);
-	if (f->file >= 0)
-		H5Fclose(f->file);
+	cn_close(f->store);
 	free(f);
 }
 

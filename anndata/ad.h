@@ -1,8 +1,9 @@
 /*
- * ad.h - read AnnData (.h5ad) files through the HDF5 C API.
+ * ad.h - read AnnData (.h5ad) files.
  *
- * This module knows HDF5 and the AnnData encodings (../shared/spec/h5ad-format.md)
- * and nothing about FUSE or the Cellucid export. It is not thread-safe: the
+ * This module knows the AnnData encodings (../shared/spec/h5ad-format.md),
+ * read through its container layer (cn.h: HDF5 today, in cn_h5.c), and
+ * nothing about FUSE or the Cellucid export. It is not thread-safe: the
  * caller serialises every call on one ad_file (cellucidfs holds one lock around
  * all HDF5 work).
  *

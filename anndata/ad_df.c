@@ -31,64 +31,59 @@ void ad_column_clear(struct ad_column *c)
 	memset(c, 0, sizeof *c);
 }
 
-static const char *class_name(H5T_class_t c)
+/* Class names as the messages have always said them (an HDF5 enum is how
+ * h5py stores bool). */
+static const char *class_name(cn_class c)
 {
 	switch (c) {
-	case H5T_INTEGER: return "integer";
-	case H5T_FLOAT: return "float";
-	case H5T_STRING: return "string";
-	case H5T_ENUM: return "enum";
-	case H5T_COMPOUND: return "compound";
-	case H5T_ARRAY: return "array";
-	case H5T_REFERENCE: return "reference";
+	case CN_T_INT:
+	case CN_T_UINT: return "integer";
+	case CN_T_FLOAT: return "float";
+	case CN_T_STRING: return "string";
+	case CN_T_BOOL: return "enum";
+	case CN_T_COMPOUND: return "compound";
+	case CN_T_ARRAY: return "array";
+	case CN_T_REFERENCE: return "reference";
 	default: return "unusual";
 	}
 }
 
 /* The storage that values of class cls have on their own. h5py writes bool
  * as an enum; other enums do not occur in AnnData files. */
-static ad_err storage_of(ad_file *f, const char *path, H5T_class_t cls, ad_storage *st)
+static ad_err storage_of(ad_file *f, const char *path, cn_class cls, ad_storage *st)
 {
 	switch (cls) {
-	case H5T_INTEGER:
-	case H5T_FLOAT: *st = AD_ST_NUMERIC; return AD_OK;
-	case H5T_ENUM: *st = AD_ST_BOOL; return AD_OK;
-	case H5T_STRING: *st = AD_ST_STRINGS; return AD_OK;
+	case CN_T_INT:
+	case CN_T_UINT:
+	case CN_T_FLOAT: *st = AD_ST_NUMERIC; return AD_OK;
+	case CN_T_BOOL: *st = AD_ST_BOOL; return AD_OK;
+	case CN_T_STRING: *st = AD_ST_STRINGS; return AD_OK;
 	default:
 		return ad_fail(f, AD_EUNSUPPORTED, "%s: unsupported %s values", path,
 			       class_name(cls));
 	}
 }
 
-static int storage_accepts(ad_storage st, H5T_class_t cls)
+static int storage_accepts(ad_storage st, cn_class cls)
 {
 	switch (st) {
-	case AD_ST_NUMERIC: return cls == H5T_INTEGER || cls == H5T_FLOAT;
-	case AD_ST_BOOL: return cls == H5T_ENUM || cls == H5T_INTEGER;
-	case AD_ST_STRINGS: return cls == H5T_STRING;
-	case AD_ST_CODES: return cls == H5T_INTEGER;
+	case AD_ST_NUMERIC: return ad_is_integer(cls) || cls == CN_T_FLOAT;
+	case AD_ST_BOOL: return cls == CN_T_BOOL || ad_is_integer(cls);
+	case AD_ST_STRINGS: return cls == CN_T_STRING;
+	case AD_ST_CODES: return ad_is_integer(cls);
 	}
 	return 0;
 }
 
-/* The length and value class of the 1-d dataset at path (member). */
+/* The length and value class of the 1-d array at path (member). */
 static ad_err values_info(ad_file *f, const char *path, const char *member, size_t *len,
-			  H5T_class_t *cls)
+			  cn_class *cls)
 {
-	hid_t d = ad_h5_dopen(f, path, H5P_DEFAULT), vtype;
-	ad_err e;
+	cn_type t;
+	ad_err e = ad_values_open(f, path, member, NULL, len, &t);
 
-	if (d < 0)
-		return AD_EFORMAT;
-	e = ad_h5_len(f, d, path, len);
-	vtype = e ? -1 : ad_h5_value_type(f, d, path, member);
-	if (!e && vtype < 0)
-		e = AD_EFORMAT;
 	if (!e)
-		*cls = H5Tget_class(vtype);
-	if (vtype >= 0)
-		H5Tclose(vtype);
-	H5Dclose(d);
+		*cls = t.cls;
 	return e;
 }
 
@@ -97,7 +92,7 @@ static ad_err values_info(ad_file *f, const char *path, const char *member, size
  * length and kind. */
 static ad_err check_column(ad_file *f, struct ad_column *col, int infer)
 {
-	H5T_class_t cls;
+	cn_class cls;
 	size_t len;
 	ad_err e = values_info(f, col->path, col->member, &col->len, &cls);
 
@@ -116,14 +111,14 @@ static ad_err check_column(ad_file *f, struct ad_column *col, int infer)
 		if (len != col->len)
 			return ad_fail(f, AD_EFORMAT, "%s: %zu values, but %zu in the mask",
 				       col->path, col->len, len);
-		if (cls != H5T_ENUM && cls != H5T_INTEGER)
+		if (cls != CN_T_BOOL && !ad_is_integer(cls))
 			return ad_fail(f, AD_EFORMAT, "%s: the mask is not boolean", col->mask);
 	}
 	if (col->categories) {
 		e = values_info(f, col->categories, NULL, &len, &cls);
 		if (e)
 			return e;
-		if (cls != H5T_STRING && cls != H5T_INTEGER && cls != H5T_FLOAT && cls != H5T_ENUM)
+		if (cls != CN_T_STRING && !ad_is_integer(cls) && cls != CN_T_FLOAT && cls != CN_T_BOOL)
 			return ad_fail(f, AD_EUNSUPPORTED, "%s: unsupported %s categories",
 				       col->categories, class_name(cls));
 	}
@@ -132,7 +127,7 @@ static ad_err check_column(ad_file *f, struct ad_column *col, int infer)
 }
 
 /* Set the parts of a column group from its encoding-type. */
-static ad_err classify_group(ad_file *f, hid_t g, struct ad_column *col)
+static ad_err classify_group(ad_file *f, struct ad_column *col)
 {
 	static const struct {
 		const char *encoding, *values;
@@ -145,7 +140,7 @@ static ad_err classify_group(ad_file *f, hid_t g, struct ad_column *col)
 		{ "nullable-string-array", "values", AD_ST_STRINGS, 1 },
 	};
 	char *enc = NULL, *group = col->path;
-	int r = ad_h5_attr_string(g, "encoding-type", &enc);
+	int r = cn_attr_string(f->store, group, "encoding-type", &enc);
 	ad_err e = AD_OK;
 	size_t k;
 
@@ -161,11 +156,11 @@ static ad_err classify_group(ad_file *f, hid_t g, struct ad_column *col)
 	}
 	free(enc);
 	col->storage = kinds[k].storage;
-	col->path = ad_path_join(group, kinds[k].values);
+	col->path = cn_path_join(group, kinds[k].values);
 	if (kinds[k].masked)
-		col->mask = ad_path_join(group, "mask");
+		col->mask = cn_path_join(group, "mask");
 	if (kinds[k].storage == AD_ST_CODES)
-		col->categories = ad_path_join(group, "categories");
+		col->categories = cn_path_join(group, "categories");
 	if (!col->path || (kinds[k].masked && !col->mask) ||
 	    (kinds[k].storage == AD_ST_CODES && !col->categories))
 		e = ad_nomem(f, group);
@@ -176,38 +171,19 @@ static ad_err classify_group(ad_file *f, hid_t g, struct ad_column *col)
 /* Where the anndata 0.7 attribute `categories` of a codes dataset points:
  * an object reference (written by 0.7), or a path relative to the dataframe
  * (the zarr style); else the conventional __categories/<col>. */
-static ad_err categories_path(ad_file *f, hid_t dset, const char *df, struct ad_column *col)
+static ad_err categories_path(ad_file *f, const char *df, struct ad_column *col)
 {
-	hid_t attr = H5Aopen(dset, "categories", H5P_DEFAULT);
-	hid_t type = attr < 0 ? -1 : H5Aget_type(attr);
 	char *rel = NULL;
 
-	if (type >= 0 && H5Tget_class(type) == H5T_REFERENCE) {
-		hobj_ref_t ref;
-		hid_t obj = -1;
-		ssize_t len;
-
-		if (H5Aread(attr, H5T_STD_REF_OBJ, &ref) >= 0)
-			obj = H5Rdereference2(dset, H5P_DEFAULT, H5R_OBJECT, &ref);
-		len = obj < 0 ? -1 : H5Iget_name(obj, NULL, 0);
-		if (len > 0 && (col->categories = malloc((size_t)len + 1)))
-			H5Iget_name(obj, col->categories, (size_t)len + 1);
-		if (obj >= 0)
-			H5Oclose(obj);
-	} else if (type >= 0 && H5Tget_class(type) == H5T_STRING) {
-		ad_h5_attr_string(dset, "categories", &rel);
-		if (rel)
-			col->categories = ad_path_join(df, rel);
+	if (cn_attr_ref(f->store, col->path, "categories", &col->categories) == 0 &&
+	    cn_attr_string(f->store, col->path, "categories", &rel) > 0) {
+		col->categories = cn_path_join(df, rel);
 		free(rel);
 	}
-	if (type >= 0)
-		H5Tclose(type);
-	if (attr >= 0)
-		H5Aclose(attr);
 	if (!col->categories) {
-		char *dir = ad_path_join(df, "__categories");
+		char *dir = cn_path_join(df, "__categories");
 
-		col->categories = dir ? ad_path_join(dir, col->name) : NULL;
+		col->categories = dir ? cn_path_join(dir, col->name) : NULL;
 		free(dir);
 	}
 	return col->categories ? AD_OK : ad_nomem(f, col->path);
@@ -216,37 +192,34 @@ static ad_err categories_path(ad_file *f, hid_t dset, const char *df, struct ad_
 /* Fill col for the element name of the dataframe group at df. */
 static ad_err classify(ad_file *f, const char *df, const char *name, struct ad_column *col)
 {
-	H5I_type_t kind;
-	hid_t obj;
+	cn_kind kind;
 	char *enc = NULL;
 	int infer = 0;
 	ad_err e = AD_OK;
 
-	col->name = ad_strdup(name);
-	col->path = ad_path_join(df, name);
+	col->name = cn_strdup(name);
+	col->path = cn_path_join(df, name);
 	if (!col->name || !col->path)
 		return ad_nomem(f, df);
-	kind = ad_h5_kind(f->file, col->path);
-	if (kind == H5I_BADID)
+	kind = cn_kind_of(f->store, col->path);
+	if (kind == CN_ABSENT) {
 		return ad_fail(f, AD_EFORMAT, "%s: missing", col->path);
-	obj = H5Oopen(f->file, col->path, H5P_DEFAULT);
-	if (obj < 0)
-		return ad_fail(f, AD_EIO, "%s: cannot open", col->path);
-	if (kind == H5I_GROUP) {
-		e = classify_group(f, obj, col);
-	} else if (kind != H5I_DATASET) {
+	} else if (kind == CN_REFUSED) {
+		return cn_check(f->store, col->path);
+	} else if (kind == CN_GROUP) {
+		e = classify_group(f, col);
+	} else if (kind != CN_ARRAY) {
 		e = ad_fail(f, AD_EUNSUPPORTED, "%s: neither a group nor a dataset", col->path);
-	} else if (ad_h5_attr_string(obj, "encoding-type", &enc) > 0 &&
+	} else if (cn_attr_string(f->store, col->path, "encoding-type", &enc) > 0 &&
 		   strcmp(enc, "array") && strcmp(enc, "string-array")) {
 		e = ad_fail(f, AD_EUNSUPPORTED, "%s: unsupported encoding '%s'", col->path, enc);
-	} else if (H5Aexists(obj, "categories") > 0) {
+	} else if (cn_attr_exists(f->store, col->path, "categories") > 0) {
 		col->storage = AD_ST_CODES;
-		e = categories_path(f, obj, df, col);
+		e = categories_path(f, df, col);
 	} else {
 		infer = 1;
 	}
 	free(enc);
-	H5Oclose(obj);
 	return e ? e : check_column(f, col, infer);
 }
 
@@ -255,20 +228,17 @@ static ad_err classify(ad_file *f, const char *df, const char *name, struct ad_c
  * negative codes are missing values). */
 static ad_err codes_fit(ad_file *f, const struct ad_column *col, const char *cats, int *fit)
 {
-	hid_t d = ad_h5_dopen(f, cats, H5P_DEFAULT);
 	size_t ncat, len;
-	H5T_class_t cls;
+	cn_class cls;
 	int32_t *codes = NULL;
-	ad_err e = d < 0 ? AD_EFORMAT : ad_h5_len(f, d, cats, &ncat);
+	ad_err e = values_info(f, cats, NULL, &ncat, &cls);
 
-	if (d >= 0)
-		H5Dclose(d);
 	if (!e)
 		e = values_info(f, col->path, col->member, &len, &cls);
-	if (!e && !(codes = ad_mallocn(len, sizeof *codes)))
+	if (!e && !(codes = cn_mallocn(len, sizeof *codes)))
 		e = ad_nomem(f, col->path);
 	if (!e)
-		e = ad_h5_read_all(f, col->path, col->member, H5T_NATIVE_INT32, len, codes);
+		e = ad_read_all(f, col->path, col->member, CN_I32, len, codes);
 	*fit = !e;
 	for (size_t k = 0; *fit && k < len; k++)
 		*fit = codes[k] < (int64_t)ncat;
@@ -278,35 +248,30 @@ static ad_err codes_fit(ad_file *f, const struct ad_column *col, const char *cat
 
 /* Fill col for member i of the pre-0.7 compound dataframe at df; integer
  * members with uns/<name>_categories are categoricals when every code fits. */
-static ad_err classify_member(ad_file *f, const char *df, hid_t ctype, unsigned i,
+static ad_err classify_member(ad_file *f, const char *df, cn_array *table, size_t i,
 			      struct ad_column *col)
 {
-	char *name = H5Tget_member_name(ctype, i), *cats;
-	hid_t mtype = H5Tget_member_type(ctype, i);
-	H5T_class_t cls = mtype < 0 ? H5T_NO_CLASS : H5Tget_class(mtype);
+	char *cats;
+	cn_type t;
 	size_t len;
 	int fit = 0;
-	ad_err e;
+	ad_err e = cn_member(table, i, &col->name, &t);
 
-	if (mtype >= 0)
-		H5Tclose(mtype);
-	if (!name)
-		return ad_fail(f, AD_EIO, "%s: cannot read member %u", df, i);
-	col->name = ad_strdup(name);
-	col->member = ad_strdup(name);
-	col->path = ad_strdup(df);
-	H5free_memory(name);
-	if (!col->name || !col->member || !col->path)
+	if (e)
+		return e;
+	col->member = cn_strdup(col->name);
+	col->path = cn_strdup(df);
+	if (!col->member || !col->path)
 		return ad_nomem(f, df);
-	e = storage_of(f, df, cls, &col->storage);
-	if (e || i == 0 || cls != H5T_INTEGER)
+	e = storage_of(f, df, t.cls, &col->storage);
+	if (e || i == 0 || !ad_is_integer(t.cls))
 		return e ? e : check_column(f, col, 0);
 	len = strlen(col->name) + sizeof "uns/_categories";
 	cats = malloc(len);
 	if (!cats)
 		return ad_nomem(f, df);
 	snprintf(cats, len, "uns/%s_categories", col->name);
-	if (ad_h5_kind(f->file, cats) == H5I_DATASET)
+	if (cn_kind_of(f->store, cats) == CN_ARRAY)
 		e = codes_fit(f, col, cats, &fit);
 	if (fit) {
 		col->storage = AD_ST_CODES;
@@ -329,10 +294,10 @@ static ad_err add_column(ad_file *f, ad_err e, size_t nrows, const char *df,
 		return e;
 	if (e) {
 		col->kind = AD_COL_UNREADABLE;
-		col->reason = ad_strdup(f->err);
+		col->reason = cn_strdup(f->err);
 		if (!col->reason)
 			return ad_nomem(f, df);
-		if (!col->name && !(col->name = ad_strdup("")))
+		if (!col->name && !(col->name = cn_strdup("")))
 			return ad_nomem(f, df);
 		f->err[0] = '\0';
 	}
@@ -341,15 +306,20 @@ static ad_err add_column(ad_file *f, ad_err e, size_t nrows, const char *df,
 
 /* The index name of a dataframe group: its _index attribute, or a child
  * named _index when a foreign writer left the attribute out. */
-static ad_err index_name(ad_file *f, hid_t g, const char *path, char **name)
+static ad_err index_name(ad_file *f, const char *path, char **name)
 {
-	int r = ad_h5_attr_string(g, "_index", name);
+	int r = cn_attr_string(f->store, path, "_index", name);
+	char *child;
 
 	if (r < 0)
 		return ad_fail(f, AD_EFORMAT, "%s: _index attribute is not a string", path);
-	if (r == 0 && ad_h5_exists(g, "_index"))
-		*name = ad_strdup("_index");
-	else if (r == 0)
+	child = r == 0 ? cn_path_join(path, "_index") : NULL;
+	if (r == 0 && !child)
+		return ad_nomem(f, path);
+	if (child && cn_exists(f->store, child))
+		*name = cn_strdup("_index");
+	free(child);
+	if (!*name && r == 0)
 		return ad_fail(f, AD_EFORMAT, "%s: no _index attribute", path);
 	return *name ? AD_OK : ad_nomem(f, path);
 }
@@ -357,45 +327,49 @@ static ad_err index_name(ad_file *f, hid_t g, const char *path, char **name)
 ad_err ad_df_open(ad_file *f, const char *path, struct ad_column *index,
 		  struct ad_column **cols_out, size_t *ncols_out)
 {
-	H5I_type_t kind = ad_h5_kind(f->file, path);
+	cn_kind kind = cn_kind_of(f->store, path);
 	struct ad_column *cols = NULL;
 	char **names = NULL, *iname = NULL;
 	size_t ncols = 0;
-	hid_t obj, ctype = -1;
+	cn_array *table = NULL;
 	ad_err e;
 
 	if (cols_out) {
 		*cols_out = NULL;
 		*ncols_out = 0;
 	}
-	if (kind != H5I_GROUP && kind != H5I_DATASET)
+	if (kind == CN_REFUSED)
+		return cn_check(f->store, path);
+	if (kind != CN_GROUP && kind != CN_ARRAY)
 		return ad_fail(f, AD_EFORMAT, "no %s dataframe", path);
-	obj = H5Oopen(f->file, path, H5P_DEFAULT);
-	if (obj < 0)
-		return ad_fail(f, AD_EIO, "%s: cannot open", path);
-	if (kind == H5I_GROUP) {
-		e = index_name(f, obj, path, &iname);
+	if (kind == CN_GROUP) {
+		e = index_name(f, path, &iname);
 		if (!e)
 			e = classify(f, path, iname, index);
 		if (!e && cols_out &&
-		    ad_h5_attr_strings(obj, "column-order", &names, &ncols) < 0)
+		    cn_attr_strings(f->store, path, "column-order", &names, &ncols) < 0)
 			e = ad_fail(f, AD_EFORMAT, "%s: column-order is not a list of names", path);
 	} else {
-		ctype = H5Dget_type(obj);
-		if (ctype < 0 || H5Tget_class(ctype) != H5T_COMPOUND || H5Tget_nmembers(ctype) < 1)
+		const cn_type *t;
+
+		e = cn_array_open(f->store, path, &table);
+		if (e)
+			return e;
+		t = &cn_array_info(table)->type;
+		if (t->cls != CN_T_COMPOUND || t->nmembers < 1)
 			e = ad_fail(f, AD_EFORMAT, "%s: a dataset, but not a compound table", path);
 		else
-			e = classify_member(f, path, ctype, 0, index);
+			e = classify_member(f, path, table, 0, index);
 		if (!e && cols_out)
-			ncols = (size_t)H5Tget_nmembers(ctype) - 1;
+			ncols = t->nmembers - 1;
 	}
 	if (!cols_out)
 		goto out;
 	if (!e && !(cols = calloc(ncols ? ncols : 1, sizeof *cols)))
 		e = ad_nomem(f, path);
 	for (size_t i = 0; !e && i < ncols; i++) {
-		ad_err ce = kind == H5I_GROUP ? classify(f, path, names[i], &cols[i])
-					      : classify_member(f, path, ctype, (unsigned)i + 1, &cols[i]);
+		ad_err ce = kind == CN_GROUP ? classify(f, path, names[i], &cols[i])
+					     : classify_member(f, path, table, i + 1, &cols[i]);
 
 		e = add_column(f, ce, index->len, path, &cols[i]);
 	}
@@ -410,9 +384,7 @@ ad_err ad_df_open(ad_file *f, const char *path, struct ad_column *index,
 out:
 	ad_strings_free(names, ncols);
 	free(iname);
-	if (ctype >= 0)
-		H5Tclose(ctype);
-	H5Oclose(obj);
+	cn_array_close(table);
 	return e;
 }
 
@@ -450,10 +422,10 @@ static ad_err read_mask(ad_file *f, const struct ad_column *col, int8_t **mask)
 	*mask = NULL;
 	if (!col->mask)
 		return AD_OK;
-	*mask = ad_mallocn(col->len, 1);
+	*mask = cn_mallocn(col->len, 1);
 	if (!*mask)
 		return ad_nomem(f, col->mask);
-	e = ad_h5_read_all(f, col->mask, NULL, H5T_NATIVE_INT8, col->len, *mask);
+	e = ad_read_all(f, col->mask, NULL, CN_I8, col->len, *mask);
 	if (e) {
 		free(*mask);
 		*mask = NULL;
@@ -472,11 +444,11 @@ ad_err ad_obs_read_numeric(ad_file *f, size_t i, float *out)
 		return AD_EFORMAT;
 	if (col->kind != AD_COL_NUMERIC)
 		return ad_fail(f, AD_EFORMAT, "obs/%s: not a numeric column", col->name);
-	v = ad_mallocn(col->len, sizeof *v);
+	v = cn_mallocn(col->len, sizeof *v);
 	if (!v)
 		return ad_nomem(f, col->path);
 	/* Through double, then one rounding to float: what astype(float32) does. */
-	e = ad_h5_read_all(f, col->path, col->member, H5T_NATIVE_DOUBLE, col->len, v);
+	e = ad_read_all(f, col->path, col->member, CN_F64, col->len, v);
 	if (!e)
 		e = read_mask(f, col, &mask);
 	for (size_t k = 0; !e && k < col->len; k++)
@@ -498,16 +470,14 @@ void ad_categorical_free(ad_categorical *c)
 /* Stored codes and categories; codes outside the categories are missing. */
 static ad_err read_codes(ad_file *f, const struct ad_column *col, ad_categorical *out)
 {
-	hid_t d = ad_h5_dopen(f, col->categories, H5P_DEFAULT);
-	ad_err e = d < 0 ? AD_EFORMAT : ad_h5_len(f, d, col->categories, &out->n_categories);
+	cn_type t;
+	ad_err e = ad_values_open(f, col->categories, NULL, NULL, &out->n_categories, &t);
 
-	if (d >= 0)
-		H5Dclose(d);
 	if (e)
 		return e;
-	e = ad_h5_read_strings(f, col->categories, NULL, out->n_categories, &out->categories);
+	e = ad_read_strings(f, col->categories, NULL, out->n_categories, &out->categories);
 	if (!e)
-		e = ad_h5_read_all(f, col->path, col->member, H5T_NATIVE_INT32, col->len,
+		e = ad_read_all(f, col->path, col->member, CN_I32, col->len,
 				   out->codes);
 	for (size_t k = 0; !e && k < col->len; k++)
 		if (out->codes[k] < 0 || (size_t)out->codes[k] >= out->n_categories)
@@ -519,14 +489,14 @@ static ad_err read_codes(ad_file *f, const struct ad_column *col, ad_categorical
 static ad_err read_bools(ad_file *f, const struct ad_column *col, const int8_t *mask,
 			 ad_categorical *out)
 {
-	int8_t *v = ad_mallocn(col->len, 1);
+	int8_t *v = cn_mallocn(col->len, 1);
 	int present[2] = { 0, 0 };
 	int32_t code_of[2] = { -1, -1 };
 	ad_err e;
 
 	if (!v)
 		return ad_nomem(f, col->path);
-	e = ad_h5_read_all(f, col->path, col->member, H5T_NATIVE_INT8, col->len, v);
+	e = ad_read_all(f, col->path, col->member, CN_I8, col->len, v);
 	for (size_t k = 0; !e && k < col->len; k++)
 		if (!(mask && mask[k]))
 			present[v[k] != 0] = 1;
@@ -537,7 +507,7 @@ static ad_err read_bools(ad_file *f, const struct ad_column *col, const int8_t *
 		if (!present[b])
 			continue;
 		code_of[b] = (int32_t)out->n_categories;
-		out->categories[out->n_categories] = ad_strdup(b ? "True" : "False");
+		out->categories[out->n_categories] = cn_strdup(b ? "True" : "False");
 		if (!out->categories[out->n_categories++])
 			e = ad_nomem(f, col->path);
 	}
@@ -565,10 +535,10 @@ static ad_err read_string_categories(ad_file *f, const struct ad_column *col,
 	struct row_string *order = NULL;
 	char **v = NULL;
 	size_t n = 0;
-	ad_err e = ad_h5_read_strings(f, col->path, col->member, col->len, &v);
+	ad_err e = ad_read_strings(f, col->path, col->member, col->len, &v);
 
-	if (!e && (!(order = ad_mallocn(col->len, sizeof *order)) ||
-		   !(out->categories = ad_mallocn(col->len, sizeof *out->categories))))
+	if (!e && (!(order = cn_mallocn(col->len, sizeof *order)) ||
+		   !(out->categories = cn_mallocn(col->len, sizeof *out->categories))))
 		e = ad_nomem(f, col->path);
 	if (e)
 		goto out;
@@ -603,7 +573,7 @@ static ad_err read_category(ad_file *f, const struct ad_column *col, ad_categori
 	memset(out, 0, sizeof *out);
 	if (col->len > INT32_MAX)
 		return ad_fail(f, AD_EUNSUPPORTED, "%s: more than 2^31 rows", col->path);
-	out->codes = ad_mallocn(col->len, sizeof *out->codes);
+	out->codes = cn_mallocn(col->len, sizeof *out->codes);
 	if (!out->codes)
 		return ad_nomem(f, col->path);
 	e = read_mask(f, col, &mask);
@@ -638,7 +608,7 @@ static ad_err expand_codes(ad_file *f, const struct ad_column *col, char **s)
 	ad_err e = read_category(f, col, &c);
 
 	for (size_t k = 0; !e && k < col->len; k++) {
-		s[k] = ad_strdup(c.codes[k] < 0 ? "" : c.categories[c.codes[k]]);
+		s[k] = cn_strdup(c.codes[k] < 0 ? "" : c.categories[c.codes[k]]);
 		if (!s[k]) {
 			while (k--)
 				free(s[k]);
@@ -658,14 +628,14 @@ static ad_err column_strings(ad_file *f, const struct ad_column *col, char ***ou
 
 	*out = NULL;
 	if (col->storage == AD_ST_CODES) {
-		s = ad_mallocn(col->len, sizeof *s);
+		s = cn_mallocn(col->len, sizeof *s);
 		e = s ? expand_codes(f, col, s) : ad_nomem(f, col->path);
 		if (e) {
 			free(s);
 			return e;
 		}
 	} else {
-		e = ad_h5_read_strings(f, col->path, col->member, col->len, &s);
+		e = ad_read_strings(f, col->path, col->member, col->len, &s);
 		if (!e)
 			e = read_mask(f, col, &mask);
 		for (size_t k = 0; !e && mask && k < col->len; k++)
@@ -696,7 +666,7 @@ ad_err ad_var_column(ad_file *f, const char *column, char ***out)
 	while (!e && k < ncols && strcmp(cols[k].name, column))
 		k++;
 	if (!e && k == ncols) {
-		const char **names = ad_mallocn(ncols, sizeof *names);
+		const char **names = cn_mallocn(ncols, sizeof *names);
 		char list[256];
 
 		for (size_t i = 0; names && i < ncols; i++)

@@ -1,17 +1,18 @@
 /*
- * ad_internal.h - what the files of the anndata module share and nobody else
- * sees: the ad_file layout, the error helper and the small HDF5 helpers.
+ * ad_internal.h - what the AnnData encodings of the anndata module share and
+ * nobody else sees: the ad_file layout, the error helpers and reading a 1-d
+ * element whole. They reach the file only through the container layer
+ * (cn.h); no HDF5 (or other storage) header is included here.
  *
  * ad_open reads only the layout: every element is remembered by its path
- * (relative to the file root) and opened again when its data is wanted, so no
- * HDF5 id outlives a call except the file itself.
+ * (relative to the store root) and opened again when its data is wanted, so
+ * no array stays open across calls, only the store itself.
  */
 #ifndef AD_INTERNAL_H
 #define AD_INTERNAL_H
 
-#include <hdf5.h>
-
 #include "ad.h"
+#include "cn.h"
 
 /* How a dataframe column (or index) stores its values. A column is one or
  * two 1-d sources; a source is a dataset, or one member of a compound
@@ -51,12 +52,12 @@ struct ad_matrix {
 struct ad_obsm {
 	char *key;
 	char *path;
-	char *member;  /* legacy compound obsm: the H5T_ARRAY member */
+	char *member;  /* legacy compound obsm: the array member */
 	size_t cols;
 };
 
 struct ad_file {
-	hid_t file;
+	cn_store *store;
 	size_t n_obs, n_var;
 	struct ad_column *cols;
 	size_t ncols;
@@ -71,60 +72,31 @@ struct ad_file {
 	char err[512];
 };
 
-/* ---- ad_h5.c: errors, allocation, HDF5 element helpers ---- */
+/* ---- ad_util.c: errors, 1-d elements read whole ---- */
 
 /* Set f->err from fmt and return e. */
 ad_err ad_fail(ad_file *f, ad_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* malloc(n * size), NULL when the product overflows; never malloc(0). */
-void *ad_mallocn(size_t n, size_t size);
-char *ad_strdup(const char *s);
-/* "a" "/" "b" in a fresh string. */
-char *ad_path_join(const char *a, const char *b);
 /* ad_fail for an allocation failure. */
 ad_err ad_nomem(ad_file *f, const char *path);
 /* names[0..n) joined by ", " into buf (cut short when it is full), or
  * "none": the list an error message offers instead of a missing name. */
 void ad_join(const char *const *names, size_t n, char *buf, size_t len);
 
-/* Whether a link path (nested paths too) exists under loc. */
-int ad_h5_exists(hid_t loc, const char *path);
-/* The class (H5I_GROUP / H5I_DATASET) of the object at path, H5I_BADID when absent. */
-H5I_type_t ad_h5_kind(hid_t loc, const char *path);
-
-/* Read attribute name of obj as strings (vlen or fixed, any cset; scalar
- * or 1-d; 0 elements of any class give n = 0). Returns 1 when read, 0 when
- * absent, -1 when it is not a string attribute or cannot be read. */
-int ad_h5_attr_strings(hid_t obj, const char *name, char ***out, size_t *n);
-/* A single string attribute (see above), in *out. */
-int ad_h5_attr_string(hid_t obj, const char *name, char **out);
-/* Attribute name of obj read as int64 values into out[0..n). Returns 1 when
- * read, 0 when absent, -1 when it has another length or type. */
-int ad_h5_attr_int64(hid_t obj, const char *name, int64_t *out, size_t n);
-
-/* The dataset at path, opened with access property list dapl; on failure
- * f->err names path. */
-hid_t ad_h5_dopen(ad_file *f, const char *path, hid_t dapl);
-/* The length of a 1-d dataset (a scalar counts as 1); AD_EFORMAT otherwise. */
-ad_err ad_h5_len(ad_file *f, hid_t dset, const char *path, size_t *len);
-/* The stored type of the values: the dataset type or its member's. */
-hid_t ad_h5_value_type(ad_file *f, hid_t dset, const char *path, const char *member);
-
-/* Read count elements from start of the 1-d dataset dset (or its compound
- * member) into out as memtype. A failing read names its missing filter. */
-ad_err ad_h5_read(ad_file *f, hid_t dset, const char *path, const char *member,
-		  hid_t memtype, hsize_t start, hsize_t count, void *out);
-/* Open path, check it holds n elements, read them all as memtype. */
-ad_err ad_h5_read_all(ad_file *f, const char *path, const char *member,
-		      hid_t memtype, size_t n, void *out);
-/* Explain a failed H5Dread of dset: an unavailable filter, or corruption. */
-ad_err ad_h5_read_failed(ad_file *f, hid_t dset, const char *path);
-
+/* The length of the 1-d array a (a scalar counts as 1); AD_EFORMAT otherwise. */
+ad_err ad_len(ad_file *f, const cn_array *a, size_t *len);
+/* Open the 1-d array at path: its length and the type of its values (of
+ * its member, with member). With a NULL, it is closed again. */
+ad_err ad_values_open(ad_file *f, const char *path, const char *member, cn_array **a,
+		      size_t *len, cn_type *t);
+/* Open path, check it holds n elements, read them all as want. */
+ad_err ad_read_all(ad_file *f, const char *path, const char *member, cn_num want, size_t n,
+		   void *out);
 /* Read the n values at path (member) as strings, each malloc'd: strings as
  * stored (NULL vlen = ""), integers in decimal, floats as Python repr, bools
  * "False"/"True". Free with ad_strings_free. */
-ad_err ad_h5_read_strings(ad_file *f, const char *path, const char *member,
-			  size_t n, char ***out);
+ad_err ad_read_strings(ad_file *f, const char *path, const char *member, size_t n,
+		       char ***out);
 
 /* Python's repr() of a float; single is set for float32 (numpy str()). */
 void ad_format_float(double v, int single, char *buf, size_t len);
@@ -139,17 +111,40 @@ ad_err ad_df_open(ad_file *f, const char *path, struct ad_column *index,
 		  struct ad_column **cols, size_t *ncols);
 void ad_column_clear(struct ad_column *c);
 
-/* ---- ad_x.c: matrices ---- */
+/* Value classes as the encodings group them (h5py's bool enum is a number). */
+static inline int ad_is_integer(cn_class c)
+{
+	return c == CN_T_INT || c == CN_T_UINT;
+}
+static inline int ad_is_number(cn_class c)
+{
+	return ad_is_integer(c) || c == CN_T_FLOAT || c == CN_T_BOOL;
+}
+
+/* ---- ad_x.c, ad_sparse.c: matrices ---- */
+
+/* A row block as the scanners produce it: values are float or double, as
+ * the scan was asked (CN_F32 or CN_F64). */
+struct ad_block {
+	size_t row0, nrows;
+	const int64_t *indptr;
+	const uint32_t *indices;
+	const void *values;
+};
+typedef int (*ad_block_fn)(const struct ad_block *b, void *ctx);
 
 /* Check the matrix at path (dense dataset, or csr/csc group) has shape
  * rows x cols and fill m (its path is copied; free it with ad_matrix_clear). */
 ad_err ad_matrix_probe(ad_file *f, const char *path, size_t rows, size_t cols,
 		       struct ad_matrix *m);
 void ad_matrix_clear(struct ad_matrix *m);
-
-/* ---- ad_lzf.c ---- */
-
-/* Make the LZF filter (id 32000) available to HDF5; idempotent. */
-int ad_lzf_register(void);
+/* The format, shape and nnz of the csr/csc group m->path (m->rows and
+ * m->cols set by the caller). */
+ad_err ad_sparse_probe(ad_file *f, struct ad_matrix *m);
+/* Every row of the sparse m, in order, in blocks of about block_nnz. */
+ad_err ad_sparse_scan(ad_file *f, const struct ad_matrix *m, size_t block_nnz, cn_num want,
+		      ad_block_fn fn, void *ctx);
+/* Add line k of the major axis of m (a CSC column) into out[0..minor). */
+ad_err ad_sparse_add_line(ad_file *f, const struct ad_matrix *m, size_t k, float *out);
 
 #endif

@@ -244,11 +244,10 @@ static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
 	return 1;
 }
 
-static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
-			 const ex_layout *l)
+static void print_layout(const ex_export *e, const char *path, const ex_layout *l)
 {
 	char size[32];
-	printf("source        %s (%s)\n", path, human(bytes, size, sizeof size));
+	printf("source        %s (%s)\n", path, human(l->source_bytes, size, sizeof size));
 	printf("dataset id    %s\n", ex_id(e));
 	printf("cells         %zu\n", l->n_cells);
 	if (!l->has_x)
@@ -366,7 +365,7 @@ int cmd_check(const char *source, const ex_options *opt)
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, (uint64_t)st.st_size, &l);
+		print_layout(e, real, &l);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

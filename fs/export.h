@@ -7,8 +7,9 @@
  * the tree and returns. File bytes are made by ex_generate, on demand; what
  * several files need (normalised points, the latent space, the kNN edges, the
  * gene-major index) is computed once, the first time a file needs it, even
- * when many threads ask at the same moment. Every HDF5 call is made under one
- * lock; quantisation and compression run outside it.
+ * when many threads ask at the same moment. The dataset is read only through
+ * the source (source.h), under its lock; quantisation and compression run
+ * outside it. The files behind this interface are listed in engine.h.
  */
 #ifndef EXPORT_H
 #define EXPORT_H
@@ -117,6 +118,7 @@ void ex_node_path(const ex_export *e, uint32_t i, char *buf, size_t len);
 
 /* What ex_open decided, for "cellucidfs check". Strings live until ex_close. */
 typedef struct {
+	uint64_t source_bytes;        /* the source's size when it was opened */
 	size_t n_cells;
 	int has_x;                    /* whether the file has an X at all */
 	size_t n_var, n_genes;        /* var entries; genes in the tree (one file each) */

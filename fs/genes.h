@@ -3,16 +3,16 @@
  * values for every cell come from one contiguous read instead of a pass over
  * all of X.
  *
- * gi_scan reads X by row blocks (ad_x_scan_rows, any storage: CSR, dense,
- * CSC) twice: first for each gene's min and max, which var_manifest.json
+ * gi_scan reads X by row blocks (src_scan_x, any storage: CSR, dense, CSC)
+ * twice: first for each gene's min and max, which var_manifest.json
  * needs, so that file can be served after one read of X; then each block is
  * transposed to gene order by one of two threads and kept in memory, or
  * appended to a scratch file once a memory budget is spent. gi_merge then
  * rewrites every gene's (cell, value) pairs contiguously into the index
  * file, while genes are already served from the segments.
- * Memory stays bounded by the budget whatever the matrix size, and the HDF5
- * lock is released while a block is transposed, so other files are served
- * during the scan.
+ * Memory stays bounded by the budget whatever the matrix size, and the
+ * source's lock is released while a block is transposed, so other files are
+ * served during the scan.
  *
  * CSC matrices are gene-major already: gi_direct reads them in place.
  *
@@ -24,10 +24,9 @@
 #ifndef GENES_H
 #define GENES_H
 
-#include <pthread.h>
 #include <stddef.h>
-#include "ad.h"
 #include "quant.h"
+#include "source.h"
 
 typedef struct gi_index gi_index;
 
@@ -54,23 +53,22 @@ typedef void (*gi_stats_fn)(void *ctx, const gi_index *g);
 
 /* Read X for the ranges (stats_ready is called then), then again into
  * segments, one per row block, in memory or in a scratch file in dir (NULL:
- * $TMPDIR). Afterwards genes can be read (from the segments). All HDF5 work
- * happens with *h5 held, the transposition without, in other threads. The
+ * $TMPDIR). Afterwards genes can be read (from the segments). The source is
+ * read with its lock held, the transposition runs without, in other threads. The
  * first read is worth its cost: the ranges do not wait for the
  * transposition (on the 100k bench dataset, viewer-ready after 1.0-1.1 s
  * instead of 1.5-2.3 s, for 0.15 s more of a cold cp -r), nor, when most
  * segments go to the scratch file, for the disk. Returns 0, GI_EREAD (X
  * cannot be read) or GI_EWRITE (the scratch file cannot be written) with a
  * reason in err. */
-int gi_scan(gi_index *g, ad_file *f, pthread_mutex_t *h5, const char *dir,
-	    gi_progress_fn progress, gi_stats_fn stats_ready, void *ctx, char *err,
-	    size_t errlen);
+int gi_scan(gi_index *g, source *src, const char *dir, gi_progress_fn progress,
+	    gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen);
 
 /* A CSC matrix is gene-major already: no copy, every gene is read in place
- * (under *h5); this reads each column once for the ranges. Returns like
+ * from the source; this reads each column once for the ranges. Returns like
  * gi_scan; no merge follows. */
-int gi_direct(gi_index *g, ad_file *f, pthread_mutex_t *h5, gi_progress_fn progress,
-	      gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen);
+int gi_direct(gi_index *g, source *src, gi_progress_fn progress, gi_stats_fn stats_ready,
+	      void *ctx, char *err, size_t errlen);
 
 /* Rewrite the segments gene by gene into dir/genes.idx (dir NULL: an unlinked
  * temporary file), then serve reads from it with one contiguous read per

@@ -2,13 +2,6 @@
  * ll.c - FUSE low-level operations: a read-only tree whose files are
  * generated on first lookup.
  *
- * Inode numbers are computed, never looked up: the high 32 bits say which
- * volume (dataset) a node belongs to and the low 32 bits its node index + 1.
- * A single .h5ad is volume 0 and its root is FUSE_ROOT_ID. For a directory of
- * .h5ad files, volume 0 is the collection's own small tree (datasets.json,
- * _cellucid/, one directory per dataset) and dataset k is volume k + 1,
- * whose root node is that directory.
- *
  * A file is generated when it is first looked up or stat'ed, so that its
  * st_size is exact from the first stat: nginx and the page cache trust that
  * size and never read past it (fuse-design-notes.md §1). Names and sizes
@@ -20,13 +13,15 @@
  * (its listed attributes are stale at once), and no read when the prefetch
  * pool has put the file's bytes in the page cache meanwhile (ll_file_ready).
  *
- * A hidden ".cellucidfs/status.json" (never listed, so cp -r and crawlers do
- * not see it) holds the daemon's counters, made afresh at each open.
+ * What an inode number stands for is ll_inode.c's; the hidden status
+ * document is ll_status.c's. The engine is reached through export.h and the
+ * cache (cache.h) only.
  */
 #include "ll.h"
+#include "ll_inode.h"
+#include "ll_status.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,25 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "docs.h"
 #include "log.h"
-
-static const char STATUS_DIR[] = ".cellucidfs";
-static const char STATUS_FILE[] = "status.json";
-/* In volume 0, above any node index. */
-#define STATUS_DIR_INO ((fuse_ino_t)0xfffffffe)
-#define STATUS_FILE_INO ((fuse_ino_t)0xffffffff)
-#define STATUS_SIZE 4096
 
 /* libfuse clamps this; it means "as long as the kernel will keep it". */
 static const double FOREVER = 1e9;
-
-/* What an inode stands for. */
-typedef struct {
-	enum { IT_NONE, IT_EXPORT, IT_COLLECTION, IT_STATUS_DIR, IT_STATUS_FILE } type;
-	ll_volume *vol;     /* IT_EXPORT */
-	uint32_t node;      /* IT_EXPORT, IT_COLLECTION */
-} item;
 
 /* What an open file handle holds: a cached export file, or a document. */
 typedef struct {
@@ -70,120 +50,11 @@ static ll_fs *fs_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
-static double seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------ inodes */
-
-static fuse_ino_t export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node)
-{
-	uint64_t vol = (uint64_t)(v - fs->vols) + (fs->co ? 1 : 0);
-	return (fuse_ino_t)(vol << 32 | ((uint64_t)node + 1));
-}
-
-static item resolve(ll_fs *fs, fuse_ino_t ino)
-{
-	uint64_t vol = (uint64_t)ino >> 32, low = (uint64_t)ino & 0xffffffffu;
-	if (vol == 0 && ino == STATUS_DIR_INO)
-		return (item){IT_STATUS_DIR, NULL, 0};
-	if (vol == 0 && ino == STATUS_FILE_INO)
-		return (item){IT_STATUS_FILE, NULL, 0};
-	if (low == 0)
-		return (item){IT_NONE, NULL, 0};
-	if (fs->co && vol == 0)
-		return low - 1 < co_node_count(fs->co) ? (item){IT_COLLECTION, NULL, (uint32_t)(low - 1)}
-						       : (item){IT_NONE, NULL, 0};
-	size_t k = fs->co ? vol - 1 : vol;
-	if (k >= fs->n_vols || low - 1 >= ex_node_count(fs->vols[k].e))
-		return (item){IT_NONE, NULL, 0};
-	return (item){IT_EXPORT, &fs->vols[k], (uint32_t)(low - 1)};
-}
-
-/* The inode of a collection node: a dataset's directory is its volume's root. */
-static fuse_ino_t collection_ino(ll_fs *fs, uint32_t node)
-{
-	const co_node *n = co_node_at(fs->co, node);
-	return n->kind == CO_DATASET ? export_ino(fs, &fs->vols[n->arg], 0) : (fuse_ino_t)node + 1;
-}
-
-static int is_dir(ll_fs *fs, item it)
-{
-	switch (it.type) {
-	case IT_EXPORT: return ex_node_at(it.vol->e, it.node)->kind == EX_DIR;
-	case IT_COLLECTION: return co_node_at(fs->co, it.node)->kind == CO_DIR;
-	case IT_STATUS_DIR: return 1;
-	default: return 0;
-	}
-}
-
 /* ------------------------------------------------------------- stat */
 
 static time_t mtime_of(ll_fs *fs)
 {
 	return fs->co ? co_mtime(fs->co) : ex_mtime(fs->vols[0].e);
-}
-
-static char *status_text(ll_fs *fs)
-{
-	doc_status_info info = {
-		.version = CELLUCIDFS_VERSION,
-		.dataset_id = fs->co ? "" : ex_id(fs->vols[0].e),
-		.uptime = seconds() - fs->started, .errors = atomic_load(&fs->errors),
-		.bytes_served = atomic_load(&fs->bytes_served), .index_permille = 1000,
-	};
-	/* Counters add up over the datasets; the gene index shows the least
-	 * advanced one, and the cache directory the first dataset's. */
-	for (size_t k = 0; k < fs->n_vols; k++) {
-		fc_stats st;
-		ex_export *e = fs->vols[k].e;
-		fc_get_stats(fs->vols[k].cache, &st);
-		info.files += ex_node_count(e);
-		info.generated += st.generated;
-		info.hits += st.hits;
-		info.misses += st.misses;
-		info.stored_bytes += st.stored_bytes;
-		info.memory_bytes += st.memory_bytes;
-		if (ex_index_permille(e) < info.index_permille)
-			info.index_permille = ex_index_permille(e);
-		if (!info.cache_dir && ex_store(e))
-			info.cache_dir = st_dir(ex_store(e));
-	}
-	/* A fixed size, padded with the whitespace JSON allows: the kernel
-	 * reads up to the size it last saw, and the counters change between
-	 * a stat and a read. */
-	char *text = doc_status(&info), *padded = text ? malloc(STATUS_SIZE + 1) : NULL;
-	if (padded) {
-		snprintf(padded, STATUS_SIZE + 1, "%-*s", STATUS_SIZE - 1, text);
-		padded[STATUS_SIZE - 1] = '\n';
-	}
-	free(text);
-	return padded;
-}
-
-/* One document serves every read for a moment: a reader whose read the
- * kernel splits into several requests must not get pieces of different
- * documents. */
-static char *status_snapshot(ll_fs *fs)
-{
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static char *text;
-	static double made;
-	pthread_mutex_lock(&lock);
-	if (!text || seconds() - made > 0.2) {
-		char *fresh = status_text(fs);
-		if (fresh) {
-			free(text);
-			text = fresh;
-			made = seconds();
-		}
-	}
-	char *copy = text ? strdup(text) : NULL;
-	pthread_mutex_unlock(&lock);
-	return copy;
 }
 
 static void stat_common(ll_fs *fs, fuse_ino_t ino, struct stat *st, int dir, size_t size)
@@ -211,21 +82,21 @@ static int generation_failed(ll_fs *fs, const char *err)
 
 /* Fill st for ino; an export file is generated if its size is unknown.
  * Returns 0 or an errno. */
-static int stat_item(ll_fs *fs, fuse_ino_t ino, item it, struct stat *st)
+static int stat_item(ll_fs *fs, fuse_ino_t ino, ll_item it, struct stat *st)
 {
 	size_t size = 0;
 	if (it.type == IT_NONE)
 		return ENOENT;
-	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
+	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
 		char err[512];
 		if (fc_size(it.vol->cache, it.node, &size, err, sizeof err) != EX_OK)
 			return generation_failed(fs, err);
-	} else if (it.type == IT_COLLECTION && !is_dir(fs, it)) {
+	} else if (it.type == IT_COLLECTION && !ll_is_dir(fs, it)) {
 		size = strlen(co_node_at(fs->co, it.node)->text);
 	} else if (it.type == IT_STATUS_FILE) {
-		size = STATUS_SIZE;
+		size = LL_STATUS_SIZE;
 	}
-	stat_common(fs, ino, st, is_dir(fs, it), size);
+	stat_common(fs, ino, st, ll_is_dir(fs, it), size);
 	if (it.type == IT_STATUS_FILE) /* new content: the kernel drops old pages */
 		clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	return 0;
@@ -251,22 +122,6 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
-}
-
-/* The inode called name in directory dir, or 0. */
-static fuse_ino_t child_ino(ll_fs *fs, fuse_ino_t dir, item d, const char *name)
-{
-	int root = dir == FUSE_ROOT_ID;
-	if (root && !strcmp(name, STATUS_DIR))
-		return STATUS_DIR_INO;
-	if (d.type == IT_STATUS_DIR)
-		return !strcmp(name, STATUS_FILE) ? STATUS_FILE_INO : 0;
-	if (d.type == IT_COLLECTION) {
-		int64_t i = co_lookup(fs->co, d.node, name);
-		return i < 0 ? 0 : collection_ino(fs, (uint32_t)i);
-	}
-	int64_t i = ex_lookup(d.vol->e, d.node, name);
-	return i < 0 ? 0 : export_ino(fs, d.vol, (uint32_t)i);
 }
 
 /* A lookup or stat of an export file, answered once its size is known. */
@@ -306,7 +161,7 @@ static void reply_sized(void *ctx, ex_err r, size_t size, const char *err)
  * requests and that thread replies: requests for files underway do not tie
  * up server threads, and a cp -r that keeps up with readahead switches
  * threads about a tenth less often (one sleep and wake-up fewer per file). */
-static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it, int lookup)
+static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, ll_item it, int lookup)
 {
 	/* Before the file is generated, so that readahead runs beside it. */
 	pf_looked_up(it.vol->warm, it.node, !fc_known(it.vol->cache, it.node));
@@ -322,20 +177,20 @@ static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, item it,
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	ll_fs *fs = fs_of(req);
-	item d = resolve(fs, parent);
-	if (!is_dir(fs, d)) {
+	ll_item d = ll_resolve(fs, parent);
+	if (!ll_is_dir(fs, d)) {
 		fuse_reply_err(req, d.type == IT_NONE ? ENOENT : ENOTDIR);
 		return;
 	}
 	struct fuse_entry_param ep;
-	entry_for(&ep, child_ino(fs, parent, d, name));
+	entry_for(&ep, ll_child_ino(fs, parent, d, name));
 	if (!ep.ino) {
 		/* ino 0 is a negative entry the kernel caches: the tree never grows. */
 		fuse_reply_entry(req, &ep);
 		return;
 	}
-	item it = resolve(fs, ep.ino);
-	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
+	ll_item it = ll_resolve(fs, ep.ino);
+	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
 		size_export_file(req, fs, ep.ino, it, 1);
 		return;
 	}
@@ -352,8 +207,8 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)fi;
 	ll_fs *fs = fs_of(req);
-	item it = resolve(fs, ino);
-	if (it.type == IT_EXPORT && !is_dir(fs, it)) {
+	ll_item it = ll_resolve(fs, ino);
+	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
 		size_export_file(req, fs, ino, it, 0);
 		return;
 	}
@@ -368,52 +223,13 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
-	if (!is_dir(fs, resolve(fs, ino))) {
+	if (!ll_is_dir(fs, ll_resolve(fs, ino))) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
-}
-
-/* The k-th entry of directory d after "." and ".." (k from 0): its name,
- * inode and whether it is a directory. 0 when there is none. */
-static int nth_child(ll_fs *fs, item d, size_t k, const char **name, fuse_ino_t *ino, int *dir)
-{
-	if (d.type == IT_EXPORT) {
-		const ex_node *n = ex_node_at(d.vol->e, d.node);
-		if (k >= n->n_children)
-			return 0;
-		uint32_t c = n->first_child + (uint32_t)k;
-		*name = ex_node_at(d.vol->e, c)->name;
-		*ino = export_ino(fs, d.vol, c);
-		*dir = ex_node_at(d.vol->e, c)->kind == EX_DIR;
-		return 1;
-	}
-	if (d.type != IT_COLLECTION)
-		return 0;
-	for (uint32_t i = 1; i < co_node_count(fs->co); i++) {
-		const co_node *n = co_node_at(fs->co, i);
-		if (n->parent != d.node || k--)
-			continue;
-		*name = n->name;
-		*ino = collection_ino(fs, i);
-		*dir = n->kind != CO_DOCUMENT;
-		return 1;
-	}
-	return 0;
-}
-
-static fuse_ino_t parent_ino(ll_fs *fs, fuse_ino_t ino, item d)
-{
-	if (d.type == IT_EXPORT && d.node == 0)
-		return FUSE_ROOT_ID; /* a dataset's directory sits in the collection's root */
-	if (d.type == IT_EXPORT)
-		return export_ino(fs, d.vol, ex_node_at(d.vol->e, d.node)->parent);
-	if (d.type == IT_COLLECTION)
-		return (fuse_ino_t)co_node_at(fs->co, d.node)->parent + 1;
-	return ino == STATUS_DIR_INO ? FUSE_ROOT_ID : ino;
 }
 
 /* What a listing with entries (readdirplus) says of a child, generating
@@ -424,9 +240,9 @@ static fuse_ino_t parent_ino(ll_fs *fs, fuse_ino_t ino, item d)
  * without asking. */
 static void listed_entry(ll_fs *fs, fuse_ino_t ino, struct fuse_entry_param *ep)
 {
-	item it = resolve(fs, ino);
+	ll_item it = ll_resolve(fs, ino);
 	entry_for(ep, ino);
-	if (it.type == IT_EXPORT && !is_dir(fs, it) && !fc_known(it.vol->cache, it.node)) {
+	if (it.type == IT_EXPORT && !ll_is_dir(fs, it) && !fc_known(it.vol->cache, it.node)) {
 		stat_common(fs, ino, &ep->attr, 0, 0);
 		ep->attr_timeout = 0;
 		atomic_store(&it.vol->listed[it.node], 1);
@@ -439,7 +255,7 @@ static void listed_entry(ll_fs *fs, fuse_ino_t ino, struct fuse_entry_param *ep)
 static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	ll_fs *fs = fs_of(req);
-	item d = resolve(fs, ino);
+	ll_item d = ll_resolve(fs, ino);
 	char *buf = malloc(size);
 	size_t used = 0;
 	if (!buf) {
@@ -452,10 +268,10 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int
 		int dir = 1;
 		if (k < 2) {
 			name = k == 0 ? "." : "..";
-			st.st_ino = k == 0 ? ino : parent_ino(fs, ino, d);
+			st.st_ino = k == 0 ? ino : ll_parent_ino(fs, ino, d);
 		} else {
 			fuse_ino_t child;
-			if (!nth_child(fs, d, (size_t)(k - 2), &name, &child, &dir))
+			if (!ll_nth_child(fs, d, (size_t)(k - 2), &name, &child, &dir))
 				break;
 			st.st_ino = child;
 		}
@@ -501,11 +317,11 @@ static void close_file(open_file *of)
 }
 
 /* Fill of for item it: 0, or an errno. */
-static int open_item(ll_fs *fs, item it, open_file *of, struct fuse_file_info *fi)
+static int open_item(ll_fs *fs, ll_item it, open_file *of, struct fuse_file_info *fi)
 {
 	if (it.type == IT_STATUS_FILE) {
 		/* A new document per open, read through to EOF whatever stat said. */
-		if (!(of->owned = status_snapshot(fs)))
+		if (!(of->owned = ll_status_snapshot(fs)))
 			return ENOMEM;
 		of->text = of->owned;
 		of->text_len = strlen(of->owned);
@@ -532,12 +348,12 @@ static int open_item(ll_fs *fs, item it, open_file *of, struct fuse_file_info *f
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
-	item it = resolve(fs, ino);
+	ll_item it = ll_resolve(fs, ino);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (it.type == IT_NONE || is_dir(fs, it)) {
+	if (it.type == IT_NONE || ll_is_dir(fs, it)) {
 		fuse_reply_err(req, it.type == IT_NONE ? ENOENT : EISDIR);
 		return;
 	}
@@ -602,10 +418,10 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	ll_fs *fs = fs_of(req);
-	item it = resolve(fs, ino);
+	ll_item it = ll_resolve(fs, ino);
 	open_file of = {0};
 	struct fuse_file_info scratch = {0};
-	int err = it.type == IT_NONE || is_dir(fs, it) ? EISDIR : open_item(fs, it, &of, &scratch);
+	int err = it.type == IT_NONE || ll_is_dir(fs, it) ? EISDIR : open_item(fs, it, &of, &scratch);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -637,7 +453,7 @@ void ll_file_ready(void *volume, uint32_t node)
 	struct fuse_bufvec buf = cached_bytes(f, 0, f->len);
 	/* ENOENT: the kernel has forgotten the inode since; nothing to do. */
 	if (f->len)
-		fuse_lowlevel_notify_store(v->fs->se, export_ino(v->fs, v, node), 0, &buf, 0);
+		fuse_lowlevel_notify_store(v->fs->se, ll_export_ino(v->fs, v, node), 0, &buf, 0);
 	fc_close(v->cache, f);
 }
 

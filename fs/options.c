@@ -84,7 +84,7 @@ static int parse_size(const char *s, size_t *out)
  * the pair is checked whenever one of them is set. The strict viewer rejects
  * an id outside its local-folder rule and a name with surrounding whitespace
  * or control characters (viewer-contract-strict.md §2, §10, §13); derived
- * defaults are cleaned instead (fs/export.c), but a value the user chose is
+ * defaults are cleaned instead (fs/strict.c), but a value the user chose is
  * refused rather than silently changed. */
 static int check_index_names(const ex_options *o, char *err, size_t errlen)
 {

@@ -25,9 +25,10 @@
 #       to RAM (/dev/shm) where possible, so the destination disk is not
 #       what is measured. Three runs (a fresh mount and cache_dir each): the
 #       median, with every run in the notes. Then the floor under it:
-#       build/deflate-floor compresses the copy's gene files again at level
-#       6 with libdeflate alone, one thread per core (and checks that its
-#       bytes are the daemon's);
+#       build/deflate-floor makes the copy's gene files again at level 6
+#       with the daemon's encoder, libdeflate and zlib, one thread per core
+#       (and checks that the daemon's encoder gives the copy's bytes): the
+#       seconds of the first two, the size of the first against zlib's;
 #   (d) nginx (scripts/nginx/cellucid.conf, via `scripts/demo.sh conf`),
 #       `wrk -t2 -c16 -d20s` on random gene files (scripts/bench/
 #       random_genes.lua, fixed seed): from (c)'s mount, where every gene has
@@ -431,9 +432,10 @@ warm_runs() {
 # mount stays up for (d). R[KEY.cp_seconds] is the median wall time (a
 # 2-core VM's speed drifts by 10 % from one minute to the next), the runs go
 # to the notes; R[KEY.cp_rss_kb] is the highest peak RSS. Then the floor:
-# libdeflate alone making the same gene files again (build/deflate-floor).
+# libdeflate alone making the same gene files again (build/deflate-floor),
+# and the daemon's own encoder doing it, with its size against zlib's.
 copy_runs() {
-	local key=$1 data=$2 mnt=$3 log=$4 run t0 secs=() rss=0 out floor files bytes differ
+	local key=$1 data=$2 mnt=$3 log=$4 run t0 secs=() rss=0 out name took files bytes differ
 	for ((run = 1; run <= RUNS; run++)); do
 		say "$key: (c) cp -r of a fresh mount, empty cache_dir (run $run of $RUNS)"
 		[ "$run" -eq 1 ] || unmount "$key" "(c)"
@@ -459,14 +461,21 @@ copy_runs() {
 	R[$key.cp_seconds]=$(median "${secs[@]}")
 	R[$key.cp_rss_kb]=$rss
 	NOTES+=("$key (c): cp -r runs $(sed 's/ /, /g' <<<"${secs[*]}") s; the table shows the median")
-	say "$key: (c) floor: libdeflate alone on the copy's gene files, $(nproc) threads"
+	say "$key: (c) floor: the gene files made again by cellucidfs's encoder, libdeflate and zlib at level 6, $(nproc) threads"
 	if out=$("$FLOOR" 6 "$COPY/copy/var" 2>>"$log"); then
-		read -r floor files bytes differ <<<"$out"
-		R[$key.floor_seconds]=$floor
-		[ "$differ" -eq 0 ] ||
-			NOTES+=("$key (c) floor: $differ of $files gene files differ from libdeflate's level 6 output")
+		# encoder seconds MB/s files bytes_in bytes_out differ
+		while read -r name took _ files _ bytes differ; do
+			case $name in
+			cellucidfs)
+				R[$key.own_seconds]=$took R[$key.own_bytes]=$bytes
+				[ "$differ" -eq 0 ] ||
+					NOTES+=("$key (c) floor: $differ of $files gene files differ from what cellucidfs's encoder makes of them") ;;
+			libdeflate) R[$key.floor_seconds]=$took ;;
+			zlib) R[$key.zlib_bytes]=$bytes ;;
+			esac
+		done <<<"$out"
 	else
-		R[$key.floor_seconds]=error
+		R[$key.floor_seconds]=error R[$key.own_seconds]=error R[$key.own_bytes]=error
 	fi
 }
 
@@ -581,6 +590,7 @@ rows() {
 		# 1 GB = 976 563 kB
 		row "(c) daemon peak RSS, cp -r" kb "${R[$k.cp_rss_kb]:-}" "2.3 GB (prepare) / 1.4 GB (server)" "≤ 1 GB" le 976563
 		row "(c) floor: libdeflate alone, same files" s "${R[$k.floor_seconds]:-}" "—"
+		gene_rows "$k"
 		row "(d) nginx, gene files from the mount" rps "${R[$k.rps_mount]:-}" "—"
 		row "(d) nginx, same files, plain directory" rps "${R[$k.rps_plain]:-}" "—"
 		row "(d) mount / plain directory" pct "$(ratio "${R[$k.rps_mount]:-}" "${R[$k.rps_plain]:-}")" "—" "≥ 80 %" ge 80
@@ -594,7 +604,15 @@ rows() {
 		# 4 GB = 3 906 250 kB
 		row "(c) daemon peak RSS, cp -r" kb "${R[$k.cp_rss_kb]:-}" "—" "≤ 4 GB" le 3906250
 		row "(c) floor: libdeflate alone, same files" s "${R[$k.floor_seconds]:-}" "—"
+		gene_rows "$k"
 	fi
+}
+
+# gene_rows KEY: what the daemon's own gene encoder (codec/gzrle.c) costs and
+# writes, beside libdeflate's floor and zlib level 6's size (the reference's).
+gene_rows() {
+	row "(c) cellucidfs's gene encoder alone, same files" s "${R[$1.own_seconds]:-}" "—"
+	row "(c) its gene files / zlib level 6's, bytes" pct "$(ratio "${R[$1.own_bytes]:-}" "${R[$1.zlib_bytes]:-}")" "100 % (prepare)" "≤ 100 %" le 100
 }
 
 # pad TEXT WIDTH

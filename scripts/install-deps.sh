@@ -4,7 +4,8 @@
 # runs only when something is missing. Runs as root, or as a user with sudo.
 set -eu
 
-# Build: build-essential pkg-config and the -dev packages. Tests and demo:
+# Build: build-essential pkg-config and the -dev packages (zlib1g-dev: the
+# deflate-floor tool and a unit test compare with zlib). Tests and demo:
 # fuse3 (fusermount3, mount.fuse3), mount and util-linux (mount, umount,
 # findmnt, mountpoint, setpriv, setsid), procps (pgrep), nginx-light, curl,
 # openssl (the https port's certificate), ca-certificates (the web app's
@@ -13,8 +14,8 @@ set -eu
 # python3 with numpy, h5py and anndata (the oracle), chromium (the preview
 # page in a headless browser), wrk (make bench).
 PKGS="make build-essential pkg-config fuse3 libfuse3-dev libhdf5-dev hdf5-tools \
-libcjson-dev libdeflate-dev liblzf-dev mount util-linux procps nginx-light curl \
-openssl ca-certificates groff-base systemd python3 python3-numpy python3-h5py \
+libcjson-dev libdeflate-dev liblzf-dev zlib1g-dev mount util-linux procps nginx-light \
+curl openssl ca-certificates groff-base systemd python3 python3-numpy python3-h5py \
 python3-anndata chromium wrk"
 
 missing=""

@@ -39,12 +39,19 @@ PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 "$BIN" export "$PBMC" "$T/out" -o cache_dir=none 2>"$T/export.log" </dev/null
 check "export exits 0" test $? -eq 0
 check "export reports progress as plain lines off a terminal" grep -q "export [0-9]*%: .* files, .* MB/s, ETA" "$T/export.log"
-# deflate-floor (make bench) recompresses each gene file with libdeflate alone
-# and counts the files whose bytes differ: none, since the daemon's gzip is
-# libdeflate's at the fixed level, with a fixed header.
-read -r _ n_genes _ differ <<<"$("$ROOT/build/deflate-floor" 6 "$T/out/var")"
-check "gene files are libdeflate's level-6 bytes ($n_genes files, $differ differ)" \
+# deflate-floor (make bench) inflates each gene file with libdeflate and
+# zlib (it fails unless both give the same bytes), makes it again with the
+# daemon's encoder (gzrle for u8 codes at level 6), libdeflate and zlib, and
+# counts the files whose bytes differ: none for the daemon's encoder, whose
+# output is deterministic; and its files are no larger in total than zlib's.
+floor=$("$ROOT/build/deflate-floor" 6 "$T/out/var")
+check "deflate-floor: every gene file inflates alike with libdeflate and zlib" test $? -eq 0
+read -r _ _ _ n_genes _ own differ <<<"$(grep '^cellucidfs ' <<<"$floor")"
+read -r _ _ _ _ _ zlib _ <<<"$(grep '^zlib ' <<<"$floor")"
+check "gene files are the daemon's encoder's level-6 bytes ($n_genes files, $differ differ)" \
 	test "${n_genes:-0}" -ge 700 -a "${differ:-1}" -eq 0
+check "gene files are no larger in total than zlib level 6's (${own:-?} vs ${zlib:-?} bytes)" \
+	test "${own:-1}" -le "${zlib:-0}"
 if mount_fs "$PBMC" "$T/mnt" -o cache_dir=none; then
 	cp -r "$T/mnt" "$T/copy"
 	check "export writes exactly the tree cp -r of a mount gives" diff -r "$T/out" "$T/copy"

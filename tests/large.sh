@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/large.sh - a generated 100 000-cell dataset (scripts/gen-h5ad.c, CSR X):
+# tests/large.sh - a generated 100 000-cell dataset (scripts/gen-h5ad/, CSR X):
 # mounts, every file decodes with the expected length and st_size equals the
 # bytes read, cp -r is reproducible, and nginx serves the mount intact.
 source "$(dirname "$0")/lib.sh"

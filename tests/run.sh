@@ -41,10 +41,12 @@ run "layout=index and the strict checker" bash tests/index_layout.sh
 run "every encoding and hostile name, checked by an anndata oracle" bash tests/compat.sh
 run "command line, man page, install, export, status" bash tests/cli.sh
 run "check command" bash tests/check_cmd.sh
+run "a file reaching outside itself, and a FIFO" bash tests/outside.sh
 run "mount(8) and fstab" bash tests/fstab.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
 run "the web app beside the data: proxy, cache, local checkout, https" bash tests/viewer.sh
 run "two replicas behind nginx" bash tests/replicas.sh
+run "generated X variants: gzip, LZF, dense" bash tests/gen_variants.sh
 run "generated 100 000 cells" bash tests/large.sh
 
 echo

@@ -1,6 +1,7 @@
 /*
- * test_genes.c - the gene index (fs/genes.c) against the reader's own
- * column reads (ad_x_read_gene), on a CSR matrix written by build/gen-h5ad.
+ * test_genes.c - the gene index (fs/genes.c), scanning X through a source
+ * (fs/source.c), against the reader's own column reads (ad_x_read_gene), on
+ * a CSR matrix written by build/gen-h5ad.
  *
  * Small blocks and memory budgets make the scan cut the matrix into dozens of
  * blocks, transposed out of order by its two threads, kept in memory, in the
@@ -14,7 +15,6 @@
  *   ...
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +25,11 @@
 #include "check.h"
 #include "genes.h"
 #include "quant.h"
+#include "source.h"
 
 enum { CELLS = 4000, GENES = 300, PER_CELL = 40 };
 
 static float *reference; /* GENES columns of CELLS values */
-static pthread_mutex_t h5 = PTHREAD_MUTEX_INITIALIZER;
 static int stats_calls;
 
 static int same_bits(float a, float b)
@@ -87,7 +87,7 @@ static void check_genes(gi_index *g, const char *what)
 
 /* Scan with the given block size and memory budget, check, merge into dir,
  * check, reload from dir, check. */
-static void scan_merge_load(ad_file *f, const char *dir, size_t block_values,
+static void scan_merge_load(source *src, const char *dir, size_t block_values,
 			    size_t memory_budget, const char *label)
 {
 	char what[160], err[256] = "";
@@ -98,7 +98,7 @@ static void scan_merge_load(ad_file *f, const char *dir, size_t block_values,
 	}
 	gi_tune(g, block_values, memory_budget);
 	stats_calls = 0;
-	int r = gi_scan(g, f, &h5, dir, NULL, count_stats, NULL, err, sizeof err);
+	int r = gi_scan(g, src, dir, NULL, count_stats, NULL, err, sizeof err);
 	CHECK(r == 0 && stats_calls == 1, "%s: scan succeeds, ranges announced once (%s)", label,
 	      err);
 	if (r) {
@@ -151,16 +151,20 @@ int main(void)
 	for (size_t j = 0; opened && reference && j < GENES; j++)
 		opened = ad_x_read_gene(f, j, reference + j * CELLS) == AD_OK;
 	CHECK(opened && reference, "gene index: reference columns read");
-	if (opened && reference) {
+	source *src = NULL;
+	if (opened && reference && src_open(path, &src, err, sizeof err) != EX_OK)
+		CHECK(0, "gene index: the source opens (%s)", err);
+	if (src) {
 		const size_t pair = 8, values = (size_t)CELLS * PER_CELL;
 		/* One block; ~40 blocks all in memory; all in the scratch file;
 		 * the first ~10 in memory and the rest in the file. */
-		scan_merge_load(f, dir, (size_t)2 << 20, (size_t)512 << 20, "one block, in memory");
-		scan_merge_load(f, dir, 4000, (size_t)512 << 20, "4000-value blocks, in memory");
-		scan_merge_load(f, dir, 4000, 0, "4000-value blocks, scratch file");
-		scan_merge_load(f, dir, 4000, values * pair / 4, "4000-value blocks, both");
+		scan_merge_load(src, dir, (size_t)2 << 20, (size_t)512 << 20, "one block, in memory");
+		scan_merge_load(src, dir, 4000, (size_t)512 << 20, "4000-value blocks, in memory");
+		scan_merge_load(src, dir, 4000, 0, "4000-value blocks, scratch file");
+		scan_merge_load(src, dir, 4000, values * pair / 4, "4000-value blocks, both");
 	}
 	free(reference);
+	src_close(src);
 	ad_close(f);
 	unlink(path);
 	rmdir(dir);

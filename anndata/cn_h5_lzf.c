@@ -1,6 +1,7 @@
 /*
- * ad_lzf.c - the LZF filter (HDF5 filter id 32000, as h5py registers it),
- * decode side only, built on liblzf.
+ * cn_h5_lzf.c - part of the HDF5 back end (cn_h5.c): the LZF filter (HDF5
+ * filter id 32000, as h5py registers it), decode side only, built on liblzf.
+ * It includes hdf5.h as the back end does; nothing else in anndata/ may.
  *
  * h5py's compression="lzf" (anndata 0.7 files use it throughout) is not part
  * of the HDF5 library, and Debian's plugin for it is underlinked, so the
@@ -11,7 +12,9 @@
 #include <limits.h>
 #include <lzf.h>
 
-#include "ad_internal.h"
+#include <hdf5.h>
+
+#include "cn_impl.h"
 
 #define LZF_FILTER_ID 32000
 
@@ -46,7 +49,7 @@ static size_t lzf_decode(unsigned flags, size_t cd_nelmts, const unsigned cd_val
 	}
 }
 
-int ad_lzf_register(void)
+int cn_h5_lzf_register(void)
 {
 	static const H5Z_class2_t lzf = {
 		H5Z_CLASS_T_VERS,

@@ -1,0 +1,116 @@
+/*
+ * ll_inode.c - inode numbers, computed, never looked up: the high 32 bits say
+ * which volume (dataset) a node belongs to and the low 32 bits its node index
+ * + 1. A single .h5ad is volume 0 and its root is FUSE_ROOT_ID. For a
+ * directory of .h5ad files, volume 0 is the collection's own small tree
+ * (datasets.json, _cellucid/, one directory per dataset) and dataset k is
+ * volume k + 1, whose root node is that directory. The hidden status
+ * directory and its file take the two numbers above any node of volume 0.
+ *
+ *   0x0000000100000012  dataset 0 of a collection, node 17
+ *
+ * Numbers only: no reply is made here (ll.c) and no file generated.
+ */
+#include "ll_inode.h"
+
+#include <string.h>
+
+static const char STATUS_DIR[] = ".cellucidfs";
+static const char STATUS_FILE[] = "status.json";
+/* In volume 0, above any node index. */
+#define STATUS_DIR_INO ((fuse_ino_t)0xfffffffe)
+#define STATUS_FILE_INO ((fuse_ino_t)0xffffffff)
+
+fuse_ino_t ll_export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node)
+{
+	uint64_t vol = (uint64_t)(v - fs->vols) + (fs->co ? 1 : 0);
+	return (fuse_ino_t)(vol << 32 | ((uint64_t)node + 1));
+}
+
+ll_item ll_resolve(ll_fs *fs, fuse_ino_t ino)
+{
+	uint64_t vol = (uint64_t)ino >> 32, low = (uint64_t)ino & 0xffffffffu;
+	if (vol == 0 && ino == STATUS_DIR_INO)
+		return (ll_item){IT_STATUS_DIR, NULL, 0};
+	if (vol == 0 && ino == STATUS_FILE_INO)
+		return (ll_item){IT_STATUS_FILE, NULL, 0};
+	if (low == 0)
+		return (ll_item){IT_NONE, NULL, 0};
+	if (fs->co && vol == 0)
+		return low - 1 < co_node_count(fs->co)
+			       ? (ll_item){IT_COLLECTION, NULL, (uint32_t)(low - 1)}
+			       : (ll_item){IT_NONE, NULL, 0};
+	size_t k = fs->co ? vol - 1 : vol;
+	if (k >= fs->n_vols || low - 1 >= ex_node_count(fs->vols[k].e))
+		return (ll_item){IT_NONE, NULL, 0};
+	return (ll_item){IT_EXPORT, &fs->vols[k], (uint32_t)(low - 1)};
+}
+
+/* The inode of a collection node: a dataset's directory is its volume's root. */
+static fuse_ino_t collection_ino(ll_fs *fs, uint32_t node)
+{
+	const co_node *n = co_node_at(fs->co, node);
+	return n->kind == CO_DATASET ? ll_export_ino(fs, &fs->vols[n->arg], 0) : (fuse_ino_t)node + 1;
+}
+
+int ll_is_dir(ll_fs *fs, ll_item it)
+{
+	switch (it.type) {
+	case IT_EXPORT: return ex_node_at(it.vol->e, it.node)->kind == EX_DIR;
+	case IT_COLLECTION: return co_node_at(fs->co, it.node)->kind == CO_DIR;
+	case IT_STATUS_DIR: return 1;
+	default: return 0;
+	}
+}
+
+fuse_ino_t ll_child_ino(ll_fs *fs, fuse_ino_t dir, ll_item d, const char *name)
+{
+	int root = dir == FUSE_ROOT_ID;
+	if (root && !strcmp(name, STATUS_DIR))
+		return STATUS_DIR_INO;
+	if (d.type == IT_STATUS_DIR)
+		return !strcmp(name, STATUS_FILE) ? STATUS_FILE_INO : 0;
+	if (d.type == IT_COLLECTION) {
+		int64_t i = co_lookup(fs->co, d.node, name);
+		return i < 0 ? 0 : collection_ino(fs, (uint32_t)i);
+	}
+	int64_t i = ex_lookup(d.vol->e, d.node, name);
+	return i < 0 ? 0 : ll_export_ino(fs, d.vol, (uint32_t)i);
+}
+
+int ll_nth_child(ll_fs *fs, ll_item d, size_t k, const char **name, fuse_ino_t *ino, int *dir)
+{
+	if (d.type == IT_EXPORT) {
+		const ex_node *n = ex_node_at(d.vol->e, d.node);
+		if (k >= n->n_children)
+			return 0;
+		uint32_t c = n->first_child + (uint32_t)k;
+		*name = ex_node_at(d.vol->e, c)->name;
+		*ino = ll_export_ino(fs, d.vol, c);
+		*dir = ex_node_at(d.vol->e, c)->kind == EX_DIR;
+		return 1;
+	}
+	if (d.type != IT_COLLECTION)
+		return 0;
+	for (uint32_t i = 1; i < co_node_count(fs->co); i++) {
+		const co_node *n = co_node_at(fs->co, i);
+		if (n->parent != d.node || k--)
+			continue;
+		*name = n->name;
+		*ino = collection_ino(fs, i);
+		*dir = n->kind != CO_DOCUMENT;
+		return 1;
+	}
+	return 0;
+}
+
+fuse_ino_t ll_parent_ino(ll_fs *fs, fuse_ino_t ino, ll_item d)
+{
+	if (d.type == IT_EXPORT && d.node == 0)
+		return FUSE_ROOT_ID; /* a dataset's directory sits in the collection's root */
+	if (d.type == IT_EXPORT)
+		return ll_export_ino(fs, d.vol, ex_node_at(d.vol->e, d.node)->parent);
+	if (d.type == IT_COLLECTION)
+		return (fuse_ino_t)co_node_at(fs->co, d.node)->parent + 1;
+	return ino == STATUS_DIR_INO ? FUSE_ROOT_ID : ino;
+}

@@ -1,0 +1,28 @@
+/*
+ * ll_inode.h - what an inode number stands for, and the numbers of a node's
+ * relatives (ll_inode.c). Used by the operations (ll.c) only.
+ */
+#ifndef LL_INODE_H
+#define LL_INODE_H
+
+#include "ll.h"
+
+/* What an inode stands for. */
+typedef struct {
+	enum { IT_NONE, IT_EXPORT, IT_COLLECTION, IT_STATUS_DIR, IT_STATUS_FILE } type;
+	ll_volume *vol;     /* IT_EXPORT */
+	uint32_t node;      /* IT_EXPORT, IT_COLLECTION */
+} ll_item;
+
+fuse_ino_t ll_export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node);
+ll_item ll_resolve(ll_fs *fs, fuse_ino_t ino);
+int ll_is_dir(ll_fs *fs, ll_item it);
+/* The inode called name in directory dir (which is d), or 0. */
+fuse_ino_t ll_child_ino(ll_fs *fs, fuse_ino_t dir, ll_item d, const char *name);
+/* The k-th entry of directory d after "." and ".." (k from 0): its name,
+ * inode and whether it is a directory. 0 when there is none. */
+int ll_nth_child(ll_fs *fs, ll_item d, size_t k, const char **name, fuse_ino_t *ino, int *dir);
+/* The inode of the directory holding ino (which is d). */
+fuse_ino_t ll_parent_ino(ll_fs *fs, fuse_ino_t ino, ll_item d);
+
+#endif

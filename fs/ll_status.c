@@ -1,0 +1,86 @@
+/*
+ * ll_status.c - the hidden ".cellucidfs/status.json" (never listed, so cp -r
+ * and crawlers do not see it): the daemon's counters, summed over the
+ * datasets, made afresh at most every 0.2 s and padded to a fixed size.
+ * codec/docs.c writes the JSON; ll.c serves it. It only reads counters:
+ * nothing here generates a file or changes a cache.
+ *
+ *   $ cat /mnt/cell/.cellucidfs/status.json
+ *   {"version": "0.1.0", "dataset_id": "pbmc", ..., "uptime_seconds": 12.5,
+ *    "files": 786, "files_generated": 31, ..., "gene_index": {"state": "ready", ...}}
+ */
+#include "ll_status.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "docs.h"
+
+static double seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *status_text(ll_fs *fs)
+{
+	doc_status_info info = {
+		.version = CELLUCIDFS_VERSION,
+		.dataset_id = fs->co ? "" : ex_id(fs->vols[0].e),
+		.uptime = seconds() - fs->started, .errors = atomic_load(&fs->errors),
+		.bytes_served = atomic_load(&fs->bytes_served), .index_permille = 1000,
+	};
+	/* Counters add up over the datasets; the gene index shows the least
+	 * advanced one, and the cache directory the first dataset's. */
+	for (size_t k = 0; k < fs->n_vols; k++) {
+		fc_stats st;
+		ex_export *e = fs->vols[k].e;
+		fc_get_stats(fs->vols[k].cache, &st);
+		info.files += ex_node_count(e);
+		info.generated += st.generated;
+		info.hits += st.hits;
+		info.misses += st.misses;
+		info.stored_bytes += st.stored_bytes;
+		info.memory_bytes += st.memory_bytes;
+		if (ex_index_permille(e) < info.index_permille)
+			info.index_permille = ex_index_permille(e);
+		if (!info.cache_dir && ex_store(e))
+			info.cache_dir = st_dir(ex_store(e));
+	}
+	/* A fixed size, padded with the whitespace JSON allows: the kernel
+	 * reads up to the size it last saw, and the counters change between
+	 * a stat and a read. */
+	char *text = doc_status(&info), *padded = text ? malloc(LL_STATUS_SIZE + 1) : NULL;
+	if (padded) {
+		snprintf(padded, LL_STATUS_SIZE + 1, "%-*s", LL_STATUS_SIZE - 1, text);
+		padded[LL_STATUS_SIZE - 1] = '\n';
+	}
+	free(text);
+	return padded;
+}
+
+/* One document serves every read for a moment: a reader whose read the
+ * kernel splits into several requests must not get pieces of different
+ * documents. */
+char *ll_status_snapshot(ll_fs *fs)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char *text;
+	static double made;
+	pthread_mutex_lock(&lock);
+	if (!text || seconds() - made > 0.2) {
+		char *fresh = status_text(fs);
+		if (fresh) {
+			free(text);
+			text = fresh;
+			made = seconds();
+		}
+	}
+	char *copy = text ? strdup(text) : NULL;
+	pthread_mutex_unlock(&lock);
+	return copy;
+}

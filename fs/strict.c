@@ -1,0 +1,221 @@
+/*
+ * strict.c - what layout=index changes so that the strict viewer
+ * (../shared/spec/viewer-contract-strict.md) accepts every file: the obs
+ * fields and genes it leaves out, the dataset id and name made to fit, the
+ * edges without a usable weight, ±Inf written as missing, and warnings where
+ * a file passes one of the viewer's size limits.
+ *
+ * Rules only: which nodes exist is tree.c's, the bytes are generate.c's;
+ * they call these.
+ *
+ *   cellucidfs: obs field ' leiden' left out of layout=index: its name is
+ *     empty or has surrounding whitespace
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "docs.h"
+#include "log.h"
+#include "safename.h"
+
+/* layout=index leaves out what the strict viewer (viewer-contract-strict.md)
+ * would refuse and the names layout serves as the reference does: a key with
+ * surrounding whitespace or used twice (§3.4), repeated categories (§3.3), a
+ * continuous field missing in every cell (§14), an empty or repeated gene
+ * name (§4). The choice is made once, here; documents read it back from the
+ * tree. */
+
+
+static int has_value(const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (isfinite(v[i]))
+			return 1;
+	return 0;
+}
+
+/* 1 when two categories have the same text, -1 when memory ran out. */
+static int repeats_category(const ad_categorical *c)
+{
+	safename_set *seen = safename_set_new();
+	int r = seen ? 0 : -1;
+	for (size_t k = 0; k < c->n_categories && r == 0; k++) {
+		int added = safename_set_add(seen, c->categories[k]);
+		r = added < 0 ? -1 : !added;
+	}
+	safename_set_free(seen);
+	return r;
+}
+
+/* 1 to expose, 0 to leave out (with a warning), -1 when memory ran out. */
+static int index_field_ok(const ex_export *e, const field *f, safename_set *keys)
+{
+	const char *why = NULL;
+	int r = 0;
+	if (!doc_is_trimmed(f->key))
+		why = "its name is empty or has surrounding whitespace";
+	else if (f->categorical && (r = repeats_category(&f->cat)))
+		why = "two of its categories have the same name";
+	else if (!f->categorical && !has_value(f->values, e->n_cells))
+		why = "it has no value in any cell";
+	else if ((r = safename_set_add(keys, f->key)) == 0)
+		why = "its name is used twice";
+	if (r < 0)
+		return -1;
+	if (why)
+		log_warn("obs field '%s' left out of layout=index: %s", f->key, why);
+	return !why;
+}
+
+static int index_gene_ok(const char *name, safename_set *names)
+{
+	int added = *name ? safename_set_add(names, name) : 0;
+	if (added == 0)
+		log_warn("gene '%s' left out of layout=index: %s", name,
+			 *name ? "its name is used twice" : "its name is empty");
+	return added;
+}
+
+int strict_choose_exposed(const ex_export *e, exposure *x)
+{
+	memset(x, 0, sizeof *x);
+	x->field = calloc(e->n_fields ? e->n_fields : 1, 1);
+	x->gene = calloc(e->n_genes ? e->n_genes : 1, 1);
+	safename_set *keys = safename_set_new(), *genes = safename_set_new();
+	int r = x->field && x->gene && keys && genes ? 0 : -1;
+	for (size_t i = 0; i < e->n_fields && r == 0; i++) {
+		int ok = e->opt.index_layout ? index_field_ok(e, &e->fields[i], keys) : 1;
+		x->field[i] = ok > 0;
+		x->n_fields += ok > 0;
+		r = ok < 0 ? -1 : 0;
+	}
+	for (size_t i = 0; i < e->n_genes && r == 0; i++) {
+		int ok = e->opt.index_layout ? index_gene_ok(e->var_names[e->genes[i]], genes) : 1;
+		x->gene[i] = ok > 0;
+		x->n_genes += ok > 0;
+		r = ok < 0 ? -1 : 0;
+	}
+	safename_set_free(keys);
+	safename_set_free(genes);
+	return r;
+}
+
+/* The id and name every layout=index document shows (§2, §10, §13). Values
+ * the user chose were checked with the options; those derived from the file
+ * name are made to fit here, once, so that all documents agree. */
+int strict_identity(ex_export *e)
+{
+	if (!doc_is_local_id(e->id)) {
+		char *id = doc_local_id(e->id);
+		if (!id)
+			return -1;
+		log_warn("dataset id '%s' is '%s' in layout=index", e->id, id);
+		free(e->id);
+		e->id = id;
+	}
+	if (!doc_is_trimmed(e->name) || doc_has_control(e->name)) {
+		char *name = doc_clean_name(e->name);
+		if (name && !*name) {
+			free(name);
+			name = strdup(e->id);
+		}
+		if (!name)
+			return -1;
+		free(e->name);
+		e->name = name;
+	}
+	return 0;
+}
+
+/* The strict viewer refuses a payload over 512 MiB decoded and an embedding
+ * whose working set passes 512 MiB (§1, §5, §15), a metadata document over
+ * 64 MiB (§1). The files are served all the same, for other readers. */
+#define VIEWER_PAYLOAD_LIMIT ((double)(512 << 20))
+#define VIEWER_JSON_LIMIT ((double)(64 << 20))
+
+static void over_limit(const char *what, double bytes, double limit)
+{
+	if (bytes > limit)
+		log_warn("layout=index: %s needs %.0f MiB, more than the viewer's limit of "
+			 "%.0f MiB; the viewer will refuse it", what, bytes / (1 << 20),
+			 limit / (1 << 20));
+}
+
+void strict_warn_limits(const ex_export *e)
+{
+	double n = (double)e->n_cells;
+	for (int d = 1; d <= 3; d++) {
+		char what[32];
+		snprintf(what, sizeof what, "the %dd embedding", d);
+		/* float32 positions, plus a copy padded to 3d below 3d */
+		if (e->has_dim[d])
+			over_limit(what, n * (d == 3 ? 12 : 4 * d + 12), VIEWER_PAYLOAD_LIMIT);
+	}
+	int widest = !e->opt.obs_bits || (e->n_genes && !e->opt.var_bits) ? 4 : 2;
+	over_limit("each obs field or gene", n * widest, VIEWER_PAYLOAD_LIMIT);
+}
+
+/* layout=index serves only the edges whose weight the strict viewer accepts,
+ * finite and > 0 (§6). A sum C[u,v] + C[v,u] below 0 is no affinity (scipy
+ * already drops those that are exactly 0) and a non-finite one no usable
+ * value: such an edge is left out rather than given an invented weight, and
+ * max_neighbors is the largest degree over the edges that remain. */
+int strict_usable_weight(double w)
+{
+	return isfinite(w) && w > 0;
+}
+
+int strict_edge_stats(const ex_export *e, size_t *n_edges, size_t *max_degree)
+{
+	const edges *g = &e->edges;
+	size_t kept = 0;
+	for (size_t k = 0; k < g->n_edges; k++)
+		kept += strict_usable_weight(g->weight[k]);
+	*n_edges = kept;
+	*max_degree = g->max_degree;
+	if (kept == g->n_edges)
+		return 0;
+	uint32_t *degree = calloc(e->n_cells, sizeof *degree);
+	if (!degree)
+		return -1;
+	*max_degree = 0;
+	for (size_t k = 0; k < g->n_edges; k++) {
+		if (!strict_usable_weight(g->weight[k]))
+			continue;
+		uint32_t a = ++degree[g->src[k]], b = ++degree[g->dst[k]];
+		*max_degree = a > *max_degree ? a : *max_degree;
+		*max_degree = b > *max_degree ? b : *max_degree;
+	}
+	free(degree);
+	return 0;
+}
+
+/* The viewer's limits on the graph (§6, §15), and the edges left out. */
+void strict_warn_edges(const ex_export *e, size_t n_edges)
+{
+	if (n_edges < e->edges.n_edges)
+		log_warn("layout=index: %zu of %zu edges left out: their weight is not a finite "
+			 "number above 0", e->edges.n_edges - n_edges, e->edges.n_edges);
+	size_t per_edge = doc_index_bytes(e->n_cells, 1) == 2 ? 48 : 44;
+	over_limit("the connectivity graph", (double)n_edges * per_edge + 4.0 * e->n_cells,
+		   VIEWER_PAYLOAD_LIMIT);
+}
+
+/* The strict viewer cannot colour a float32 field holding ±Inf (§14);
+ * layout=index writes those values as missing (NaN), as quantisation does. */
+void strict_inf_to_nan(const ex_export *e, int bits, void *data, size_t len)
+{
+	if (e->opt.index_layout && !bits)
+		for (float *v = data; len >= sizeof *v; v++, len -= sizeof *v)
+			if (isinf(*v))
+				*v = NAN;
+}
+
+/* Every JSON document (§1). */
+void strict_warn_document(size_t bytes)
+{
+	over_limit("a metadata document", (double)bytes, VIEWER_JSON_LIMIT);
+}
