@@ -1,14 +1,129 @@
 /*
  * scripts/preview/draw.js - drawing for the cellucidfs preview page (preview.js): the cells of
- * the embedding shown, as dots of their colouring's colours on the canvas, with centroid labels.
+ * the embedding shown, as dots of their colouring's colours on the canvas, with centroid labels,
+ * and the colourings themselves (a palette per category, a ramp for values, grey for none).
  * 1-D and 2-D embeddings are fitted to the canvas; 3-D ones are an orthographic view that the
  * user rotates by dragging (state.rotation). Reads state, writes only the canvas:
  *
  *   render()           draw now (after a new embedding, colouring or canvas size)
  *   requestRender()    draw at the next animation frame (while rotating)
  *   padToXYZ, bounds   what preview.js keeps per embedding
+ *   categoricalColouring, continuousColouring, uniformColouring   what showColouring() shows
  */
 'use strict';
+
+const MAX_LABELS = 40;    // centroid labels are drawn for fields with at most this many categories
+
+const PALETTE = [
+	'#3b7dd8', '#f08a24', '#2ca25f', '#d7263d', '#8e6cc7', '#8c564b', '#e377c2', '#17becf',
+	'#bcbd22', '#1b3a6b', '#ff9f80', '#66c2a5', '#a6761d', '#f7b6d2', '#6b8e23', '#ffd92f',
+	'#7570b3', '#b15928', '#00a6a6', '#c51b7d', '#80b1d3', '#5e3c99', '#fdb462', '#b3de69',
+];
+const RAMP = ['#440154', '#414487', '#2a788e', '#22a884', '#7ad151', '#fde725'];
+const RAMP_LUT = rampLut(RAMP);
+const MISSING_RGB = [207, 211, 218];
+const MISSING = packRgb(MISSING_RGB);
+
+/* ---------- colourings ---------- */
+
+function categoricalColouring(field, codes) {
+	const rgb = field.categories.map((_, c) => categoryRgb(c));
+	const packed = rgb.map(packRgb);
+	const counts = new Array(rgb.length).fill(0);
+	const colours = new Uint32Array(codes.length);
+	let missing = 0;
+	for (let i = 0; i < codes.length; i++) {
+		const code = codes[i];
+		if (code < packed.length) {
+			colours[i] = packed[code];
+			counts[code]++;
+		} else {
+			colours[i] = MISSING;
+			missing++;
+		}
+	}
+	const items = field.categories.map((name, c) => ({ name, rgb: rgb[c], count: counts[c] }));
+	const centroids = field.categories.length <= MAX_LABELS ? field.centroids : null;
+	return makeColouring(colours, { kind: 'category', title: field.key, items, missing }, centroids);
+}
+
+function continuousColouring(title, values) {
+	let min = Infinity, max = -Infinity, missing = 0;
+	for (const v of values) {
+		if (!Number.isFinite(v)) {
+			missing++;
+		} else {
+			min = Math.min(min, v);
+			max = Math.max(max, v);
+		}
+	}
+	const span = max > min ? max - min : 1;
+	const colours = new Uint32Array(values.length);
+	for (let i = 0; i < values.length; i++) {
+		const v = values[i];
+		colours[i] = Number.isFinite(v) ? RAMP_LUT[Math.round((v - min) / span * 255)] : MISSING;
+	}
+	return makeColouring(colours, { kind: 'continuous', title, min, max, missing });
+}
+
+function uniformColouring() {
+	const colours = new Uint32Array(state.nCells).fill(packRgb(categoryRgb(0)));
+	return makeColouring(colours, { kind: 'category', title: 'cells', items: [], missing: 0 });
+}
+
+// Adds what drawing needs: a darker rim colour per cell and a drawing order with the cells
+// that have no value first, so that they never hide coloured ones in 2-D.
+function makeColouring(colours, legend, centroids = null) {
+	const rimOf = new Map();
+	const rims = colours.map(c => {
+		if (!rimOf.has(c)) rimOf.set(c, packRgb(unpackRgb(c).map(v => Math.round(v * 0.78))));
+		return rimOf.get(c);
+	});
+	const order = new Uint32Array(colours.length);
+	let k = 0;
+	colours.forEach((c, i) => { if (c === MISSING) order[k++] = i; });
+	colours.forEach((c, i) => { if (c !== MISSING) order[k++] = i; });
+	return { colours, rims, order, legend, centroids };
+}
+
+function categoryRgb(c) {
+	if (c < PALETTE.length) return hexRgb(PALETTE[c]);
+	return hslRgb((c * 137.508) % 360, 0.62, c % 2 ? 0.42 : 0.58);  // golden-angle hues past the palette
+}
+
+function hexRgb(hex) {
+	const v = parseInt(hex.slice(1), 16);
+	return [v >> 16, (v >> 8) & 255, v & 255];
+}
+
+function hslRgb(h, s, l) {
+	const a = s * Math.min(l, 1 - l);
+	const channel = n => {
+		const k = (n + h / 30) % 12;
+		return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+	};
+	return [channel(0), channel(8), channel(4)];
+}
+
+// ImageData bytes are R,G,B,A in memory, so on a little-endian host a pixel is 0xAABBGGRR.
+function packRgb([r, g, b]) {
+	return ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0;
+}
+
+function unpackRgb(c) {
+	return [c & 255, (c >> 8) & 255, (c >> 16) & 255];
+}
+
+function rampLut(stops) {
+	const rgb = stops.map(hexRgb);
+	return Uint32Array.from({ length: 256 }, (_, k) => {
+		const t = k / 255 * (rgb.length - 1);
+		const s = Math.min(Math.floor(t), rgb.length - 2), f = t - s;
+		return packRgb(rgb[s].map((v, j) => Math.round(v + (rgb[s + 1][j] - v) * f)));
+	});
+}
+
+/* ---------- drawing ---------- */
 
 // Pad an n x dim embedding to n x 3 (absent axes 0); a 1-D embedding gets a deterministic
 // vertical jitter of 10% of its width so that its cells form a readable strip.
