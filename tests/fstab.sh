@@ -36,6 +36,9 @@ units() { # the systemd examples: no complaint from systemd-analyze verify
 }
 
 T=$(mktemp -d)
+# mount(8) passes the environment on to the daemon: a line without cache_dir
+# uses $XDG_CACHE_HOME/cellucidfs, which must be the test's, not ~/.cache.
+export XDG_CACHE_HOME=$T/cache
 made_link=0
 cleanup() {
 	for m in "$T"/mnt*; do
@@ -87,7 +90,8 @@ mount8() { # mount8 "what" mount-args...: mount(8) succeeds, and the mount is up
 	else fail "$1: $out"; return 1; fi
 }
 umount8() { # umount8 "what": umount(8) unmounts and the daemon exits
-	check "$1: umount" umount "$T/mnt"
+	# Retried while busy: served's gunzip processes may still be closing their files.
+	check "$1: umount" wait_until 5 umount "$T/mnt"
 	check "$1: the daemon exits after umount" daemon_gone
 }
 

@@ -28,7 +28,7 @@ if mount_fs "$DATA" "$T/mnt" -o allow_other,default_permissions; then
 	cp -r "$T/mnt" "$T/copy1" && cp -r "$T/mnt" "$T/copy2"
 	check "gen-100k: cp -r twice gives identical trees" diff -r "$T/copy1" "$T/copy2"
 	rm -rf "$T/copy1" "$T/copy2"
-	bash tests/nginx.sh "$T/mnt" 18081 || true
+	bash tests/nginx.sh "$T/mnt" || true   # the first free port from 18080
 	bash tests/browser.sh "$T/mnt" 18091 || true
 	unmount_fs "$T/mnt"; check "gen-100k: unmount ends the daemon with status 0" test $? -eq 0
 else
