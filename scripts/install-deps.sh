@@ -11,6 +11,9 @@ python3 python3-numpy python3-h5py python3-anndata chromium wrk"
 # make deb and tests/deb.sh (a fresh Debian 12 root, nginx in a network namespace).
 PKGS="$PKGS debhelper lintian mmdebstrap iproute2"
 
+# make fuzz: libFuzzer and the sanitizers' runtime from Debian's clang.
+PKGS="$PKGS clang-14 libclang-rt-14-dev"
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
