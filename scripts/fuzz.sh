@@ -36,28 +36,31 @@ frames() {
 	TMPDIR=$F/tmp ASAN_OPTIONS=fast_unwind_on_malloc=0 LSAN_OPTIONS= \
 		timeout $((TIMEOUT * 3)) "$BIN" -timeout="$TIMEOUT" -rss_limit_mb="$RSS_MB" \
 		-malloc_limit_mb="$RSS_MB" "$1" 2>&1 |
-		awk '/^ *#0 0x/ { if (seen) exit; seen = 1 }
+		awk '/ERROR: libFuzzer: timeout/ && !k++ { print "kind\ttimeout" }
+			/ERROR: LeakSanitizer/ && !k++ { print "kind\tleak" }
+			/out-of-memory|allocation-size-too-big/ && !k++ { print "kind\toom" }
+			/^ *#0 0x/ { if (seen) exit; seen = 1 }
 			seen && /^ *#[0-9]+ 0x/ { print; if (/ in main /) exit }' |
 		sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ in ([^ ]+) (.*)$/\1\t\2/;
 			s/^ *#[0-9]+ 0x[0-9a-f]+ +\(([^ )]*\/)?([^ )]+)\).*$/\2\t\1\2/' |
 		grep -v -E '^(__asan|__ubsan|__sanitizer|__interceptor_|__lsan|fuzzer::|LLVMFuzzer|__libc|_start)' |
-		grep -v -E '^(main|malloc|calloc|realloc|free|mem(cpy|move|set|cmp)|str[a-z]+)'$'\t' |
+		grep -v -E '^(main|malloc|calloc|realloc|free|_*(w?mem|str)[a-z0-9_]*)'$'\t' |
 		grep -v -E $'\t''.*(libc\.so|libstdc\+\+|ld-linux)'
 }
 
-# "libhdf5" or "ours", the kind, and the first three functions of one input.
+# "libhdf5" or "ours", the kind of failure, and the first three functions
+# of one input ("unreproduced" when it did not fail again: a flaky input).
 classify_one() {
-	local f=$1 kind=${1##*/} top where
-	kind=${kind%%-*}
-	top=$(frames "$f" | head -3)
+	local report kind top
+	report=$(frames "$1")
+	kind=$(sed -n 's/^kind\t//p' <<<"$report")
+	top=$(grep -v '^kind' <<<"$report" | head -3)
 	if [ -z "$top" ]; then
-		where=ours; top="(no stack: it did not fail again)"
-	elif head -1 <<<"$top" | grep -q 'libhdf5'; then
-		where=libhdf5
-	else
-		where=ours
+		printf 'unreproduced\tnone\t-\n'
+		return
 	fi
-	printf '%s\t%s\t%s\n' "$where" "$kind" "$(cut -f1 <<<"$top" | paste -sd'<' | sed 's/</ < /g')"
+	printf '%s\t%s\t%s\n' "$(head -1 <<<"$top" | grep -q libhdf5 && echo libhdf5 || echo ours)" \
+		"${kind:-crash}" "$(cut -f1 <<<"$top" | paste -sd'<' | sed 's/</ < /g')"
 }
 
 classify() {
@@ -105,7 +108,7 @@ report() {
 			n[$2]++; k = $2 "\t" $3 "\t" $4; c[k]++; if (!(k in e)) e[k] = $1
 		}
 		END {
-			printf "fuzz: ours: %d inputs; libhdf5: %d inputs\n", n["ours"], n["libhdf5"]
+			printf "fuzz: ours: %d inputs; libhdf5: %d inputs; unreproduced: %d\n", n["ours"], n["libhdf5"], n["unreproduced"]
 			for (k in c) { split(k, p, "\t"); m = e[k]; sub(/.*\//, "", m)
 				printf "  %-8s %-8s %s   (%d inputs, e.g. %s)\n", p[1], p[2], p[3], c[k], m }
 		}'
