@@ -7,15 +7,19 @@
 # reads or fails with EIO within HANG s, the mount is still up after, and
 # unmount exits 0; if not, the mount is refused with one line. For each file
 # libhdf5 itself crashes on (the "libhdf5" set, until the reader process
-# contains it): check ends, by a signal or not, without hanging.
+# contains it): check ends, by a signal or not, without hanging. With the
+# sanitizer build (make asan), check also runs under ASan/UBSan on each file
+# the daemon must survive, and must end without a report (the leaks libhdf5
+# makes on its own error paths aside: tests/lsan-libhdf5.supp).
 #
 #   $ bash tests/hostile.sh
-#   ok hostile base.h5ad: check status 0, 28 files read, 0 EIO, unmount 0
+#   ok hostile base.h5ad: check status 0 (ASan too), 28 files read, 0 EIO, unmount 0
 #   ok hostile flip_06.h5ad (libhdf5 set): check ends (status 139)
 #   ...
 source "$(dirname "$0")/lib.sh"
 
 HANG=${HOSTILE_HANG:-30}
+ASAN_BIN=$ROOT/build/asan/cellucidfs
 if ! have_fuse; then skip "hostile corpus: no /dev/fuse or fusermount3"; exit 0; fi
 if ! "$PY" -c 'import h5py' 2>/dev/null; then skip "hostile corpus: python3-h5py is not installed"; exit 0; fi
 T=$(mktemp -d)
@@ -45,14 +49,28 @@ read_all() {
 	echo "$n_ok $n_eio"
 }
 
+# sanitized_check FILE: check under ASan/UBSan ends without a report.
+sanitized_check() {
+	local out status
+	out=$(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		LSAN_OPTIONS=suppressions=$ROOT/tests/lsan-libhdf5.supp \
+		timeout $((3 * HANG)) "$ASAN_BIN" check "$1" 2>&1); status=$?
+	[ $status -le 1 ] && return 0
+	fail "hostile ${1##*/}: check under ASan/UBSan: status $status: $(grep -m1 -E 'ERROR|runtime error' <<<"$out")"
+	grep -m4 -E '^ *#[0-9] ' <<<"$out" | sed 's/^/    /'
+	return 1
+}
+
 # daemon_survives NAME: the whole round for one file.
 daemon_survives() {
-	local f=$T/h/$1 mnt=$T/mnt out status read rc
+	local f=$T/h/$1 mnt=$T/mnt out status read rc asan=
+	[ -x "$ASAN_BIN" ] && asan=" (ASan too)"
 	out=$(timeout "$HANG" "$BIN" check "$f" 2>&1); status=$?
 	if [ $status -gt 1 ]; then
 		fail "hostile $1: check status $status (a signal or a hang): $(tail -1 <<<"$out")"; return
 	fi
 	if [ -z "$out" ]; then fail "hostile $1: check said nothing"; return; fi
+	if [ -x "$ASAN_BIN" ] && ! sanitized_check "$f"; then return; fi
 	if grep -q "^cellucidfs: cannot open $f: " <<<"$out"; then
 		out=$(timeout "$HANG" "$BIN" "$f" "$mnt" -f 2>&1); rc=$?
 		if [ $rc -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ]; then
@@ -76,7 +94,7 @@ daemon_survives() {
 	if [ $rc -ne 0 ]; then
 		fail "hostile $1: unmount: the daemon exited with status $rc: $(tail -1 "$MOUNT_LOG")"
 	elif [[ $read =~ ^[0-9]+\ [0-9]+$ ]]; then
-		ok "hostile $1: check status $status, ${read% *} files read, ${read#* } EIO, unmount 0"
+		ok "hostile $1: check status $status${asan}, ${read% *} files read, ${read#* } EIO, unmount 0"
 	fi
 	rm -f "$MOUNT_LOG"
 }
