@@ -7,6 +7,9 @@
 #   make install     binary, man page, preview page, nginx block and systemd
 #                    units under PREFIX (default /usr/local)
 #   make deb         the Debian package cellucidfs_VERSION_ARCH.deb (debian/)
+#   make fuzz        build the libFuzzer target (clang-14) and run it for
+#                    FUZZ_SECONDS (default 60) on a corpus seeded with the
+#                    fixtures and generated files (scripts/fuzz.sh)
 
 PREFIX  ?= /usr/local
 UNITDIR ?= $(PREFIX)/lib/systemd/system
@@ -34,7 +37,7 @@ FUSE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(FUSE_SRC))
 UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 TOOLS      := $(BUILD)/gen-h5ad $(BUILD)/deflate-floor
 
-.PHONY: all deps build check test asan demo demo-stop bench install deb clean
+.PHONY: all deps build check test asan fuzz fuzz-build demo demo-stop bench install deb clean
 all: cellucidfs
 
 # Copied by rename: a running daemon keeps its old binary (cp would fail with
@@ -85,6 +88,21 @@ build: cellucidfs $(UNIT_TESTS) $(TOOLS)
 # one mount with it.
 asan:
 	$(MAKE) BUILD=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" OPT="-O1 -g" build/asan/cellucidfs $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_TESTS))
+
+# The fuzz build: every library object instrumented for libFuzzer, ASan and
+# UBSan, in build/fuzz, linked with the target in tests/fuzz/.
+FUZZ_CC     ?= clang-14
+FUZZ_SAN    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 60
+fuzz-build:
+	$(MAKE) BUILD=build/fuzz CC=$(FUZZ_CC) OPT="-O1 -g" \
+		SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" build/fuzz/fuzz_open
+
+$(BUILD)/fuzz_open: tests/fuzz/fuzz_open.c $(LIB_OBJ)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: deps fuzz-build $(BUILD)/gen-h5ad
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 check: build asan
 	@bash tests/run.sh

@@ -24,6 +24,9 @@ python3-anndata python3-zarr chromium wrk"
 # make deb and tests/deb.sh (a fresh Debian 12 root, nginx in a network namespace).
 PKGS="$PKGS debhelper lintian mmdebstrap iproute2"
 
+# make fuzz: libFuzzer and the sanitizers' runtime from Debian's clang.
+PKGS="$PKGS clang-14 libclang-rt-14-dev"
+
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
