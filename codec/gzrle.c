@@ -442,12 +442,14 @@ static void write_block(bitout *o, block *b, const uint16_t *tok, size_t nt,
 
 /* ----------------------------------------------------------- matching */
 
+#ifndef __SSE2__
 static inline uint64_t load64(const uint8_t *p)
 {
 	uint64_t v;
 	memcpy(&v, p, sizeof v);
 	return v;
 }
+#endif
 
 /* How many bytes from p on repeat the byte d before them, up to end. */
 static inline size_t repeat_len(const uint8_t *p, const uint8_t *end, unsigned d)

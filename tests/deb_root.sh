@@ -143,7 +143,13 @@ fi
 rm -f "$R/etc/nginx/sites-enabled/cellucid-site"
 
 check "umount $MNT" in_root umount $MNT
-check "the daemons exit after umount" wait_until 10 test "$(daemons)" -eq 0
+if wait_until 20 test "$(daemons)" -eq 0; then ok "the daemons exit after umount"
+else
+	fail "the daemons exit after umount: $(daemons) left"
+	for p in $(grep -lx cellucidfs /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3); do
+		echo "    $p: $(tr '\0' ' ' </proc/$p/cmdline) wchan=$(cat /proc/$p/wchan) $(grep -E '^(State|PPid)' /proc/$p/status | tr '\n\t' '  ')"
+	done
+fi
 
 # --- purge: nothing of the package is left
 if out=$(in_root apt-get purge -y cellucidfs 2>&1); then ok "apt-get purge cellucidfs: exit status 0"
