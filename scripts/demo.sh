@@ -122,7 +122,7 @@ nginx_conf() {
 	edit 'root /srv/cellucid;' "root \"$root\";"
 	edit 'listen 127.0.0.1:8080;' "listen 127.0.0.1:$port;"
 	edit 'alias /usr/local/share/cellucidfs/preview/;' "alias \"$prefix/preview/\";"
-	edit 'proxy_cache_path /var/cache/nginx/cellucid-app \(.*\)' "proxy_cache_path \"$prefix/app-cache\" \\2"
+	edit 'proxy_cache_path /var/lib/nginx/cellucid-app \(.*\)' "proxy_cache_path \"$prefix/app-cache\" \\2"
 	v=$(awk '$1 == "nameserver" { printf " %s", ($2 ~ /:/ ? "[" $2 "]" : $2) }' /etc/resolv.conf 2>/dev/null)
 	[ -z "$v" ] || edit 'resolver .*' "resolver$v valid=300s ipv6=off;"
 	if [ -n "${CELLUCID_APP_DIR:-}" ]; then
