@@ -172,6 +172,12 @@ ad_err cn_chunk_decode(cn_chunk *c, cn_num want, void *out);
 const char *cn_chunk_error(const cn_chunk *c);
 void cn_chunk_free(cn_chunk *c);
 
+/* Elements [start, start + count) of a 1-d array as want, as cn_read gives
+ * them; when the array is chunked and its chunks are decoded by our code,
+ * the chunks are fetched under the caller's lock and decoded on every
+ * core (cn_range.c). For the long reads of a scan. */
+ad_err cn_read_range(cn_array *a, cn_num want, uint64_t start, uint64_t count, void *out);
+
 /* ---- helpers shared by the module ---- */
 
 /* malloc(n * size), NULL when the product overflows; never malloc(0). */

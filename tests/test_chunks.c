@@ -423,6 +423,35 @@ static void test_threads(const char *path)
 		cn_close(s);
 }
 
+/* cn_read_range over ranges that start and end inside chunks, span
+ * unallocated chunks, or lie inside one chunk: cn_read's values. */
+static void test_ranges(const char *path)
+{
+	static const char *names[] = { "p2_s0_t1_1", "p4_s0_t0_1", "p7_s0_t5_0", "p0_s0_t2_0" };
+	static const uint64_t ranges[][2] = { { 0, 1000 }, { 5, 990 }, { 36, 2 }, { 300, 400 },
+					      { 999, 1 }, { 40, 30 } };
+	cn_store *s = open_store(path);
+
+	for (size_t i = 0; s && i < sizeof names / sizeof *names; i++) {
+		cn_array *a = NULL;
+		int ok = cn_array_open(s, names[i], &a) == AD_OK;
+
+		for (size_t r = 0; ok && r < sizeof ranges / sizeof *ranges; r++) {
+			double got[1000], want[1000];
+			uint64_t st = ranges[r][0], n = ranges[r][1];
+
+			ok = cn_read_range(a, CN_F64, st, n, got) == AD_OK &&
+			     cn_read(a, NULL, CN_F64, st, n, want) == AD_OK &&
+			     !memcmp(got, want, n * sizeof *got);
+		}
+		CHECK(ok, "%s: ranges read chunk by chunk in threads equal cn_read's", names[i]);
+		if (a)
+			cn_array_close(a);
+	}
+	if (s)
+		cn_close(s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test_chunks.XXXXXX", path[64];
@@ -438,6 +467,7 @@ int main(void)
 	snprintf(path, sizeof path, "%s/filters.h5", dir);
 	test_generated(path);
 	test_threads(path);
+	test_ranges(path);
 	test_damaged(path, "p6_s1_t2_0", 0, "fletcher32 checksum mismatch");
 	test_damaged(path, "p1_s1_t2_0", 0, "deflate stream does not inflate");
 	test_damaged(path, "p3_s1_t0_0", 1, "(damaged chunk)");
