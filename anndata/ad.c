@@ -306,6 +306,11 @@ void ad_close(ad_file *f)
 }
 
 const char *ad_last_error(const ad_file *f) { return f->err; }
+
+void ad_set_lock(ad_file *f, void (*release)(void *), void (*retake)(void *), void *ctx)
+{
+	cn_set_lock(f->store, release, retake, ctx);
+}
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
 ad_x_format ad_x_kind(const ad_file *f) { return f->x.kind; }

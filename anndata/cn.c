@@ -107,6 +107,13 @@ void cn_close(cn_store *s)
 }
 
 int cn_concurrent(const cn_store *s) { return s->ops->concurrent; }
+
+void cn_set_lock(cn_store *s, void (*release)(void *), void (*retake)(void *), void *ctx)
+{
+	s->release = release && retake ? release : NULL;
+	s->retake = release && retake ? retake : NULL;
+	s->lock_ctx = ctx;
+}
 int cn_exists(cn_store *s, const char *path) { return s->ops->exists(s, path); }
 cn_kind cn_kind_of(cn_store *s, const char *path) { return s->ops->kind(s, path); }
 ad_err cn_check(cn_store *s, const char *path) { return s->ops->check(s, path); }

@@ -85,6 +85,10 @@ void cn_close(cn_store *s);
 /* Whether chunk reads of distinct arrays may run concurrently without the
  * caller's lock (Zarr); 0 for HDF5, whose library is one lock. */
 int cn_concurrent(const cn_store *s);
+/* The caller's lock as a pair of calls: cn_read_range releases it while it
+ * decodes the chunks it fetched, and retakes it before it touches the store
+ * again. NULLs (the default): there is no lock to release. */
+void cn_set_lock(cn_store *s, void (*release)(void *), void (*retake)(void *), void *ctx);
 
 /* Whether a name exists at path, even one that leads nowhere (a dangling
  * link): the encodings tell "missing" from "broken" with it. */

@@ -51,6 +51,8 @@ struct cn_store {
 	const struct cn_ops *ops;
 	char *err;
 	size_t errlen;
+	void (*release)(void *), (*retake)(void *); /* cn_set_lock */
+	void *lock_ctx;
 };
 
 struct cn_array {

@@ -4,9 +4,10 @@
  * X/data and X/indices, where decoding (inflate, LZF) is the cost.
  *
  * The chunks under the range are fetched first (cn_chunk_fetch: the I/O,
- * under the caller's lock as every call on the store), then decoded by the
- * calling thread and up to RANGE_THREADS - 1 helpers, each chunk into its
- * place in out (the two edge chunks through a scratch buffer). Memory
+ * under the caller's lock as every call on the store), then decoded with
+ * that lock released (cn_set_lock) by the calling thread and up to
+ * RANGE_THREADS - 1 helpers, each chunk into its place in out (the two
+ * edge chunks through a scratch buffer). Memory
  * stays bounded by the range: its stored bytes plus one chunk per thread.
  * Sample: 1 000 000 float32 values in h5py's gzip chunks of 20 000 are 50
  * fetches and 50 inflates, 25 per core on two cores.
@@ -123,6 +124,9 @@ ad_err cn_read_range(cn_array *a, cn_num want, uint64_t start, uint64_t count, v
 		}
 	}
 	if (!e) {
+		/* Nothing below touches the store: other readers may use it. */
+		if (a->s->release)
+			a->s->release(a->s->lock_ctx);
 		pthread_mutex_init(&j.mu, NULL);
 		nt = cores(j.n);
 		while (started + 1 < nt && !pthread_create(&th[started], NULL, decode_worker, &j))
@@ -131,6 +135,8 @@ ad_err cn_read_range(cn_array *a, cn_num want, uint64_t start, uint64_t count, v
 		for (size_t t = 0; t < started; t++)
 			pthread_join(th[t], NULL);
 		pthread_mutex_destroy(&j.mu);
+		if (a->s->release)
+			a->s->retake(a->s->lock_ctx);
 		if (j.e)
 			e = cn_fail(a->s, j.e, "%s", j.err);
 	}

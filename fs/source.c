@@ -27,6 +27,11 @@ static void lock(source *s)
 	ad_thread_init();
 }
 
+/* The pair ad_set_lock is given: the X scans let go of the lock while
+ * they decode chunks already read. */
+static void release_lock(void *s) { pthread_mutex_unlock(&((source *)s)->lock); }
+static void retake_lock(void *s) { lock(s); }
+
 /* The end of a read made under the lock: its reason copied out before
  * another read can replace it. */
 static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
@@ -56,6 +61,7 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		src_close(s);
 		return EX_EINVAL;
 	}
+	ad_set_lock(s->ad, release_lock, retake_lock, s);
 	*out = s;
 	return EX_OK;
 }
