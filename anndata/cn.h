@@ -181,6 +181,9 @@ void cn_chunk_free(cn_chunk *c);
  * the chunks are fetched under the caller's lock and decoded on every
  * core (cn_range.c). For the long reads of a scan. */
 ad_err cn_read_range(cn_array *a, cn_num want, uint64_t start, uint64_t count, void *out);
+/* The same for a box of a 1-d or 2-d array, as cn_read_block gives it. */
+ad_err cn_read_box_range(cn_array *a, const uint64_t *start, const uint64_t *count, cn_num want,
+			 void *out);
 
 /* ---- helpers shared by the module ---- */
 

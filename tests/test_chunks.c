@@ -482,6 +482,40 @@ static void test_ranges(const char *path)
 		cn_close(s);
 }
 
+/* cn_read_box_range over boxes of 2-d arrays: whole rows of chunks, boxes
+ * cut inside chunks in both dimensions, one value, the whole array, a
+ * column of whole chunks (decoded straight into place). */
+static void test_boxes(const char *path)
+{
+	static const char *names[] = { "p2_s2_t0_1", "p3_s2_t4_0", "p5_s3_t3_1", "p0_s2_t1_0" };
+	static const uint64_t boxes[][4] = { { 0, 0, 50, 33 }, { 7, 0, 14, 33 }, { 3, 4, 20, 11 },
+					     { 49, 32, 1, 1 }, { 0, 0, 9, 400 }, { 2, 100, 5, 7 },
+					     { 0, 30, 14, 3 } };
+	cn_store *s = open_store(path);
+
+	for (size_t i = 0; s && i < sizeof names / sizeof *names; i++) {
+		cn_array *a = NULL;
+		int ok = cn_array_open(s, names[i], &a) == AD_OK;
+
+		for (size_t b = 0; ok && b < sizeof boxes / sizeof *boxes; b++) {
+			static double got[50 * 400], want[50 * 400];
+			const cn_info *in = cn_array_info(a);
+			const uint64_t *st = boxes[b], *cnt = boxes[b] + 2;
+
+			if (st[0] + cnt[0] > in->shape[0] || st[1] + cnt[1] > in->shape[1])
+				continue;
+			ok = cn_read_box_range(a, st, cnt, CN_F64, got) == AD_OK &&
+			     cn_read_block(a, st, cnt, CN_F64, want) == AD_OK &&
+			     !memcmp(got, want, cnt[0] * cnt[1] * sizeof *got);
+		}
+		CHECK(ok, "%s: boxes read chunk by chunk in threads equal cn_read_block's", names[i]);
+		if (a)
+			cn_array_close(a);
+	}
+	if (s)
+		cn_close(s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test_chunks.XXXXXX", path[64];
@@ -498,6 +532,7 @@ int main(void)
 	test_generated(path);
 	test_threads(path);
 	test_ranges(path);
+	test_boxes(path);
 	test_damaged(path, "p6_s1_t2_0", 0, "fletcher32 checksum mismatch");
 	test_damaged(path, "p1_s1_t2_0", 0, "deflate stream does not inflate");
 	test_damaged(path, "p3_s1_t0_0", 1, "(damaged chunk)");
