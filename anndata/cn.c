@@ -346,6 +346,9 @@ ad_err cn_chunk_decode(cn_chunk *c, cn_num want, void *out)
 
 	if (!c->n)
 		return AD_OK;
+	/* Values kept as stored: decoded straight into out, no second pass. */
+	if (c->decode && cn_converts_as_is(&c->type, want))
+		return c->decode(c, out);
 	if (c->decode) {
 		plain = cn_mallocn(c->n, c->type.size);
 		if (!plain)

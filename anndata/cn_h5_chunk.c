@@ -135,19 +135,25 @@ static ad_err raw_decode(struct cn_chunk *c, void *plain)
 {
 	struct raw_chunk *r = c->data;
 	size_t cap = r->full + 4 * MAX_FILTERS, len = r->stored;
-	unsigned char *buf[2] = { malloc(cap), malloc(cap) }, *cur = stored_bytes(r);
+	unsigned char *buf[2] = { malloc(cap), NULL }, *cur = stored_bytes(r);
 	struct libdeflate_decompressor *inflater = NULL;
 	ad_err e = AD_OK;
 	int next = 0;
 
-	if (!buf[0] || !buf[1])
+	if (!buf[0])
 		e = cn_fail_buf(c->err, sizeof c->err, AD_ENOMEM, "%s: out of memory", c->path);
 	for (int i = r->nfilters - 1; !e && i >= 0; i--) {
-		unsigned char *out = buf[next];
+		unsigned char *out;
 		size_t got = 0;
 
 		if (r->mask & 1u << i)
 			continue;
+		/* the second buffer only for a second stage that writes */
+		if (!buf[next] && r->id[i] != H5Z_FILTER_FLETCHER32 && !(buf[next] = malloc(cap))) {
+			e = cn_fail_buf(c->err, sizeof c->err, AD_ENOMEM, "%s: out of memory", c->path);
+			break;
+		}
+		out = buf[next];
 		switch (r->id[i]) {
 		case H5Z_FILTER_FLETCHER32:
 			if (len < 4 || !fletcher32_ok(cur, len - 4))
