@@ -127,7 +127,9 @@ static void clip(const unsigned char *full, const struct raw_chunk *r, size_t si
 
 static ad_err damaged(struct cn_chunk *c, const char *what)
 {
-	return cn_fail_buf(c->err, sizeof c->err, AD_EIO, "%s: %s (damaged chunk)", c->path, what);
+	/* "read failed", as when HDF5 finds the damage (cn_h5.c) */
+	return cn_fail_buf(c->err, sizeof c->err, AD_EIO, "%s: read failed (%s: damaged chunk)",
+			   c->path, what);
 }
 
 /* Undo the filters, last first, ping-ponging between two buffers. */
