@@ -319,6 +319,11 @@ ad_err ad_reopen_file(ad_file *f, const char *path)
 
 int ad_file_is_open(const ad_file *f) { return f->store != NULL; }
 const char *ad_last_error(const ad_file *f) { return f->err; }
+
+void ad_set_lock(ad_file *f, void (*release)(void *), void (*retake)(void *), void *ctx)
+{
+	cn_set_lock(f->store, release, retake, ctx);
+}
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
 ad_x_format ad_x_kind(const ad_file *f) { return f->x.kind; }

@@ -48,6 +48,10 @@ void ad_close_file(ad_file *f);
 ad_err ad_reopen_file(ad_file *f, const char *path);
 int ad_file_is_open(const ad_file *f);
 const char *ad_last_error(const ad_file *f);
+/* The caller's lock around every ad_ call on f, as a pair: the long X scans
+ * call release(ctx) while they only decode chunks already read, and
+ * retake(ctx) before the next call into the file. NULLs: no lock. */
+void ad_set_lock(ad_file *f, void (*release)(void *), void (*retake)(void *), void *ctx);
 
 size_t ad_n_obs(const ad_file *f);
 size_t ad_n_var(const ad_file *f);

@@ -113,6 +113,13 @@ void cn_close(cn_store *s)
 }
 
 int cn_concurrent(const cn_store *s) { return s->ops->concurrent; }
+
+void cn_set_lock(cn_store *s, void (*release)(void *), void (*retake)(void *), void *ctx)
+{
+	s->release = release && retake ? release : NULL;
+	s->retake = release && retake ? retake : NULL;
+	s->lock_ctx = ctx;
+}
 int cn_exists(cn_store *s, const char *path) { return s->ops->exists(s, path); }
 cn_kind cn_kind_of(cn_store *s, const char *path) { return s->ops->kind(s, path); }
 ad_err cn_check(cn_store *s, const char *path) { return s->ops->check(s, path); }
@@ -345,6 +352,9 @@ ad_err cn_chunk_decode(cn_chunk *c, cn_num want, void *out)
 
 	if (!c->n)
 		return AD_OK;
+	/* Values kept as stored: decoded straight into out, no second pass. */
+	if (c->decode && cn_converts_as_is(&c->type, want))
+		return c->decode(c, out);
 	if (c->decode) {
 		plain = cn_mallocn(c->n, c->type.size);
 		if (!plain)

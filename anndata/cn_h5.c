@@ -2,7 +2,7 @@
  * cn_h5.c - the HDF5 back end of the container layer: groups, datasets and
  * attributes of an .h5ad file through the HDF5 C API. With cn_h5_lzf.c it
  * is the only code in anndata/ that includes hdf5.h (through cn_h5.h,
- * with cn_h5_lzf.c and cn_h5_outside.c); it knows nothing of the AnnData
+ * with cn_h5_lzf.c, cn_h5_chunk.c and cn_h5_outside.c); it knows nothing of the AnnData
  * encodings (what a group or attribute means is theirs). Every path is
  * checked by cn_h5_outside.c before HDF5 walks it.
  *
@@ -655,11 +655,17 @@ static ad_err h5_read_block(cn_array *ca, const uint64_t *start, const uint64_t 
 	return read_box(h5(ca), start, count, native(want), out);
 }
 
-/* The box read with the dataset's own type as the memory type: HDF5 runs
- * the filters and converts nothing, so the bytes are the stored values. */
+/* A filtered chunk raw, for our own decode outside the lock
+ * (cn_h5_chunk.c); else the box read with the dataset's own type as the
+ * memory type: HDF5 runs the filters and converts nothing, so the bytes
+ * are the stored values. */
 static ad_err h5_chunk_fetch(cn_array *ca, const uint64_t *start, const uint64_t *count,
 			     struct cn_chunk *c)
 {
+	ad_err e;
+
+	if (ca->info.chunked && cn_h5_chunk_raw(ca, h5(ca)->d, start, count, c, &e))
+		return e;
 	c->size = c->n * c->type.size;
 	c->data = cn_mallocn(c->n, c->type.size);
 	if (!c->data)

@@ -1,6 +1,6 @@
 /*
  * cn_h5.h - what the files of the HDF5 back end share (cn_h5.c,
- * cn_h5_outside.c, cn_h5_lzf.c), and the only header in anndata/ that
+ * cn_h5_outside.c, cn_h5_lzf.c, cn_h5_chunk.c), and the only header in anndata/ that
  * includes hdf5.h. Nothing outside those files includes it.
  */
 #ifndef CN_H5_H
@@ -28,5 +28,14 @@ hid_t cn_h5_open_source(const char *path, char *err, size_t errlen);
 
 /* Make the LZF filter (id 32000) available to HDF5; idempotent. */
 int cn_h5_lzf_register(void);
+
+/* ---- cn_h5_chunk.c ---- */
+
+/* Fetch the chunk at start (its box clipped to count) of the chunked
+ * dataset d of a into c raw, with c->decode set to undo its filters: 1,
+ * with *e the outcome; 0 when HDF5 must read it instead (no filters, a
+ * filter we do not decode, an unallocated chunk). */
+int cn_h5_chunk_raw(cn_array *a, hid_t d, const uint64_t *start, const uint64_t *count,
+		    struct cn_chunk *c, ad_err *e);
 
 #endif

@@ -51,6 +51,8 @@ struct cn_store {
 	const struct cn_ops *ops;
 	char *err;
 	size_t errlen;
+	void (*release)(void *), (*retake)(void *); /* cn_set_lock */
+	void *lock_ctx;
 };
 
 struct cn_array {
@@ -85,6 +87,8 @@ ad_err cn_fail_buf(char *err, size_t errlen, ad_err e, const char *fmt, ...)
  * conversion of n stored values (in t's byte order) to want. */
 int cn_convertible(const cn_type *t);
 void cn_convert(const cn_type *t, const void *in, size_t n, cn_num want, void *out);
+/* Whether cn_convert of t to want is a copy. */
+int cn_converts_as_is(const cn_type *t, cn_num want);
 
 /* The back ends' open functions, tried by cn_open. */
 ad_err cn_h5_open(const char *path, char *err, size_t errlen, cn_store **out);

@@ -105,6 +105,23 @@ static ad_err lock(source *s)
 /* call, made under the lock when the file could be opened. */
 #define LOCKED(s, call) (lock(s) == AD_OK ? (call) : AD_EIO)
 
+/* The pair ad_set_lock is given: the X scans let go of the lock while they
+ * decode chunks already read. The source stays pinned meanwhile, so that
+ * no other source's touch() closes its file under the scan. */
+static void release_lock(void *p)
+{
+	source *s = p;
+	s->pins++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void retake_lock(void *p)
+{
+	source *s = p;
+	pthread_mutex_lock(&s->lock);
+	s->pins--;
+}
+
 /* The end of a read made under the lock: its reason copied out before
  * another read can replace it. */
 static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
@@ -155,6 +172,7 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		src_close(s);
 		return EX_EINVAL;
 	}
+	ad_set_lock(s->ad, release_lock, retake_lock, s);
 	pthread_mutex_lock(&s->lock);
 	touch(s);
 	pthread_mutex_unlock(&s->lock);

@@ -121,6 +121,8 @@ GENE_SAMPLE=200
 RUNS=${BENCH_RUNS:-3}
 
 say() { echo "bench: $*" >&2; }
+# shellcheck source=scripts/bench/variants.sh
+source "$ROOT/scripts/bench/variants.sh"
 die() { echo "bench: $*" >&2; exit 1; }
 
 # --- state, and cleaning it up ------------------------------------------------
@@ -740,6 +742,7 @@ TITLE="cellucidfs bench — $(describe "$CELLS" "$GENES" "$PER_CELL" "$DATA"), $
 [ "$CELLS/$GENES/$PER_CELL" = 100000/20000/800 ] ||
 	NOTES+=("this is not the issue's dataset: the reference figures and bars are for 100 000 × 20 000 × 800")
 rows main 100k
+bench_variants
 
 ZDATA=${DATA%.h5ad}.zarr
 if [ "$ZARR" != 1 ]; then

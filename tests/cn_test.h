@@ -25,7 +25,7 @@ static cn_store *open_store(const char *path)
 /* Write data (of memory type mtype) as dataset name of file type ftype:
  * contiguous, or chunked by chunk, then with shuffle and deflate when
  * deflate is set. */
-static void put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
+static inline void put(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
 		const hsize_t *dims, const hsize_t *chunk, int deflate, const void *data)
 {
 	hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);

@@ -143,7 +143,8 @@ fi
 rm -f "$R/etc/nginx/sites-enabled/cellucid-site"
 
 check "umount $MNT" in_root umount $MNT
-if wait_until 20 test "$(daemons)" -eq 0; then ok "the daemons exit after umount"
+no_daemons() { [ "$(daemons)" -eq 0 ]; }   # counted anew at every try
+if wait_until 20 no_daemons; then ok "the daemons exit after umount"
 else
 	fail "the daemons exit after umount: $(daemons) left"
 	for p in $(grep -lx cellucidfs /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3); do
