@@ -152,22 +152,6 @@ int gi_load(gi_index *g, const char *dir)
 	return 0;
 }
 
-void gi_note_value(gene_stats *s, float v)
-{
-	s->stored++;
-	if (!isfinite(v)) {
-		s->non_finite += s->non_finite < UINT32_MAX;
-		return;
-	}
-	if (!s->have_finite) {
-		s->min = s->max = v;
-		s->have_finite = 1;
-	} else {
-		s->min = v < s->min ? v : s->min;
-		s->max = v > s->max ? v : s->max;
-	}
-}
-
 int gi_direct(gi_index *g, source *src, gi_progress_fn progress, gi_stats_fn stats_ready,
 	      void *ctx, char *err, size_t errlen)
 {

@@ -19,6 +19,7 @@
 #ifndef GENES_INDEX_H
 #define GENES_INDEX_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -77,8 +78,24 @@ int gi_temp_file(const char *dir);
 uint32_t gi_tables_crc(const gi_index *g);
 /* Drop the segments kept in memory (once merged, or at the end). */
 void gi_free_memory_blocks(gi_index *g);
-/* Count one stored value into a gene's statistics. */
-void gi_note_value(gene_stats *s, float v);
+/* Count one stored value into a gene's statistics. Inline: the scan calls it
+ * for every stored value of X, and as a call across files it cost 8 % of
+ * viewer-ready at 100 000 cells (perf: keep_ranges 5 % became 2 % + 8 %). */
+static inline void gi_note_value(gene_stats *s, float v)
+{
+	s->stored++;
+	if (!isfinite(v)) {
+		s->non_finite += s->non_finite < UINT32_MAX;
+		return;
+	}
+	if (!s->have_finite) {
+		s->min = s->max = v;
+		s->have_finite = 1;
+	} else {
+		s->min = v < s->min ? v : s->min;
+		s->max = v > s->max ? v : s->max;
+	}
+}
 /* A buffer the transposition or the merge scatters into (huge pages). */
 void *gi_alloc_big(size_t bytes);
 /* Stored entries of gene in scanned block blk. */
