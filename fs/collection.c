@@ -16,6 +16,7 @@
 
 struct co_collection {
 	ex_export **datasets;
+	char **paths;            /* each dataset's file */
 	size_t n_datasets;
 	co_node *nodes;
 	size_t n_nodes;
@@ -81,14 +82,20 @@ static int id_taken(const co_collection *c, const char *id)
 	return 0;
 }
 
-/* Open each file; the unusable ones are skipped with the reason. */
-static void open_datasets(co_collection *c, const char *dir, char **names, size_t n,
-			  const ex_options *opt)
+ex_options co_member_options(const ex_options *opt)
 {
 	ex_options each = *opt;
 	each.in_collection = 1;
 	/* One id or name for every dataset would collide: they come from the files. */
 	each.dataset_id = each.dataset_name = NULL;
+	return each;
+}
+
+/* Open each file; the unusable ones are skipped with the reason. */
+static void open_datasets(co_collection *c, const char *dir, char **names, size_t n,
+			  const ex_options *opt)
+{
+	ex_options each = co_member_options(opt);
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX], why[512];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -100,6 +107,11 @@ static void open_datasets(co_collection *c, const char *dir, char **names, size_
 		if (id_taken(c, ex_id(e))) {
 			log_warn("%s skipped: its dataset id '%s' is already used by another file",
 				 names[i], ex_id(e));
+			ex_close(e);
+			continue;
+		}
+		if (!(c->paths[c->n_datasets] = strdup(path))) {
+			log_warn("%s skipped: out of memory", names[i]);
 			ex_close(e);
 			continue;
 		}
@@ -164,7 +176,8 @@ ex_err co_open(const char *dir, const ex_options *opt, co_collection **out, char
 		return EX_EIO;
 	co_collection *c = calloc(1, sizeof *c);
 	ex_err r = EX_OK;
-	if (!c || !(c->datasets = calloc(n ? n : 1, sizeof *c->datasets))) {
+	if (!c || !(c->datasets = calloc(n ? n : 1, sizeof *c->datasets)) ||
+	    !(c->paths = calloc(n ? n : 1, sizeof *c->paths))) {
 		snprintf(err, errlen, "out of memory");
 		r = EX_ENOMEM;
 	} else {
@@ -193,9 +206,12 @@ void co_close(co_collection *c)
 {
 	if (!c)
 		return;
-	for (size_t k = 0; k < c->n_datasets; k++)
+	for (size_t k = 0; k < c->n_datasets; k++) {
 		ex_close(c->datasets[k]);
+		free(c->paths[k]);
+	}
 	free(c->datasets);
+	free(c->paths);
 	for (int i = 0; i < 4; i++)
 		free(c->docs[i]);
 	free(c->nodes);
@@ -204,6 +220,7 @@ void co_close(co_collection *c)
 
 size_t co_dataset_count(const co_collection *c) { return c->n_datasets; }
 ex_export *co_dataset(const co_collection *c, size_t k) { return c->datasets[k]; }
+const char *co_dataset_path(const co_collection *c, size_t k) { return c->paths[k]; }
 size_t co_node_count(const co_collection *c) { return c->n_nodes; }
 const co_node *co_node_at(const co_collection *c, uint32_t i) { return &c->nodes[i]; }
 time_t co_mtime(const co_collection *c) { return c->mtime; }

@@ -94,3 +94,6 @@ int ex_index_permille(const ex_export *e) { return atomic_load(&e->index_permill
 const char *ex_id(const ex_export *e) { return e->id; }
 const char *ex_name(const ex_export *e) { return e->name; }
 time_t ex_mtime(const ex_export *e) { return e->mtime; }
+ex_identity ex_source_id(const ex_export *e) { return src_id(e->src); }
+int ex_identity_same(ex_identity a, ex_identity b) { return src_same(a, b); }
+void ex_detach_source(ex_export *e) { src_detach(e->src); }

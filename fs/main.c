@@ -27,8 +27,10 @@
 #include <time.h>
 
 #include "ll.h"
+#include "ll_version.h"
 #include "log.h"
 #include "prefetch.h"
+#include "watch.h"
 #include "cmd_check.h"
 #include "cmd_export.h"
 
@@ -149,8 +151,7 @@ static int add_mount_identity(struct fuse_args *args, const char *source)
 
 /* Mount, serve until unmounted or signalled, unmount. Up to 16 threads serve
  * requests so that one slow generation does not stall other readers. */
-static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
-	       ex_prefetch prefetch)
+static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
 {
 	int status = 1;
 	struct fuse_session *se = fuse_session_new(args, &ll_ops, sizeof ll_ops, fs);
@@ -164,9 +165,9 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	fuse_daemonize(o->foreground);
 	log_to_syslog(!o->foreground);
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
-	for (size_t k = 0; k < fs->n_vols; k++)
-		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, prefetch,
-					    ll_file_ready, &fs->vols[k]);
+	ll_slots_warm(fs);
+	wt_hooks hooks = {ll_slot_path, ll_slot_identity, ll_switch, ll_reap};
+	wt_watch *w = fs->opt->watch ? wt_start(fs->n_vols, fs->opt->settle, hooks, fs) : NULL;
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -181,9 +182,8 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	 * negative errno. Only errors are failures. */
 	if (status > 0)
 		status = 0;
+	wt_stop(w);
 	fuse_session_unmount(se);
-	for (size_t k = 0; k < fs->n_vols; k++)
-		pf_stop(fs->vols[k].warm);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
@@ -214,52 +214,6 @@ static void raise_fd_limit(void)
 		want.rlim_cur = want.rlim_max = rl.rlim_max;
 	}
 	setrlimit(RLIMIT_NOFILE, &want);
-}
-
-/* The datasets to serve: one .h5ad, or every .h5ad of a directory. On
- * failure err holds the reason. */
-static int open_volumes(ll_fs *fs, const char *source, const ex_options *opt, char *err,
-			size_t errlen)
-{
-	struct stat st;
-	ex_export *single = NULL;
-	if (!stat(source, &st) && S_ISDIR(st.st_mode)) {
-		if (co_open(source, opt, &fs->co, err, errlen) != EX_OK)
-			return -1;
-		fs->n_vols = co_dataset_count(fs->co);
-	} else {
-		if (ex_open(source, opt, &single, err, errlen) != EX_OK)
-			return -1;
-		fs->n_vols = 1;
-	}
-	fs->vols = calloc(fs->n_vols, sizeof *fs->vols);
-	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
-		ll_volume *v = &fs->vols[k];
-		v->fs = fs;
-		v->e = fs->co ? co_dataset(fs->co, k) : single;
-		v->cache = fc_new(v->e, ex_store(v->e), opt->cache_size);
-		v->listed = calloc(ex_node_count(v->e), sizeof *v->listed);
-		if (!v->cache || !v->listed)
-			break;
-	}
-	if (!fs->vols || !fs->vols[fs->n_vols - 1].cache || !fs->vols[fs->n_vols - 1].listed) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static void close_volumes(ll_fs *fs)
-{
-	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
-		fc_free(fs->vols[k].cache);
-		free(fs->vols[k].listed);
-	}
-	if (fs->co)
-		co_close(fs->co);
-	else if (fs->vols)
-		ex_close(fs->vols[0].e);
-	free(fs->vols);
 }
 
 /* The arguments of a FUSE-free command, "NAME POSITIONAL... [-o LIST]...":
@@ -363,19 +317,19 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	char err[512];
-	ll_fs fs = {0};
+	ll_fs fs = {.opt = &c.opt};
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fs.started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	raise_fd_limit();
-	if (open_volumes(&fs, source, &c.opt, err, sizeof err)) {
+	if (ll_slots_open(&fs, source, err, sizeof err)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
 	} else if (add_mount_identity(&args, source)) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
-		status = run(&args, &o, &fs, c.opt.prefetch);
+		status = run(&args, &o, &fs);
 	}
-	close_volumes(&fs);
+	ll_slots_close(&fs);
 out:
 	free(o.mountpoint);
 	free(c.source);

@@ -20,6 +20,8 @@ void ex_options_init(ex_options *o)
 	o->cache_size = (size_t)512 << 20;
 	o->port = 8080;
 	o->prefetch = EX_PREFETCH_OBS;
+	o->watch = 1;
+	o->settle = 1;
 }
 
 void ex_options_free(ex_options *o)
@@ -176,6 +178,16 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 			o->prefetch = EX_PREFETCH_ALL;
 		else
 			BAD("bad value '%s' for prefetch (none, obs or all)", v);
+	} else if (KEY("watch")) {
+		NEED_VALUE("watch");
+		if (strcmp(v, "yes") && strcmp(v, "no"))
+			BAD("bad value '%s' for watch (yes or no)", v);
+		o->watch = !strcmp(v, "yes");
+	} else if (KEY("settle")) {
+		NEED_VALUE("settle");
+		if (parse_long(v, 1, 3600, &n))
+			BAD("bad value '%s' for settle (seconds, 1 to 3600)", v);
+		o->settle = (int)n;
 	} else if (KEY("layout")) {
 		NEED_VALUE("layout");
 		if (!strcmp(v, "names"))
