@@ -36,6 +36,7 @@ run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/ce
 run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
+run "follow the source: rewrites, renames, nginx load" bash tests/follow.sh
 run "vector fields" bash tests/vectors.sh
 run "layout=index and the strict checker" bash tests/index_layout.sh
 run "every encoding and hostile name, checked by an anndata oracle" bash tests/compat.sh
