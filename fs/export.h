@@ -107,6 +107,9 @@ typedef struct {
  * identities are the same version of the same file. */
 ex_identity ex_source_id(const ex_export *e);
 int ex_identity_same(ex_identity a, ex_identity b);
+/* Delete the export's store when it is closed: the version of the source it
+ * was made from is gone (replaced while mounted). */
+void ex_discard_store(ex_export *e);
 /* Stop reading the source (src_detach): what is generated or cached is still
  * served, everything else fails. Thread-safe. */
 void ex_detach_source(ex_export *e);

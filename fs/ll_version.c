@@ -13,7 +13,8 @@
  * A replaced version stays resolvable while any request or open file holds
  * it, and for GRACE seconds after the switch: a reader whose kernel opens
  * files without telling us (zero-message opens) reads the old file to its
- * end by inode number. Then ll_reap frees it, in the watcher's thread (never
+ * end by inode number. Then ll_reap frees it and deletes its store (that
+ * version of the source is gone), in the watcher's thread (never
  * in a request: stopping its prefetch pool waits for threads that may be
  * handing pages to the kernel).
  *
@@ -60,12 +61,15 @@ static ll_volume *version_new(ll_fs *fs, ll_slot *s, ex_export *e, uint32_t gen)
 	return v;
 }
 
-/* The first version of a collection member is the collection's to close. */
+/* The first version of a collection member is the collection's to close. A
+ * replaced version's store goes with it: its source is gone. */
 static void version_free(ll_volume *v)
 {
 	pf_stop(v->warm);
 	fc_free(v->cache);
 	free(v->listed);
+	if (v->retired)
+		ex_discard_store(v->e);
 	if (!v->fs->co || v->gen)
 		ex_close(v->e);
 	free(v);

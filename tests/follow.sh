@@ -88,6 +88,8 @@ if mount_fs "$T/src/data.h5ad" "$T/mnt"; then
 	check "rename over the file: every file equals the export of the new file" \
 		same_tree "$T/mnt" "$T/exp2"
 	check "status.json counts 2 switches" grep -q '"switches":[[:space:]]*2,' <<<"$(status "$T/mnt")"
+	stores() { test "$(ls "$XDG_CACHE_HOME/cellucidfs" | wc -l)" = "$1"; }
+	check "the replaced versions' stores are deleted once unused" wait_until 20 stores 1
 
 	cp "$T/src/data.h5ad" "$T/src/.broken.h5ad"
 	truncate -s 4096 "$T/src/.broken.h5ad"
