@@ -13,7 +13,8 @@
 #   - a rewritten member of a directory source switches;
 #   - nginx under 16 connections while the source is replaced six times:
 #     every response is 200 or 404 and equals a version's file;
-#   - every daemon exits 0 on unmount (the watcher joined).
+#   - bad watch= and settle= values are refused; every daemon exits 0 on
+#     unmount (the watcher joined).
 source "$(dirname "$0")/lib.sh"
 mount_test_setup "follow the source"
 if ! $PY -c "import anndata" 2>/dev/null; then
@@ -36,10 +37,25 @@ has_cells() { test "$(n_cells "$1")" = "$2"; }
 export_of() { rm -rf "$2"; "$BIN" export "$1" "$2" -o cache_dir=none >/dev/null 2>&1; }
 status() { cat "$1/.cellucidfs/status.json"; }
 same_tree() { diff -r "$1" "$2" >/dev/null; }
+# switched WHAT MNT CELLS SOURCE EXPORT: MNT shows CELLS cells within 20 s,
+# then every file of it equals EXPORT, made now from SOURCE.
+switched() {
+	local start=$SECONDS
+	if wait_until 20 has_cells "$2" "$3"; then
+		ok "$1: dataset_identity.json has the $3 cells within $((SECONDS - start)) s"
+	else
+		fail "$1: still $(n_cells "$2") cells after 20 s"
+	fi
+	export_of "$4" "$5"
+	check "$1: every file equals the export of the new file" same_tree "$2" "$5"
+}
 
 # --- a single file: in place, then renamed over -------------------------------
 mkdir -p "$T/src"
 cp "$PBMC" "$T/src/data.h5ad"
+refused "settle=0 is refused" "bad value '0' for settle" "$T/src/data.h5ad" "$T/mnt" -o settle=0
+refused "watch=maybe is refused" "bad value 'maybe' for watch (yes or no)" "$T/src/data.h5ad" "$T/mnt" \
+	-o watch=maybe
 if mount_fs "$T/src/data.h5ad" "$T/mnt"; then
 	export_of "$T/src/data.h5ad" "$T/exp0"
 	check "before any change, the mount equals the export" same_tree "$T/mnt" "$T/exp0"
@@ -52,15 +68,7 @@ if mount_fs "$T/src/data.h5ad" "$T/mnt"; then
 	else
 		fail "anndata's write_h5ad onto the mounted file fails"
 	fi
-	start=$SECONDS
-	if wait_until 20 has_cells "$T/mnt" 500; then
-		ok "in-place rewrite: dataset_identity.json has the 500 cells within $((SECONDS - start)) s"
-	else
-		fail "in-place rewrite: still $(n_cells "$T/mnt") cells after 20 s"
-	fi
-	export_of "$T/src/data.h5ad" "$T/exp1"
-	check "in-place rewrite: every file equals the export of the new file" \
-		same_tree "$T/mnt" "$T/exp1"
+	switched "in-place rewrite" "$T/mnt" 500 "$T/src/data.h5ad" "$T/exp1"
 	check "in-place rewrite: the new obs column is listed" test -e "$T/mnt/obs/newcol.values.u8.gz"
 	check "in-place rewrite: files have the new file's mtime" test \
 		"$(stat -c %Y "$T/mnt/var_manifest.json")" = "$(stat -c %Y "$T/src/data.h5ad")"
@@ -78,15 +86,7 @@ if mount_fs "$T/src/data.h5ad" "$T/mnt"; then
 	write_h5ad "$T/src/data.h5ad" "$T/src/.new.h5ad" \
 		"a[100:].copy(); b.obs['other'] = (np.arange(400) % 3).astype(str)"
 	mv "$T/src/.new.h5ad" "$T/src/data.h5ad"
-	start=$SECONDS
-	if wait_until 20 has_cells "$T/mnt" 400; then
-		ok "rename over the file: dataset_identity.json has the 400 cells within $((SECONDS - start)) s"
-	else
-		fail "rename over the file: still $(n_cells "$T/mnt") cells after 20 s"
-	fi
-	export_of "$T/src/data.h5ad" "$T/exp2"
-	check "rename over the file: every file equals the export of the new file" \
-		same_tree "$T/mnt" "$T/exp2"
+	switched "rename over the file" "$T/mnt" 400 "$T/src/data.h5ad" "$T/exp2"
 	check "status.json counts 2 switches" grep -q '"switches":[[:space:]]*2,' <<<"$(status "$T/mnt")"
 	stores() { test "$(ls "$XDG_CACHE_HOME/cellucidfs" | wc -l)" = "$1"; }
 	check "the replaced versions' stores are deleted once unused" wait_until 20 stores 1
