@@ -72,6 +72,8 @@ static void version_free(ll_volume *v)
 		ex_discard_store(v->e);
 	if (!v->fs->co || v->gen)
 		ex_close(v->e);
+	else if (v->retired) /* the collection closes it, at unmount: the file now */
+		ex_detach_source(v->e);
 	free(v);
 }
 

@@ -119,6 +119,8 @@ void src_detach(source *s)
 	lock(s);
 	ad_close(s->ad);
 	s->ad = NULL;
+	close(s->fd); /* a replaced file's space is freed; detached is checked first */
+	s->fd = -1;
 	s->detached = 1;
 	pthread_mutex_unlock(&s->lock);
 }

@@ -41,8 +41,9 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen);
 void src_close(source *s);
 src_identity src_id(const source *s);
 /* Close the file and fail every later read ("changed while mounted"), so
- * that its next version can be opened: HDF5 would share an open file's
- * state with a second open of the same inode. The layout stays known. */
+ * that its next version can be opened (HDF5 would share an open file's
+ * state with a second open of the same inode), or a replaced file's space
+ * freed. The layout stays known. */
 void src_detach(source *s);
 /* Whether two identities are the same version of the same file. */
 int src_same(src_identity a, src_identity b);

@@ -140,6 +140,8 @@ if mount_fs "$T/dir" "$T/mnt3"; then
 	check "directory source: the member's files equal the export of the new file" \
 		bash -c "diff -r '$T/mnt3/y' '$T/exp_y' -x _cellucid >/dev/null"
 	check "directory source: the other member is untouched" test "$(n_cells "$T/mnt3/x")" = 700
+	check "directory source: the replaced file is closed once unused" wait_until 20 \
+		bash -c "! ls -l /proc/$MOUNT_PID/fd | grep -q 'y.h5ad (deleted)'"
 	unmount_fs "$T/mnt3"; rc=$?
 	check "directory source: the daemon exits 0 on unmount (status $rc)" test "$rc" -eq 0
 else
