@@ -80,7 +80,8 @@ static char *status_text(ll_fs *fs)
 	char *text = doc_status(&info), *padded = text ? malloc(LL_STATUS_SIZE + 1) : NULL;
 	if (padded) {
 		snprintf(padded, LL_STATUS_SIZE + 1, "%-*s", LL_STATUS_SIZE - 1, text);
-		padded[LL_STATUS_SIZE - 1] = '\n';
+		padded[LL_STATUS_SIZE - 1] = '\n'; /* over snprintf's terminator: */
+		padded[LL_STATUS_SIZE] = '\0';
 	}
 	free(text);
 	for (size_t k = 0; k < fs->n_vols; k++)
