@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ad_internal.h"
+#include "zarr.h"
 
 void ad_thread_init(void)
 {
@@ -305,7 +306,40 @@ void ad_close(ad_file *f)
 	free(f);
 }
 
+void ad_close_file(ad_file *f)
+{
+	cn_close(f->store);
+	f->store = NULL;
+}
+
+ad_err ad_reopen_file(ad_file *f, const char *path)
+{
+	return f->store ? AD_OK : (ad_err)cn_open(path, f->err, sizeof f->err, &f->store);
+}
+
+int ad_file_is_open(const ad_file *f) { return f->store != NULL; }
+int ad_file_fd(const ad_file *f) { return f->store ? cn_fd(f->store) : -1; }
 const char *ad_last_error(const ad_file *f) { return f->err; }
+
+void ad_set_lock(ad_file *f, void (*release)(void *), void (*retake)(void *), void *ctx)
+{
+	cn_set_lock(f->store, release, retake, ctx);
+}
 size_t ad_n_obs(const ad_file *f) { return f->n_obs; }
 size_t ad_n_var(const ad_file *f) { return f->n_var; }
 ad_x_format ad_x_kind(const ad_file *f) { return f->x.kind; }
+
+int ad_is_store_dir(const char *path)
+{
+	/* Named so, it is meant as a store: one that is not gets Zarr's
+	 * reason, not a collection's "no .h5ad file". */
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	return zr_is_store(path) || (n > 5 && !memcmp(path + n - 5, ".zarr", 5));
+}
+
+uint64_t ad_x_stored(const ad_file *f)
+{
+	return f->x.kind == AD_X_DENSE ? (uint64_t)f->x.rows * f->x.cols : f->x.nnz;
+}

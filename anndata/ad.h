@@ -1,8 +1,9 @@
 /*
- * ad.h - read AnnData (.h5ad) files.
+ * ad.h - read AnnData files: .h5ad, and .zarr stores (directory or zip).
  *
  * This module knows the AnnData encodings (../shared/spec/h5ad-format.md),
- * read through its container layer (cn.h: HDF5 today, in cn_h5.c), and
+ * read through its container layer (cn.h: HDF5 in cn_h5.c, Zarr in
+ * cn_zarr.c over zarr.h, chosen by what the path is), and
  * nothing about FUSE or the Cellucid export. It is not thread-safe: the
  * caller serialises every call on one ad_file (cellucidfs holds one lock around
  * all HDF5 work).
@@ -31,12 +32,29 @@ typedef struct ad_file ad_file;
  * reported only as this module's one-line messages. Cheap after the first. */
 void ad_thread_init(void);
 
+/* Whether the directory at path is one dataset (a Zarr store) rather than
+ * a folder of them. */
+int ad_is_store_dir(const char *path);
+
 /* Open path read-only and read the layout (shapes, names, kinds), not the data.
  * On failure *out is NULL and err holds a one-line reason without the path,
  * e.g. "not an HDF5 file" or "no obs dataframe". */
 ad_err ad_open(const char *path, ad_file **out, char *err, size_t errlen);
 void ad_close(ad_file *f);
+/* Let go of the file's descriptor but keep the layout (a directory of many
+ * files keeps only some open); ad_reopen_file opens path again. Reads in
+ * between fail. */
+void ad_close_file(ad_file *f);
+ad_err ad_reopen_file(ad_file *f, const char *path);
+int ad_file_is_open(const ad_file *f);
+/* The open file's descriptor (to fstat its identity), or -1: closed, or a
+ * Zarr store. */
+int ad_file_fd(const ad_file *f);
 const char *ad_last_error(const ad_file *f);
+/* The caller's lock around every ad_ call on f, as a pair: the long X scans
+ * call release(ctx) while they only decode chunks already read, and
+ * retake(ctx) before the next call into the file. NULLs: no lock. */
+void ad_set_lock(ad_file *f, void (*release)(void *), void (*retake)(void *), void *ctx);
 
 size_t ad_n_obs(const ad_file *f);
 size_t ad_n_var(const ad_file *f);
@@ -115,6 +133,7 @@ void ad_graph_free(ad_graph *g);
 ad_err ad_select_expression(ad_file *f, const char *source);
 
 typedef enum { AD_X_NONE, AD_X_DENSE, AD_X_CSR, AD_X_CSC } ad_x_format;
+uint64_t ad_x_stored(const ad_file *f);  /* values X claims to store: nnz, or rows x cols */
 ad_x_format ad_x_kind(const ad_file *f);  /* the type is ad_x_format: C forbids a type and function of one name */
 
 /* A block of consecutive rows of X as CSR with float32 values. Dense X is

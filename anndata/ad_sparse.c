@@ -108,7 +108,7 @@ static ad_err read_indptr(ad_file *f, const struct ad_matrix *m, struct sparse_i
 static ad_err read_ids(ad_file *f, struct sparse_io *io, uint64_t e0, size_t n, size_t limit,
 		       int64_t *ids)
 {
-	ad_err e = cn_read(io->indices, NULL, CN_I64, e0, n, ids);
+	ad_err e = cn_read_range(io->indices, CN_I64, e0, n, ids);
 
 	for (size_t k = 0; !e && k < n; k++)
 		if (ids[k] < 0 || (uint64_t)ids[k] >= limit)
@@ -125,7 +125,7 @@ static ad_err read_ids(ad_file *f, struct sparse_io *io, uint64_t e0, size_t n, 
 static ad_err read_ids32(ad_file *f, struct sparse_io *io, uint64_t e0, size_t n,
 			 size_t limit, uint32_t *idx)
 {
-	ad_err e = cn_read(io->indices, NULL, io->idx32, e0, n, idx);
+	ad_err e = cn_read_range(io->indices, io->idx32, e0, n, idx);
 	int is_signed = io->idx32 == CN_I32;
 
 	for (size_t k = 0; !e && k < n; k++)
@@ -145,7 +145,7 @@ static ad_err read_entries(ad_file *f, struct sparse_io *io, uint64_t e0, size_t
 	if (io->indices32 && limit <= (size_t)INT32_MAX) {
 		/* A negative int32 reads as >= 2^31 >= limit: caught by the check. */
 		e = read_ids32(f, io, e0, n, limit, idx);
-		return e ? e : cn_read(io->data, NULL, want, e0, n, vals);
+		return e ? e : cn_read_range(io->data, want, e0, n, vals);
 	}
 	for (size_t done = 0, piece; !e && done < n; done += piece) {
 		piece = n - done < STREAM_ENTRIES ? n - done : STREAM_ENTRIES;
@@ -153,7 +153,7 @@ static ad_err read_entries(ad_file *f, struct sparse_io *io, uint64_t e0, size_t
 		for (size_t k = 0; !e && k < piece; k++)
 			idx[done + k] = (uint32_t)tmp[k];
 	}
-	return e ? e : cn_read(io->data, NULL, want, e0, n, vals);
+	return e ? e : cn_read_range(io->data, want, e0, n, vals);
 }
 
 /* The format and shape of a sparse group: encoding-type (anndata >= 0.7)
@@ -341,7 +341,7 @@ static ad_err csc_gather(ad_file *f, const struct ad_matrix *m, struct sparse_io
 			k++;
 		if (e || k == n) /* no entry of these rows here: skip the values */
 			continue;
-		e = cn_read(io->data, NULL, want, e0, n, ent->vals);
+		e = cn_read_range(io->data, want, e0, n, ent->vals);
 		for (k = 0; !e && k < n; k++) {
 			size_t row = (size_t)ent->tmp[k];
 			int64_t pos;

@@ -107,7 +107,8 @@ static ad_err scan_dense(ad_file *f, const struct ad_matrix *m, size_t block_nnz
 		size_t n = per < m->rows - r0 ? per : m->rows - r0, nnz = 0;
 		struct ad_block b = { r0, n, indptr, indices, values };
 
-		e = dense_read(d, r0, n, 0, m->cols, want, dense);
+		e = cn_read_box_range(d, (uint64_t[]){ r0, 0 }, (uint64_t[]){ n, m->cols }, want,
+				      dense);
 		if (e)
 			break;
 		/* Drop the zeros; NaN compares unequal to 0 and stays. */

@@ -82,9 +82,16 @@ void cn_thread_init(void);
  * stays the store's error buffer until cn_close. */
 ad_err cn_open(const char *path, char *err, size_t errlen, cn_store **out);
 void cn_close(cn_store *s);
+/* The descriptor of the one file an HDF5 store reads (to fstat its
+ * identity), or -1 (a Zarr store is many files). */
+int cn_fd(cn_store *s);
 /* Whether chunk reads of distinct arrays may run concurrently without the
  * caller's lock (Zarr); 0 for HDF5, whose library is one lock. */
 int cn_concurrent(const cn_store *s);
+/* The caller's lock as a pair of calls: cn_read_range releases it while it
+ * decodes the chunks it fetched, and retakes it before it touches the store
+ * again. NULLs (the default): there is no lock to release. */
+void cn_set_lock(cn_store *s, void (*release)(void *), void (*retake)(void *), void *ctx);
 
 /* Whether a name exists at path, even one that leads nowhere (a dangling
  * link): the encodings tell "missing" from "broken" with it. */
@@ -171,6 +178,15 @@ size_t cn_chunk_len(const cn_chunk *c);
 ad_err cn_chunk_decode(cn_chunk *c, cn_num want, void *out);
 const char *cn_chunk_error(const cn_chunk *c);
 void cn_chunk_free(cn_chunk *c);
+
+/* Elements [start, start + count) of a 1-d array as want, as cn_read gives
+ * them; when the array is chunked and its chunks are decoded by our code,
+ * the chunks are fetched under the caller's lock and decoded on every
+ * core (cn_range.c). For the long reads of a scan. */
+ad_err cn_read_range(cn_array *a, cn_num want, uint64_t start, uint64_t count, void *out);
+/* The same for a box of a 1-d or 2-d array, as cn_read_block gives it. */
+ad_err cn_read_box_range(cn_array *a, const uint64_t *start, const uint64_t *count, cn_num want,
+			 void *out);
 
 /* ---- helpers shared by the module ---- */
 

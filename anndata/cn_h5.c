@@ -1,8 +1,10 @@
 /*
  * cn_h5.c - the HDF5 back end of the container layer: groups, datasets and
  * attributes of an .h5ad file through the HDF5 C API. With cn_h5_lzf.c it
- * is the only code in anndata/ that includes hdf5.h; it knows nothing of
- * the AnnData encodings (what a group or attribute means is theirs).
+ * is the only code in anndata/ that includes hdf5.h (through cn_h5.h,
+ * with cn_h5_lzf.c, cn_h5_chunk.c and cn_h5_outside.c); it knows nothing of the AnnData
+ * encodings (what a group or attribute means is theirs). Every path is
+ * checked by cn_h5_outside.c before HDF5 walks it.
  *
  * A dataset stays open (with its type and dataspace) while its cn_array
  * lives, so that the many range reads of a scan cost one H5Dread each.
@@ -12,17 +14,10 @@
  * member "louvain" reads { louvain } out of every record, as HDF5 matches
  * compound members by name.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <hdf5.h>
-
-#include "cn_impl.h"
+#include "cn_h5.h"
 
 struct h5_store {
 	struct cn_store s;
@@ -103,104 +98,12 @@ static void describe(hid_t t, cn_type *out)
 	}
 }
 
-/* ---- what reaches outside the file ----
- * HDF5 follows external links into other files, and user-defined links
- * wherever their class says; a soft link is only a path, but that path may
- * cross such a link. Every path is checked link by link before HDF5 walks
- * it (H5Lget_info on a prefix walks only the links already checked). */
-
-enum { SOFT_DEPTH = 20 };  /* beyond HDF5's own limit of 16 nested soft links */
-
-static ad_err check_links(cn_store *s, const char *path, int depth);
-
-/* The link at prefix (whose parent is everything before its last '/'). */
-static ad_err check_link(cn_store *s, const char *prefix, const H5L_info_t *info, int depth)
-{
-	hid_t file = file_of(s);
-	char *val = NULL, *target = NULL;
-	const char *fname = NULL, *obj = NULL;
-	unsigned flags;
-	ad_err e = AD_OK;
-
-	if (info->type == H5L_TYPE_HARD)
-		return AD_OK;
-	if (info->type != H5L_TYPE_SOFT && info->type != H5L_TYPE_EXTERNAL)
-		return cn_fail(s, AD_EUNSUPPORTED, "%s: a user-defined link: refused", prefix);
-	val = malloc(info->u.val_size + 1);
-	if (!val)
-		return cn_fail(s, AD_ENOMEM, "%s: out of memory", prefix);
-	if (H5Lget_val(file, prefix, val, info->u.val_size, H5P_DEFAULT) < 0) {
-		e = cn_fail(s, AD_EUNSUPPORTED, "%s: a link that cannot be read: refused", prefix);
-	} else if (info->type == H5L_TYPE_EXTERNAL) {
-		if (H5Lunpack_elink_val(val, info->u.val_size, &flags, &fname, &obj) < 0)
-			fname = "?";
-		e = cn_fail(s, AD_EUNSUPPORTED, "%s: a link to another file (%s): refused", prefix,
-			    fname);
-	} else if (depth >= SOFT_DEPTH) {
-		e = cn_fail(s, AD_EUNSUPPORTED, "%s: soft links nested too deeply: refused", prefix);
-	} else {
-		/* A relative target starts from the group that holds the link. */
-		const char *slash = strrchr(prefix, '/');
-		size_t plen = slash ? (size_t)(slash - prefix) : 0;
-
-		val[info->u.val_size] = '\0';
-		target = val[0] == '/' ? cn_strdup(val) : malloc(plen + strlen(val) + 2);
-		if (target && val[0] != '/')
-			sprintf(target, "%.*s/%s", (int)plen, prefix, val);
-		e = target ? check_links(s, target, depth + 1)
-			   : cn_fail(s, AD_ENOMEM, "%s: out of memory", prefix);
-	}
-	free(target);
-	free(val);
-	return e;
-}
-
-static ad_err check_links(cn_store *s, const char *path, int depth)
-{
-	char *p = cn_strdup(path);
-	size_t len = p ? strlen(p) : 0;
-	ad_err e = p ? AD_OK : cn_fail(s, AD_ENOMEM, "%s: out of memory", path);
-
-	for (size_t end = 1; !e && end <= len; end++) {
-		H5L_info_t info;
-		char c = p[end];
-
-		if (c != '/' && c != '\0')
-			continue;
-		if (p[end - 1] == '/')  /* "/" or "a//b": no link ends here */
-			continue;
-		p[end] = '\0';
-		/* A prefix that does not exist leaves nothing below it to walk. */
-		if (H5Lget_info(file_of(s), p, &info, H5P_DEFAULT) < 0) {
-			p[end] = c;
-			break;
-		}
-		e = check_link(s, p, &info, depth);
-		p[end] = c;
-	}
-	free(p);
-	return e;
-}
+/* ---- the file ---- */
 
 static ad_err h5_check(cn_store *s, const char *path)
 {
-	return check_links(s, path, 0);
+	return cn_h5_check(s, file_of(s), path);
 }
-
-/* Whether path is refused, leaving the store's error message as it was:
- * the calls that only ask (exists, kind, attributes) report no error. */
-static int is_refused(cn_store *s, const char *path)
-{
-	char saved[512];
-	int refused;
-
-	snprintf(saved, sizeof saved, "%s", s->err);
-	refused = h5_check(s, path) != AD_OK;
-	snprintf(s->err, s->errlen, "%s", saved);
-	return refused;
-}
-
-/* ---- the file ---- */
 
 static void h5_close(cn_store *s)
 {
@@ -212,7 +115,7 @@ static void h5_close(cn_store *s)
  * nested path is missing; both mean absent here. */
 static int h5_exists(cn_store *s, const char *path)
 {
-	return is_refused(s, path) || H5Lexists(file_of(s), path, H5P_DEFAULT) > 0;
+	return cn_h5_refused(s, file_of(s), path) || H5Lexists(file_of(s), path, H5P_DEFAULT) > 0;
 }
 
 static cn_kind h5_kind(cn_store *s, const char *path)
@@ -220,7 +123,7 @@ static cn_kind h5_kind(cn_store *s, const char *path)
 	H5I_type_t kind;
 	hid_t obj;
 
-	if (is_refused(s, path))
+	if (cn_h5_refused(s, file_of(s), path))
 		return CN_REFUSED;
 	if (H5Lexists(file_of(s), path, H5P_DEFAULT) <= 0)
 		return CN_ABSENT;
@@ -258,7 +161,7 @@ static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, vo
 
 static ad_err h5_list(cn_store *s, const char *path, char ***names, size_t *n)
 {
-	ad_err e = h5_check(s, path);
+	ad_err e = cn_h5_check(s, file_of(s), path);
 	hid_t g = e ? -1 : H5Gopen2(file_of(s), path, H5P_DEFAULT);
 	struct names ns = { 0 };
 
@@ -291,7 +194,7 @@ static int attr_open(cn_store *s, const char *path, const char *name, hid_t *obj
 	htri_t there;
 
 	*attr = -1;
-	*obj = is_refused(s, path) ? -1 : H5Oopen(file_of(s), path, H5P_DEFAULT);
+	*obj = cn_h5_refused(s, file_of(s), path) ? -1 : H5Oopen(file_of(s), path, H5P_DEFAULT);
 	there = *obj < 0 ? -1 : H5Aexists(*obj, name);
 	if (there > 0 && (*attr = H5Aopen(*obj, name, H5P_DEFAULT)) >= 0)
 		return 1;
@@ -314,7 +217,7 @@ static void attr_close(hid_t obj, hid_t attr, hid_t type, hid_t space)
 
 static int h5_attr_exists(cn_store *s, const char *path, const char *name)
 {
-	hid_t obj = is_refused(s, path) ? -1 : H5Oopen(file_of(s), path, H5P_DEFAULT);
+	hid_t obj = cn_h5_refused(s, file_of(s), path) ? -1 : H5Oopen(file_of(s), path, H5P_DEFAULT);
 	int r = obj < 0 ? -1 : H5Aexists(obj, name) > 0;
 
 	if (obj >= 0)
@@ -507,36 +410,6 @@ static void h5_array_close(cn_array *ca)
 	free(a);
 }
 
-/* Refuse a dataset whose values live in other files: external storage
- * (raw bytes of any file, e.g. /etc/shadow) or a virtual dataset (mapped
- * from other datasets, in this file or others). Nothing has been read yet:
- * HDF5 opens those files only when values are read. */
-static ad_err check_storage(struct h5_array *a, hid_t dcpl)
-{
-	char name[256] = "";
-	int n = H5Pget_external_count(dcpl);
-
-	if (H5Pget_layout(dcpl) == H5D_VIRTUAL) {
-		if (H5Pget_virtual_filename(dcpl, 0, name, sizeof name) < 0)
-			snprintf(name, sizeof name, "?");
-		return cn_fail(a->a.s, AD_EUNSUPPORTED,
-			       "%s: a virtual dataset (mapped from %s): refused", a->a.path,
-			       strcmp(name, ".") ? name : "this file");
-	}
-	if (n < 0)
-		return cn_fail(a->a.s, AD_EIO, "%s: cannot read its storage layout", a->a.path);
-	if (n > 0) {
-		off_t offset;
-		hsize_t size;
-
-		if (H5Pget_external(dcpl, 0, sizeof name, name, &offset, &size) < 0)
-			snprintf(name, sizeof name, "?");
-		return cn_fail(a->a.s, AD_EUNSUPPORTED, "%s: stored in another file (%s): refused",
-			       a->a.path, name);
-	}
-	return AD_OK;
-}
-
 /* The shape, chunking and type of a freshly opened dataset. */
 static ad_err fill_info(struct h5_array *a)
 {
@@ -557,7 +430,7 @@ static ad_err fill_info(struct h5_array *a)
 	dcpl = H5Dget_create_plist(a->d);
 	if (dcpl < 0)
 		return cn_fail(a->a.s, AD_EIO, "%s: cannot read its storage layout", a->a.path);
-	e = check_storage(a, dcpl);
+	e = cn_h5_check_storage(a->a.s, a->a.path, dcpl);
 	if (!e && H5Pget_layout(dcpl) == H5D_CHUNKED &&
 	    H5Pget_chunk(dcpl, in->rank, cdims) == in->rank) {
 		in->chunked = 1;
@@ -582,7 +455,7 @@ static ad_err h5_array_open(cn_store *s, const char *path, size_t slots, size_t 
 	a->a.s = s;
 	a->type = a->space = -1;
 	a->d = -1;
-	e = h5_check(s, path);
+	e = cn_h5_check(s, file_of(s), path);
 	if (e) {
 		h5_array_close(&a->a);
 		return e;
@@ -782,11 +655,17 @@ static ad_err h5_read_block(cn_array *ca, const uint64_t *start, const uint64_t 
 	return read_box(h5(ca), start, count, native(want), out);
 }
 
-/* The box read with the dataset's own type as the memory type: HDF5 runs
- * the filters and converts nothing, so the bytes are the stored values. */
+/* A filtered chunk raw, for our own decode outside the lock
+ * (cn_h5_chunk.c); else the box read with the dataset's own type as the
+ * memory type: HDF5 runs the filters and converts nothing, so the bytes
+ * are the stored values. */
 static ad_err h5_chunk_fetch(cn_array *ca, const uint64_t *start, const uint64_t *count,
 			     struct cn_chunk *c)
 {
+	ad_err e;
+
+	if (ca->info.chunked && cn_h5_chunk_raw(ca, h5(ca)->d, start, count, c, &e))
+		return e;
 	c->size = c->n * c->type.size;
 	c->data = cn_mallocn(c->n, c->type.size);
 	if (!c->data)
@@ -794,8 +673,18 @@ static ad_err h5_chunk_fetch(cn_array *ca, const uint64_t *start, const uint64_t
 	return read_box(h5(ca), start, count, h5(ca)->type, c->data);
 }
 
+/* The sec2 driver's descriptor (the default driver, cn_h5_open_source). */
+static int h5_fd(cn_store *s)
+{
+	void *handle = NULL;
+	if (H5Fget_vfd_handle(file_of(s), H5P_DEFAULT, &handle) < 0 || !handle)
+		return -1;
+	return *(int *)handle;
+}
+
 static const struct cn_ops h5_ops = {
 	.close = h5_close,
+	.fd = h5_fd,
 	.exists = h5_exists,
 	.kind = h5_kind,
 	.check = h5_check,
@@ -815,62 +704,22 @@ static const struct cn_ops h5_ops = {
 	.concurrent = 0,
 };
 
-/* Whether fd starts with an HDF5 superblock: its signature is at 0, 512,
- * 1024, 2048 ... (after a user block), as HDF5 itself looks for it. */
-static int has_signature(int fd, off_t size)
-{
-	static const unsigned char sig[8] = { 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n' };
-	unsigned char buf[8];
-
-	for (off_t at = 0; at + 8 <= size; at = at ? 2 * at : 512)
-		if (pread(fd, buf, 8, at) == 8 && !memcmp(buf, sig, 8))
-			return 1;
-	return 0;
-}
-
-/* The file is opened once, without blocking (a FIFO would block an
- * ordinary open for ever) and checked to be a regular file holding an
- * HDF5 signature; HDF5 then opens that same file through /proc/self/fd,
- * so that a rename in between cannot swap in something else. HDF5's file
- * locking is off: a mounted file may be rewritten by anndata, which then
- * shows as a changed source instead of failing to save. */
+/* The LZF filter must be there before the first read of the 0.7 files;
+ * the filter table is process-wide. */
 ad_err cn_h5_open(const char *path, char *err, size_t errlen, cn_store **out)
 {
 	static int registered;
 	struct h5_store *s;
-	struct stat st;
-	char self[64];
-	hid_t file, fapl;
-	int fd;
+	hid_t file;
 
 	cn_h5_thread_init();
-	/* The LZF filter must be there before the first read of the 0.7
-	 * files; the filter table is process-wide. */
 	if (!registered) {
 		cn_h5_lzf_register();
 		registered = 1;
 	}
-	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return cn_fail_buf(err, errlen, AD_EIO, "cannot read the file: %s", strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return cn_fail_buf(err, errlen, AD_EFORMAT, "not a regular file");
-	}
-	if (!has_signature(fd, st.st_size)) {
-		close(fd);
-		return cn_fail_buf(err, errlen, AD_EFORMAT, "not an HDF5 file");
-	}
-	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-	fapl = H5Pcreate(H5P_FILE_ACCESS);
-	if (fapl >= 0)
-		H5Pset_file_locking(fapl, 0, 1);
-	file = fapl < 0 ? -1 : H5Fopen(access(self, R_OK) == 0 ? self : path, H5F_ACC_RDONLY, fapl);
-	if (fapl >= 0)
-		H5Pclose(fapl);
-	close(fd);
+	file = cn_h5_open_source(path, err, errlen);
 	if (file < 0)
-		return cn_fail_buf(err, errlen, AD_EIO, "cannot open the HDF5 file (damaged?)");
+		return file == -2 ? AD_EFORMAT : AD_EIO;
 	s = calloc(1, sizeof *s);
 	if (!s) {
 		H5Fclose(file);

@@ -1,7 +1,8 @@
 /*
  * cn_h5_lzf.c - part of the HDF5 back end (cn_h5.c): the LZF filter (HDF5
  * filter id 32000, as h5py registers it), decode side only, built on liblzf.
- * It includes hdf5.h as the back end does; nothing else in anndata/ may.
+ * It includes hdf5.h (through cn_h5.h) as the back end does; nothing else
+ * in anndata/ may.
  *
  * h5py's compression="lzf" (anndata 0.7 files use it throughout) is not part
  * of the HDF5 library, and Debian's plugin for it is underlinked, so the
@@ -12,9 +13,7 @@
 #include <limits.h>
 #include <lzf.h>
 
-#include <hdf5.h>
-
-#include "cn_impl.h"
+#include "cn_h5.h"
 
 #define LZF_FILTER_ID 32000
 

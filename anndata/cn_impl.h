@@ -16,6 +16,8 @@
 
 struct cn_ops {
 	void (*close)(cn_store *s);
+	/* The open file's descriptor, or NULL (a store of many files). */
+	int (*fd)(cn_store *s);
 	int (*exists)(cn_store *s, const char *path);
 	cn_kind (*kind)(cn_store *s, const char *path);
 	ad_err (*check)(cn_store *s, const char *path);
@@ -51,6 +53,8 @@ struct cn_store {
 	const struct cn_ops *ops;
 	char *err;
 	size_t errlen;
+	void (*release)(void *), (*retake)(void *); /* cn_set_lock */
+	void *lock_ctx;
 };
 
 struct cn_array {
@@ -85,11 +89,12 @@ ad_err cn_fail_buf(char *err, size_t errlen, ad_err e, const char *fmt, ...)
  * conversion of n stored values (in t's byte order) to want. */
 int cn_convertible(const cn_type *t);
 void cn_convert(const cn_type *t, const void *in, size_t n, cn_num want, void *out);
+/* Whether cn_convert of t to want is a copy. */
+int cn_converts_as_is(const cn_type *t, cn_num want);
 
 /* The back ends' open functions, tried by cn_open. */
 ad_err cn_h5_open(const char *path, char *err, size_t errlen, cn_store **out);
+ad_err cn_zarr_open(const char *path, char *err, size_t errlen, cn_store **out);
 void cn_h5_thread_init(void);
-/* cn_h5_lzf.c: make the LZF filter (id 32000) available to HDF5; idempotent. */
-int cn_h5_lzf_register(void);
 
 #endif

@@ -152,6 +152,11 @@ int cn_convertible(const cn_type *t)
 	}
 }
 
+int cn_converts_as_is(const cn_type *t, cn_num want)
+{
+	return same_type(t, want, t->size > 1 && t->big_endian != host_big_endian());
+}
+
 void cn_convert(const cn_type *t, const void *in, size_t n, cn_num want, void *out)
 {
 	int swap = t->size > 1 && t->big_endian != host_big_endian();

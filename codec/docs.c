@@ -6,8 +6,11 @@
  * [key, min, max] tuples, float32 ones as [key]. Numbers that the reference
  * computes in float32 are passed here as float and widened to double
  * unchanged, so a parsed document equals the reference's value for value.
- * cJSON writes NaN as null, which keeps every document valid JSON whatever
- * the data holds.
+ * Both exporters print with Python's json module: what they hold as floats
+ * (bounds, positions, the outlier quantile) is printed here as repr() does
+ * it (numfmt.c: "1001.0", "4.834000110626221"), counts and codes as
+ * integers. A non-finite float is written as null, which keeps every
+ * document valid JSON whatever the data holds.
  *
  * layout=index writes the same documents with the strict viewer's
  * differences (viewer-contract-strict.md): tuples led by the payload index,
@@ -19,11 +22,13 @@
 #include "docs.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "numfmt.h"
 #include "safename.h"
 
 const char *doc_gz_suffix(const doc_dataset *d)
@@ -79,6 +84,18 @@ static cJSON *add(builder *b, cJSON *parent, const char *key, cJSON *item)
 static void add_num(builder *b, cJSON *o, const char *key, double v)
 {
 	add(b, o, key, cJSON_CreateNumber(v));
+}
+
+/* A value the reference holds as a Python float, printed as its repr(). */
+static void add_float(builder *b, cJSON *o, const char *key, double v)
+{
+	char text[NUMFMT_LEN];
+	if (!isfinite(v)) {
+		add(b, o, key, cJSON_CreateNull());
+		return;
+	}
+	numfmt_repr(v, text);
+	add(b, o, key, cJSON_CreateRaw(text));
 }
 
 static void add_str(builder *b, cJSON *o, const char *key, const char *s)
@@ -174,11 +191,16 @@ static void add_vector_fields(builder *b, cJSON *root, const doc_dataset *d)
 		const doc_vector *v = &d->vectors[i];
 		char label[300];
 		vector_label(d, v->id, label, sizeof label);
+		/* The strict viewer wants the largest; the names dialect agrees. */
+		int largest = 0;
+		for (int dim = 1; dim <= 3; dim++)
+			largest = v->has_dim[dim] ? dim : largest;
+		/* Both exporters' key order; the two lists are filled below. */
 		cJSON *o = add(b, fields, v->id, cJSON_CreateObject());
 		add_str(b, o, "label", label);
 		cJSON *dims = add(b, o, "available_dimensions", cJSON_CreateArray());
+		add_num(b, o, "default_dimension", largest);
 		cJSON *files = add(b, o, "files", cJSON_CreateObject());
-		int largest = 0;
 		for (int dim = 1; dim <= 3; dim++) {
 			if (!v->has_dim[dim])
 				continue;
@@ -189,10 +211,7 @@ static void add_vector_fields(builder *b, cJSON *root, const doc_dataset *d)
 				 d->index_layout ? position : v->safe_id, dim, doc_gz_suffix(d));
 			add_num(b, dims, NULL, dim);
 			add_str(b, files, key, path);
-			largest = dim;
 		}
-		/* The strict viewer wants the largest; the names dialect agrees. */
-		add_num(b, o, "default_dimension", largest);
 		add_str(b, o, "basis", "umap");
 	}
 }
@@ -283,8 +302,8 @@ static void add_range_tuple(builder *b, const doc_dataset *d, cJSON *list, size_
 {
 	cJSON *t = open_tuple(b, d, list, index, key);
 	if (bits) {
-		add_num(b, t, NULL, r.min);
-		add_num(b, t, NULL, r.max);
+		add_float(b, t, NULL, r.min);
+		add_float(b, t, NULL, r.max);
 	}
 }
 
@@ -305,7 +324,7 @@ static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
 			add_str(b, o, "category", f->categories[k]);
 			cJSON *pos = add(b, o, "position", cJSON_CreateArray());
 			for (int j = 0; j < dim; j++)
-				add_num(b, pos, NULL, c[k].position[j]);
+				add_float(b, pos, NULL, c[k].position[j]);
 			add_num(b, o, "n_points", (double)c[k].n_points);
 		}
 	}
@@ -322,8 +341,8 @@ static void add_categorical_tuple(builder *b, const doc_dataset *d, cJSON *list,
 	add_num(b, t, NULL, f->code_bits == 8 ? 255 : 65535);
 	add_centroids(b, t, f);
 	if (d->obs_bits) {
-		add_num(b, t, NULL, f->outlier_range.min);
-		add_num(b, t, NULL, f->outlier_range.max);
+		add_float(b, t, NULL, f->outlier_range.min);
+		add_float(b, t, NULL, f->outlier_range.max);
 	}
 }
 
@@ -333,7 +352,7 @@ char *doc_obs_manifest(const doc_dataset *d)
 	cJSON *root = cJSON_CreateObject();
 	add_str(&b, root, "_format", "compact_v1");
 	add_num(&b, root, "n_points", (double)d->n_cells);
-	add_num(&b, root, "centroid_outlier_quantile", 0.95);
+	add_float(&b, root, "centroid_outlier_quantile", 0.95);
 	add_str(&b, root, "latent_key", "latent_space");
 	add_compression(&b, root, "compression", d->compression);
 
@@ -376,7 +395,12 @@ char *doc_var_manifest(const doc_dataset *d, char *const *genes,
 	cJSON *root = cJSON_CreateObject();
 	add_str(&b, root, "_format", "compact_v1");
 	add_num(&b, root, "n_points", (double)d->n_cells);
-	add_str(&b, root, "var_gene_id_column", d->gene_id_column ? d->gene_id_column : "index");
+	/* The var index: "index" in the 0.9 exporter's manifest, null in the
+	 * newest one's. */
+	if (d->gene_id_column || !d->index_layout)
+		add_str(&b, root, "var_gene_id_column", d->gene_id_column ? d->gene_id_column : "index");
+	else
+		add(&b, root, "var_gene_id_column", cJSON_CreateNull());
 	add_compression(&b, root, "compression", d->compression);
 	add_bits_or_null(&b, root, "quantization", d->var_bits);
 	cJSON *schema = add(&b, root, "_varSchema", cJSON_CreateObject());
@@ -385,7 +409,7 @@ char *doc_var_manifest(const doc_dataset *d, char *const *genes,
 	cJSON *fields = add(&b, root, "fields", cJSON_CreateArray());
 	for (size_t i = 0; i < n; i++)
 		add_range_tuple(&b, d, fields, i, genes[i], d->var_bits,
-				d->var_bits ? ranges[i] : (quant_range){0, 0});
+				d->var_bits ? ranges[i] : (quant_range){0, 0, QUANT_TRUNC32});
 	return finish(&b, root, 0);
 }
 
@@ -406,10 +430,10 @@ char *doc_connectivity_manifest(const doc_dataset *d)
 	snprintf(path, sizeof path, "connectivity/edges.dst.bin%s", doc_gz_suffix(d));
 	add_str(&b, root, "destinationsPath", path);
 	if (d->index_layout) {
-		snprintf(path, sizeof path, "connectivity/edges.weights.bin%s", doc_gz_suffix(d));
+		snprintf(path, sizeof path, "connectivity/edges.weights.f64.bin%s", doc_gz_suffix(d));
 		add_str(&b, root, "weightsPath", path);
-		add_num(&b, root, "weight_bytes", 8);
 		add_str(&b, root, "weight_dtype", "float64");
+		add_num(&b, root, "weight_bytes", 8);
 	}
 	add_compression(&b, root, "compression", d->compression);
 	return finish(&b, root, 0);
@@ -454,7 +478,7 @@ char *doc_status(const doc_status_info *s)
 	cJSON *root = cJSON_CreateObject();
 	add_str(&b, root, "version", s->version);
 	add_str(&b, root, "dataset_id", s->dataset_id);
-	add(&b, root, "cache_dir", s->cache_dir ? cJSON_CreateString(s->cache_dir)
+	add(&b, root, "cache_key", s->cache_key ? cJSON_CreateString(s->cache_key)
 					       : cJSON_CreateNull());
 	add_num(&b, root, "uptime_seconds", s->uptime);
 	add_num(&b, root, "files", (double)s->files);

@@ -45,10 +45,10 @@ typedef struct {
 	int default_dim;
 	int compression;                 /* 0 = off */
 	int var_bits, obs_bits;          /* 8, 16 or 0 (float32) */
-	/* Exposed obs fields (names layout: column order). layout=index lists
-	 * the continuous ones first in the identity, as the manifest's tuples
+	/* Exposed obs fields in column order. layout=index lists the
+	 * continuous ones first in the identity, as the manifest's tuples
 	 * expand (viewer-contract-strict.md §8.4); each field's index is the
-	 * caller's choice. */
+	 * caller's choice (the tree numbers them in column order). */
 	const doc_field *fields;
 	size_t n_fields;
 	int has_graph;
@@ -74,7 +74,10 @@ char *doc_datasets(const doc_dataset *d);
 
 /* .cellucidfs/status.json: what the daemon has done so far. */
 typedef struct {
-	const char *version, *dataset_id, *cache_dir; /* cache_dir NULL: memory only */
+	/* cache_key: the store's name in its cache directory, NULL: memory
+	 * only. No path: the document may reach people who should not learn
+	 * the daemon's directories. */
+	const char *version, *dataset_id, *cache_key;
 	double uptime;
 	uint64_t files, generated, hits, misses, errors, bytes_served;
 	uint64_t stored_bytes, memory_bytes;

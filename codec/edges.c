@@ -1,6 +1,6 @@
 /*
- * edges.c - the kNN graph C as sorted undirected edges (u < v) of
- * S = C + C^T, with S's weights and degrees.
+ * edges.c - the kNN graph C as sorted undirected edges (u < v), under the
+ * 0.9 exporter's rule or the newest one (edges.h).
  *
  * Every edge (u, v) comes from entries C[u, v] (stored in row u) and C[v, u]
  * (stored in row v > u). The second kind is moved into per-column buckets
@@ -12,12 +12,18 @@
  * output itself. Degrees of v <= u are final once row u is done, so the
  * maxima need no second pass.
  *
- * Like scipy's sparse sum in the reference exporter, an (r, c) whose summed
- * weight is exactly 0 (explicit zeros) is not stored in S, so it is neither
- * an edge nor counted in max_neighbors.
+ * EDGES_SUM: like scipy's sparse sum in the 0.9 exporter, an (r, c) whose
+ * summed weight is exactly 0 (explicit zeros) is not stored in S, so it is
+ * neither an edge nor counted in max_neighbors.
+ * EDGES_MAX: the newest exporter writes C[u, v] of a graph it requires to be
+ * symmetric; max(C[u, v], C[v, u]) is that value for such a graph and keeps
+ * a directed kNN graph whole (the union of both directions) where the
+ * reference would refuse it.
  */
 #include "edges.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,8 +148,28 @@ static void *shrunk(void *p, size_t bytes)
 	return q ? q : p;
 }
 
+/* Whether pair (u, v) is an edge under the rule, and its weight *w, from
+ * its two sides (each side's repeats summed; a side not stored is absent,
+ * not 0). Counts what EDGES_MAX repaired or left out. */
+static int pair_edge(edges_rule rule, double w_uv, int has_uv, double w_vu, int has_vu,
+                     double *w, edges *out)
+{
+	if (rule == EDGES_SUM) {
+		*w = w_uv + w_vu;
+		return *w != 0.0; /* NaN is stored in S, as scipy does */
+	}
+	if (has_uv != has_vu || !(w_uv == w_vu))
+		out->n_asymmetric++;
+	*w = !has_uv ? w_vu : !has_vu ? w_uv : isnan(w_uv) || isnan(w_vu) ? NAN
+	   : w_uv > w_vu ? w_uv : w_vu;
+	if (*w > 0.0 && *w <= DBL_MAX)
+		return 1;
+	out->n_unusable++;
+	return 0;
+}
+
 int edges_build(size_t n, const int64_t *indptr, const uint32_t *indices,
-                const double *data, edges *out)
+                const double *data, edges_rule rule, edges *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (n > UINT32_MAX)
@@ -178,15 +204,16 @@ int edges_build(size_t n, const int64_t *indptr, const uint32_t *indices,
 			uint32_t v = i < m ? up[i].col : UINT32_MAX;
 			if (j < j_end && low.row[j] < v)
 				v = low.row[j];
-			/* C[u,v] + C[v,u], each side's duplicates summed
-			 * first, in file order (scipy's order). */
+			/* Each side's duplicates summed first, in file
+			 * order (scipy's order). */
 			double w_uv = 0.0, w_vu = 0.0;
+			size_t i0 = i, j0 = j;
 			for (; i < m && up[i].col == v; i++)
 				w_uv += up[i].w;
 			for (; j < j_end && low.row[j] == v; j++)
 				w_vu += low.w[j];
-			double w = w_uv + w_vu;
-			if (w == 0.0)
+			double w;
+			if (!pair_edge(rule, w_uv, i > i0, w_vu, j > j0, &w, out))
 				continue;
 			out->src[n_edges] = (uint32_t)u;
 			out->dst[n_edges] = v;
@@ -195,8 +222,11 @@ int edges_build(size_t n, const int64_t *indptr, const uint32_t *indices,
 			degree[u]++;
 			degree[v]++;
 		}
-		/* S[u,u] = 2 C[u,u]: stored unless it sums to 0. */
-		size_t stored = degree[u] + (has_diag && diag != 0.0);
+		/* EDGES_SUM: S[u,u] = 2 C[u,u] is stored unless it sums to
+		 * 0. EDGES_MAX: a self-loop is no edge, and not counted. */
+		int self = has_diag && diag != 0.0;
+		out->n_self += self;
+		size_t stored = degree[u] + (rule == EDGES_SUM && self);
 		if (degree[u] > out->max_degree)
 			out->max_degree = degree[u];
 		if (stored > out->max_neighbors)

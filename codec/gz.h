@@ -1,5 +1,5 @@
 /*
- * gz.h - deterministic gzip members with libdeflate.
+ * gz.h - deterministic gzip members with libdeflate, or gzrle for codes.
  *
  * The same input and level always give the same bytes (header mtime 0, no
  * file name, OS byte fixed), so a regenerated file keeps its size and ETag.
@@ -13,6 +13,15 @@
 /* Compress n bytes at level 1..9 into a new malloc'd buffer. 0 on success,
  * -1 on allocation failure or a level outside 1..9. */
 int gz_compress(int level, const void *in, size_t n, void **out, size_t *outlen);
+
+/* The same for a payload of codes `width` bytes wide (1: u8, 2: u16
+ * little-endian; 0: anything else). Codes go through gzrle at the levels
+ * where its gene files are, in total, no larger than zlib's at that level
+ * (scripts/deflate-floor.c measures both; gz.c has the figures): all of
+ * 1..9, with one output whatever the level. Other payloads go through
+ * gz_compress. */
+int gz_compress_codes(int level, int width, const void *in, size_t n, void **out,
+		      size_t *outlen);
 
 /* Inflate exactly one gzip member (no trailing bytes) into a new malloc'd
  * buffer (tests, checks). The trailer's size only sizes the first attempt,

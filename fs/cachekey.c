@@ -19,7 +19,8 @@
 #include "log.h"
 
 /* Everything that changes a byte of the tree: a store made under another key
- * is never used. */
+ * is never used. The arithmetic of the codes and weights is named too: it
+ * changes bytes without changing the tree. */
 /* Cached files are named by node index: the key holds a hash of every node's
  * kind, argument and name, so that any option that reshapes the tree (now or
  * later) gets a store of its own. */
@@ -49,13 +50,15 @@ static char *cache_key(const ex_export *e)
 		"compression=%d var_bits=%d obs_bits=%d\n"
 		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n"
 		"expression=%s\ngene_id_column=%s\nobs_keys=%s\n"
+		"quantisation=%s edges=%s\n"
 		"tree=%016jx\n",
 		CELLUCIDFS_VERSION, (uintmax_t)id.dev, (uintmax_t)id.ino, (intmax_t)id.size,
 		(intmax_t)id.mtime.tv_sec, id.mtime.tv_nsec, o->compression, o->var_bits, o->obs_bits,
 		o->latent ? o->latent : "", o->embedding ? o->embedding : "", e->id, e->name,
 		o->host, o->port, o->expression ? o->expression : "X",
 		o->gene_id_column ? o->gene_id_column : "", o->obs_keys ? o->obs_keys : "",
-		(uintmax_t)tree_hash(e));
+		engine_quant_rule(e) == QUANT_FLOOR64 ? "floor64" : "trunc32",
+		engine_edges_rule(e) == EDGES_MAX ? "max" : "sum", (uintmax_t)tree_hash(e));
 	return n < 0 ? NULL : key;
 }
 

@@ -17,6 +17,8 @@
  *   $ cellucidfs check pbmc68k_reduced.h5ad
  *   cellucidfs: reading X once (the gene index), then generating up to 256 genes
  *   source        /data/pbmc68k_reduced.h5ad (1.9 MB)
+ *   layout        index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)
+ *                 and as the newest cellucid-python prepare() writes it
  *   dataset id    pbmc68k_reduced
  *   cells         700
  *   genes         765
@@ -35,14 +37,15 @@
  *                           files  uncompressed       served
  *     dataset, handshake        4        1.3 kB       1.3 kB
  *   ...
- *     genes                   766      573.2 kB  ~  308.7 kB  256 of 765 genes generated
- *     graph                     3       20.2 kB       7.5 kB
- *     total                   786      611.1 kB  ~  331.7 kB
+ *     genes                   766      575.8 kB  ~  311.2 kB  256 of 765 genes generated
+ *     graph                     4       60.3 kB      41.8 kB
+ *     total                   787      653.8 kB  ~  368.7 kB
  *   ~ estimated: the other 509 genes are assumed to compress like the 256 generated
  */
 #include "cmd_check.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -51,6 +54,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ad.h"
 #include "log.h"
 
 /* Genes generated to estimate the size of all of them. Gene sizes are
@@ -227,8 +231,9 @@ static void print_list(const char *heading, const notes *l, int always)
 	printf("\n%s (%zu)\n", heading, l->n);
 	if (!l->n)
 		printf("  none\n");
+	char line[4096];
 	for (size_t i = 0; i < l->n && i < LIST_MAX; i++)
-		printf("  %s\n", l->line[i]);
+		printf("  %s\n", log_escape(l->line[i], line, sizeof line));
 	if (l->n > LIST_MAX)
 		printf("  ... and %zu more\n", l->n - LIST_MAX);
 }
@@ -244,10 +249,18 @@ static int field_of(const ex_export *e, uint32_t i, ex_field_info *f)
 	return 1;
 }
 
-static void print_layout(const ex_export *e, const char *path, const ex_layout *l)
+static void print_layout(const ex_export *e, const char *path, uint64_t bytes,
+			 const ex_layout *l, const ex_options *opt)
 {
-	char size[32];
-	printf("source        %s (%s)\n", path, human(l->source_bytes, size, sizeof size));
+	/* Names come from the file (and the path from whoever named it): printed
+	 * escaped, like every log line. */
+	char size[32], name[1024];
+	printf("source        %s (%s)\n", log_escape(path, name, sizeof name),
+	       human(bytes, size, sizeof size));
+	printf("layout        %s\n", opt->index_layout
+	       ? "index: for the current Cellucid viewer (strict loader, builds from 2026-07-27)\n"
+		 "              and as the newest cellucid-python prepare() writes it"
+	       : "names: the 0.9 exporter's layout, for viewer builds before the strict loader");
 	printf("dataset id    %s\n", ex_id(e));
 	printf("cells         %zu\n", l->n_cells);
 	if (!l->has_x)
@@ -260,7 +273,8 @@ static void print_layout(const ex_export *e, const char *path, const ex_layout *
 	for (int d = 1; d <= 3; d++) {
 		if (!l->embedding[d])
 			continue;
-		printf("%-14s%d-D from obsm %s", label, d, l->embedding[d]);
+		printf("%-14s%d-D from obsm %s", label, d,
+		       log_escape(l->embedding[d], name, sizeof name));
 		if (l->embedding_cols[d] != (size_t)d)
 			printf(" (first %d of %zu columns)", d, l->embedding_cols[d]);
 		printf("\n");
@@ -268,7 +282,7 @@ static void print_layout(const ex_export *e, const char *path, const ex_layout *
 	}
 	if (l->latent)
 		printf("latent space  obsm %s, %zu dimensions (for the outlier quantiles)\n",
-		       l->latent, l->latent_dim);
+		       log_escape(l->latent, name, sizeof name), l->latent_dim);
 	else
 		printf("latent space  none: obsm holds no matrix besides UMAPs, so every outlier\n"
 		       "              quantile is missing (latent=KEY names one)\n");
@@ -278,19 +292,20 @@ static void print_layout(const ex_export *e, const char *path, const ex_layout *
 	ex_field_info f;
 	int width = 0;
 	for (uint32_t i = 0; i < ex_node_count(e); i++)
-		if (field_of(e, i, &f) && (int)strlen(f.key) > width)
-			width = strlen(f.key) < 32 ? (int)strlen(f.key) : 32;
+		if (field_of(e, i, &f) && (int)strlen(log_escape(f.key, name, sizeof name)) > width)
+			width = strlen(name) < 32 ? (int)strlen(name) : 32;
 	printf("\nobs fields (%zu)\n", l->n_fields);
 	if (!l->n_fields)
 		printf("  none\n");
 	for (uint32_t i = 0; i < ex_node_count(e); i++) {
 		if (!field_of(e, i, &f))
 			continue;
+		log_escape(f.key, name, sizeof name);
 		if (f.categorical)
-			printf("  %-*s  categorical, %zu categor%s\n", width, f.key, f.n_categories,
+			printf("  %-*s  categorical, %zu categor%s\n", width, name, f.n_categories,
 			       f.n_categories == 1 ? "y" : "ies");
 		else
-			printf("  %-*s  continuous\n", width, f.key);
+			printf("  %-*s  continuous\n", width, name);
 	}
 }
 
@@ -338,19 +353,39 @@ static void print_sizes(const sizes *s, const ex_options *opt)
 		       s->n_genes - s->sampled, s->sampled);
 }
 
+/* The bytes of the source: a file's size, or what a store directory's
+ * regular files hold (links not followed). */
+static uint64_t store_bytes;
+static int add_bytes(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)ftw;
+	if (flag == FTW_F && S_ISREG(st->st_mode))
+		store_bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
+static uint64_t source_bytes(const char *path, const struct stat *st, const ex_layout *l)
+{
+	if (!S_ISDIR(st->st_mode))
+		return l->source_bytes;
+	store_bytes = 0;
+	nftw(path, add_bytes, 16, FTW_PHYS);
+	return store_bytes;
+}
+
 int cmd_check(const char *source, const ex_options *opt)
 {
 	char real[PATH_MAX], err[512];
 	struct stat st;
 	if (!realpath(source, real) || stat(real, &st)) {
-		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", source, strerror(errno));
+		log_error("cannot open %s: %s", source, strerror(errno));
 		return 1;
 	}
 	/* A directory mounts as a collection, whose warnings cannot be told
 	 * apart per dataset: each file is checked on its own. */
-	if (S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "cellucidfs: cannot open %s: a directory; check takes one .h5ad "
-			"file at a time\n", source);
+	if (S_ISDIR(st.st_mode) && !ad_is_store_dir(real)) {
+		log_error("cannot open %s: a directory; check takes one .h5ad file at a time",
+			  source);
 		return 1;
 	}
 	findings f = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -358,14 +393,14 @@ int cmd_check(const char *source, const ex_options *opt)
 	ex_export *e;
 	int status = 1;
 	if (ex_open(real, opt, &e, err, sizeof err) != EX_OK) {
-		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", source, err);
+		log_error("cannot open %s: %s", source, err);
 	} else {
 		ex_layout l;
 		sizes s = {0};
 		ex_layout_of(e, &l);
 		measure_all(e, &s, &f);
 		pthread_mutex_lock(&f.lock);
-		print_layout(e, real, &l);
+		print_layout(e, real, source_bytes(real, &st, &l), &l, opt);
 		print_list("left out", &f.left_out, 1);
 		print_list("warnings", &f.warnings, 0);
 		print_list("cannot be generated", &f.failed, 0);

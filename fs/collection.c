@@ -5,18 +5,22 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "ad.h"
 #include "docs.h"
+#include "engine.h"
 #include "log.h"
 
 struct co_collection {
 	ex_export **datasets;
-	char **paths;            /* each dataset's file */
+	char **paths;            /* [dataset]: the real path of its file */
 	size_t n_datasets;
 	co_node *nodes;
 	size_t n_nodes;
@@ -29,14 +33,21 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int is_h5ad(const char *name)
+/* A dataset's name: an .h5ad file, or a Zarr store (.zarr, .zarr.zip). */
+static int is_dataset(const char *name)
 {
+	static const char *const ext[] = { ".h5ad", ".zarr", ".zarr.zip" };
 	size_t n = strlen(name);
-	return n > 5 && !strcmp(name + n - 5, ".h5ad") && name[0] != '.';
+	for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+		size_t e = strlen(ext[i]);
+		if (n > e && !strcmp(name + n - e, ext[i]) && name[0] != '.')
+			return 1;
+	}
+	return 0;
 }
 
-/* The *.h5ad names in dir, sorted, so ids and the default are stable. */
-static char **list_h5ad(const char *dir, size_t *n, char *err, size_t errlen)
+/* The dataset names in dir, sorted, so ids and the default are stable. */
+static char **list_datasets(const char *dir, size_t *n, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	if (!d) {
@@ -48,7 +59,7 @@ static char **list_h5ad(const char *dir, size_t *n, char *err, size_t errlen)
 	struct dirent *ent;
 	*n = 0;
 	while ((ent = readdir(d))) {
-		if (!is_h5ad(ent->d_name))
+		if (!is_dataset(ent->d_name))
 			continue;
 		if (*n == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -82,6 +93,64 @@ static int id_taken(const co_collection *c, const char *id)
 	return 0;
 }
 
+/* The names of the collection's root (and the hidden status directory,
+ * fs/ll_status.c): a dataset directory of that name would shadow them. */
+static int id_reserved(const char *id)
+{
+	return !strcmp(id, "datasets.json") || !strcmp(id, "_cellucid") ||
+	       !strcmp(id, ".cellucidfs");
+}
+
+/* Whether the member at path (in the directory whose real path is root)
+ * may be opened; its real path goes to real, its identity to st. A
+ * symbolic link is judged by follow_symlinks; whatever is not a regular
+ * file (a FIFO, a device, a directory) is refused unopened, as opening it
+ * could block or act, and the file itself is opened without blocking only
+ * to see that it is still what was judged. 0 with the reason in why. */
+static int admit(const char *root, const char *path, ex_follow follow, char *real,
+		 struct stat *st, char *why, size_t whylen)
+{
+	struct stat lst;
+	size_t n = strlen(root);
+	if (lstat(path, &lst) || !realpath(path, real)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return 0;
+	}
+	if (S_ISLNK(lst.st_mode) && follow == EX_FOLLOW_NO) {
+		snprintf(why, whylen, "a symbolic link (follow_symlinks=no)");
+		return 0;
+	}
+	if (S_ISLNK(lst.st_mode) && follow == EX_FOLLOW_INSIDE &&
+	    (strncmp(real, root, n) || real[n] != '/')) {
+		snprintf(why, whylen, "a symbolic link to outside the directory "
+			 "(follow_symlinks=inside)");
+		return 0;
+	}
+	if (stat(real, st)) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return 0;
+	}
+	/* A Zarr store is a directory; its back end opens every file in it
+	 * without following links (anndata/zarr_store.c). */
+	if (S_ISDIR(st->st_mode) && ad_is_store_dir(real))
+		return 1;
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+		return 0;
+	}
+	int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return 0;
+	}
+	struct stat now;
+	int same = !fstat(fd, &now) && now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+	close(fd);
+	if (!same)
+		snprintf(why, whylen, "replaced while being opened");
+	return same;
+}
+
 ex_options co_member_options(const ex_options *opt)
 {
 	ex_options each = *opt;
@@ -91,27 +160,34 @@ ex_options co_member_options(const ex_options *opt)
 	return each;
 }
 
-/* Open each file; the unusable ones are skipped with the reason. */
-static void open_datasets(co_collection *c, const char *dir, char **names, size_t n,
+/* Open each file; the unusable ones are skipped with the reason, and so
+ * are those whose id is taken, by another file or by the root's names. */
+static void open_datasets(co_collection *c, const char *root, char **names, size_t n,
 			  const ex_options *opt)
 {
 	ex_options each = co_member_options(opt);
 	for (size_t i = 0; i < n; i++) {
-		char path[PATH_MAX], why[512];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		ex_export *e;
-		if (ex_open(path, &each, &e, why, sizeof why) != EX_OK) {
+		char path[PATH_MAX], real[PATH_MAX], why[512];
+		struct stat st;
+		ex_export *e = NULL;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", root, names[i]) >= sizeof path) {
+			log_warn("%s skipped: its path is too long", names[i]);
+			continue;
+		}
+		if (!admit(root, path, opt->follow_symlinks, real, &st, why, sizeof why) ||
+		    ex_open(path, &each, &e, why, sizeof why) != EX_OK) {
 			log_warn("%s skipped: %s", names[i], why);
 			continue;
 		}
-		if (id_taken(c, ex_id(e))) {
-			log_warn("%s skipped: its dataset id '%s' is already used by another file",
-				 names[i], ex_id(e));
-			ex_close(e);
-			continue;
-		}
-		if (!(c->paths[c->n_datasets] = strdup(path))) {
-			log_warn("%s skipped: out of memory", names[i]);
+		/* The file HDF5 opened is the one judged (a swap in between). */
+		src_identity id = src_id(e->src);
+		const char *taken = id.dev != st.st_dev || id.ino != st.st_ino
+			? "replaced while being opened"
+			: id_reserved(ex_id(e)) ? "a name of the collection's root"
+			: id_taken(c, ex_id(e)) ? "already used by another file" : NULL;
+		if (taken || !(c->paths[c->n_datasets] = strdup(real))) {
+			log_warn("%s skipped: its dataset id '%s' is %s", names[i], ex_id(e),
+				 taken ? taken : "out of memory");
 			ex_close(e);
 			continue;
 		}
@@ -166,12 +242,13 @@ ex_err co_open(const char *dir, const ex_options *opt, co_collection **out, char
 	       size_t errlen)
 {
 	struct stat st;
-	if (stat(dir, &st)) {
+	char root[PATH_MAX];
+	if (stat(dir, &st) || !realpath(dir, root)) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return EX_EIO;
 	}
 	size_t n;
-	char **names = list_h5ad(dir, &n, err, errlen);
+	char **names = list_datasets(root, &n, err, errlen);
 	if (!names)
 		return EX_EIO;
 	co_collection *c = calloc(1, sizeof *c);
@@ -182,7 +259,7 @@ ex_err co_open(const char *dir, const ex_options *opt, co_collection **out, char
 		r = EX_ENOMEM;
 	} else {
 		c->mtime = st.st_mtime;
-		open_datasets(c, dir, names, n, opt);
+		open_datasets(c, root, names, n, opt);
 		if (!c->n_datasets) {
 			snprintf(err, errlen, "no usable .h5ad file in the directory (%zu found)", n);
 			r = EX_EINVAL;

@@ -7,7 +7,11 @@
  *
  * Every *.h5ad directly in the directory is opened with the same options; a
  * file that is not usable AnnData is skipped with a warning, and two files
- * whose ids collide keep the first. FUSE-free: fs/ll.c serves it.
+ * whose ids collide keep the first. Since anyone who may write into the
+ * directory chooses its members, what is not a regular file is skipped
+ * unopened, a symbolic link only followed as follow_symlinks says (by
+ * default only to a file inside the directory), and an id that would shadow
+ * a root entry (datasets.json.h5ad) is skipped. FUSE-free: fs/ll.c serves it.
  */
 #ifndef COLLECTION_H
 #define COLLECTION_H
@@ -35,6 +39,8 @@ void co_close(co_collection *c);
 
 size_t co_dataset_count(const co_collection *c);
 ex_export *co_dataset(const co_collection *c, size_t k);
+/* The real path of dataset k's file (outside the directory with
+ * follow_symlinks=all). */
 const char *co_dataset_path(const co_collection *c, size_t k);
 /* The options each dataset is opened with: opt without its id and name. */
 ex_options co_member_options(const ex_options *opt);

@@ -78,13 +78,22 @@ static ex_err load_points(ex_export *e, void *arg, char *msg, size_t len)
 	if (cols != (size_t)d) /* embedding=KEY: keep the first d columns */
 		for (size_t i = 0; i < n; i++)
 			memmove(raw + i * d, raw + i * cols, d * sizeof *raw);
-	embed_info info = embed_normalize(raw, n, d, out);
-	e->scale[d] = (float)info.scale;
+	double *out64 = NULL;
+	if (engine_embed_rule(e) == EMBED_FLOAT64 &&
+	    !(out64 = alloc_array(n, (size_t)d * sizeof *out64))) {
+		free(raw);
+		free(out);
+		snprintf(msg, len, "out of memory");
+		return EX_ENOMEM;
+	}
+	embed_info info = embed_normalize(raw, n, d, engine_embed_rule(e), out, out64);
+	e->scale[d] = info.scale;
 	free(raw);
 	if (info.n_nonfinite)
 		log_warn("%zu cells have non-finite %dd coordinates; they are placed at 0",
 			 info.n_nonfinite, d);
 	e->points[d] = out;
+	e->points64[d] = out64;
 	return EX_OK;
 }
 
@@ -121,7 +130,7 @@ static ex_err load_summary(ex_export *e, void *arg, char *msg, size_t len)
 		snprintf(msg, len, "out of memory");
 		return EX_ENOMEM;
 	}
-	f->outlier_range = quant_find_range(f->outliers, e->n_cells);
+	f->outlier_range = quant_find_range(f->outliers, e->n_cells, engine_quant_rule(e));
 	for (int d = 1; d <= 3; d++) {
 		if (!e->has_dim[d])
 			continue;
@@ -129,8 +138,11 @@ static ex_err load_summary(ex_export *e, void *arg, char *msg, size_t len)
 			return r;
 		f->centroids[d] = alloc_array(f->cat.n_categories, sizeof(centroid));
 		if (!f->centroids[d] ||
-		    centroid_compute(e->points[d], e->n_cells, d, f->cat.codes,
-				     f->cat.n_categories, f->centroids[d])) {
+		    (e->points64[d] ? centroid_compute_f64(e->points64[d], e->n_cells, d,
+							  f->cat.codes, f->cat.n_categories,
+							  f->centroids[d])
+				    : centroid_compute(e->points[d], e->n_cells, d, f->cat.codes,
+						       f->cat.n_categories, f->centroids[d]))) {
 			snprintf(msg, len, "out of memory");
 			return EX_ENOMEM;
 		}
@@ -150,7 +162,7 @@ static ex_err load_edges(ex_export *e, void *arg, char *msg, size_t len)
 	ex_err r = src_read_graph(e->src, &g, msg, len);
 	if (r != EX_OK)
 		return r;
-	int fail = edges_build(g.n, g.indptr, g.indices, g.data, &e->edges);
+	int fail = edges_build(g.n, g.indptr, g.indices, g.data, engine_edges_rule(e), &e->edges);
 	ad_graph_free(&g);
 	if (fail) {
 		snprintf(msg, len, "obsp/connectivities: invalid graph (or out of memory)");
@@ -194,7 +206,9 @@ static void ranges_ready(void *ctx, const gi_index *g)
 {
 	ex_export *e = ctx;
 	for (size_t j = 0; j < e->n_var; j++)
-		e->gene_ranges[j] = gi_range(g, j);
+		e->gene_ranges[j] = gi_range(g, j, engine_quant_rule(e));
+	if (e->opt.index_layout)
+		strict_warn_genes(e, g);
 	atomic_store(&e->index_permille, 1000);
 	genes_state(e, GENES_RANGES, "");
 }
@@ -316,8 +330,10 @@ void derived_free(ex_export *e)
 		pthread_mutex_unlock(&e->memo);
 		pthread_join(e->genes_thread, NULL);
 	}
-	for (int d = 1; d <= 3; d++)
+	for (int d = 1; d <= 3; d++) {
 		free(e->points[d]);
+		free(e->points64[d]);
+	}
 	free(e->latent);
 	gi_free(e->gi);
 	edges_free(&e->edges);

@@ -26,6 +26,7 @@
 
 #include "centroid.h"
 #include "edges.h"
+#include "embed.h"
 #include "export.h"
 #include "genes.h"
 #include "quant.h"
@@ -100,7 +101,8 @@ struct ex_export {
 	pthread_cond_t memo_done;
 	once_t points_once[4];
 	float *points[4];
-	float scale[4];           /* each dimension's 2/range, which vector fields share */
+	double *points64[4];      /* layout=index: the float64 ones its centroids use */
+	double scale[4];          /* each dimension's 2/range, which vector fields share */
 	once_t latent_once;
 	float *latent;
 	once_t edges_once;
@@ -132,6 +134,31 @@ static inline void *alloc_array(size_t n, size_t size)
 	return malloc(bytes ? bytes : 1);
 }
 
+/* The exporter each layout matches (docs/export-rules.md): the 0.9 one's
+ * arithmetic for layout=names, the newest one's for layout=index. */
+static inline quant_rule engine_quant_rule(const ex_export *e)
+{
+	return e->opt.index_layout ? QUANT_FLOOR64 : QUANT_TRUNC32;
+}
+
+static inline embed_rule engine_embed_rule(const ex_export *e)
+{
+	return e->opt.index_layout ? EMBED_FLOAT64 : EMBED_FLOAT32;
+}
+
+/* Categories a code width holds besides the missing code (255, 65535): the
+ * newest exporter and the strict viewer use every other code, the 0.9
+ * exporter one fewer. */
+static inline size_t engine_max_categories(const ex_export *e, int bits)
+{
+	return (bits == 8 ? 255u : 65535u) - !e->opt.index_layout;
+}
+
+static inline edges_rule engine_edges_rule(const ex_export *e)
+{
+	return e->opt.index_layout ? EDGES_MAX : EDGES_SUM;
+}
+
 /* Monotonic seconds, for progress reports and the merge's quiet time. */
 static inline double engine_now(void)
 {
@@ -154,10 +181,9 @@ int strict_choose_exposed(const ex_export *e, exposure *x);
 int strict_identity(ex_export *e);
 void strict_warn_limits(const ex_export *e);
 void strict_warn_document(size_t bytes);
-int strict_usable_weight(double w);
-int strict_edge_stats(const ex_export *e, size_t *n_edges, size_t *max_degree);
-void strict_warn_edges(const ex_export *e, size_t n_edges);
+void strict_warn_edges(const ex_export *e);
 void strict_inf_to_nan(const ex_export *e, int bits, void *data, size_t len);
+void strict_warn_genes(const ex_export *e, const gi_index *g);
 
 /* tree.c: build the nodes from the plan (0, or -1 when memory ran out);
  * the children of a top-level directory (NULL and 0 when it is absent). */

@@ -19,7 +19,10 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define CELLUCIDFS_VERSION "0.1.0"
+/* The version is the top-level VERSION file's; the Makefile passes it. */
+#ifndef CELLUCIDFS_VERSION
+#error "CELLUCIDFS_VERSION is not defined: build with make (it passes -DCELLUCIDFS_VERSION from VERSION)"
+#endif
 
 typedef enum {
 	EX_OK = 0,
@@ -34,6 +37,9 @@ typedef enum {
 	EX_PREFETCH_OBS,   /* what the viewer loads at start: documents, points, obs, graph */
 	EX_PREFETCH_ALL    /* and every gene */
 } ex_prefetch;
+
+/* follow_symlinks=: which symbolic links of a directory source are members. */
+typedef enum { EX_FOLLOW_INSIDE, EX_FOLLOW_NO, EX_FOLLOW_ALL } ex_follow;
 
 typedef struct {
 	int compression;          /* 0 (plain files) .. 9; default 6 */
@@ -54,6 +60,8 @@ typedef struct {
 	char *obs_keys;           /* "a:b:c": only these obs columns, in this order; NULL: all */
 	int watch;                /* follow the source when it changes (default 1; fs/watch.c) */
 	int settle;               /* seconds a change must be quiet before it is taken (default 1) */
+	int confine;              /* the mounted daemon confines itself (fs/confine.h); default 1 */
+	ex_follow follow_symlinks; /* directory sources; default EX_FOLLOW_INSIDE */
 } ex_options;
 
 void ex_options_init(ex_options *o);
@@ -62,6 +70,9 @@ void ex_options_free(ex_options *o);
  * valid, 0 when the key is not ours (libfuse's), -1 with a one-line reason in
  * err for a bad value. */
 int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen);
+/* After the last ex_options_set: what only the whole set can refuse.
+ * 0, or -1 with err set. */
+int ex_options_check(const ex_options *o, char *err, size_t errlen);
 
 typedef enum {
 	EX_DIR,

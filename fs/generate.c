@@ -93,12 +93,21 @@ static ex_err take_text(char *text, void **data, size_t *len, char *err, size_t 
 	return EX_OK;
 }
 
-/* What each JSON document needs computed before it can be written. */
-static ex_err prepare_document(ex_export *e, ex_kind kind, char *err, size_t errlen)
+/* What each JSON document needs computed before it can be written. The
+ * graph is optional: when it cannot be read, dataset_identity.json leaves it
+ * out (*graph 0) instead of failing the whole dataset; its own files fail. */
+static ex_err prepare_document(ex_export *e, ex_kind kind, int *graph, char *err,
+			       size_t errlen)
 {
 	ex_err r = EX_OK;
+	*graph = e->has_graph;
 	if ((kind == EX_IDENTITY || kind == EX_CONN_MANIFEST) && e->has_graph)
 		r = derived_edges(e, err, errlen);
+	if (r == EX_EIO && kind == EX_IDENTITY) {
+		log_warn("dataset_identity.json: the kNN graph is left out: %s", err);
+		*graph = 0;
+		r = EX_OK;
+	}
 	if (kind == EX_OBS_MANIFEST)
 		for (size_t i = 0; i < e->n_fields && r == EX_OK; i++)
 			if (e->fields[i].categorical)
@@ -111,7 +120,8 @@ static ex_err prepare_document(ex_export *e, ex_kind kind, char *err, size_t err
 static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len, char *err,
 			   size_t errlen)
 {
-	ex_err r = prepare_document(e, kind, err, errlen);
+	int graph;
+	ex_err r = prepare_document(e, kind, &graph, err, errlen);
 	if (r != EX_OK)
 		return r;
 	doc_dataset d;
@@ -124,16 +134,9 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	}
 	describe(e, &d, fields);
 	describe_vectors(e, &d, vectors);
-	if (e->opt.index_layout && e->has_graph &&
-	    (kind == EX_IDENTITY || kind == EX_CONN_MANIFEST)) {
-		if (strict_edge_stats(e, &d.n_edges, &d.max_neighbors)) {
-			free(fields);
-			free(vectors);
-			return take_text(NULL, data, len, err, errlen);
-		}
-		if (kind == EX_CONN_MANIFEST)
-			strict_warn_edges(e, d.n_edges);
-	}
+	d.has_graph = graph;
+	if (e->opt.index_layout && graph && kind == EX_CONN_MANIFEST)
+		strict_warn_edges(e);
 	char *text = NULL;
 	switch (kind) {
 	case EX_IDENTITY: text = doc_identity(&d); break;
@@ -150,7 +153,7 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 		for (size_t i = 0; names && ranges && i < d.n_genes; i++) {
 			uint32_t var = e->genes[files[i].arg];
 			names[i] = e->var_names[var];
-			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1};
+			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1, engine_quant_rule(e)};
 		}
 		if (names && ranges)
 			text = doc_var_manifest(&d, names, ranges, d.n_genes);
@@ -205,8 +208,7 @@ static ex_err encode_codes(const field *f, size_t n, void **out, size_t *len)
 	return EX_OK;
 }
 
-/* One edge file (kind EX_EDGES_SRC, _DST or _WEIGHTS); layout=index leaves
- * out the edges index_edge_stats does not count. */
+/* One edge file (kind EX_EDGES_SRC, _DST or _WEIGHTS). */
 static ex_err encode_edges(const ex_export *e, ex_kind kind, void **out, size_t *len)
 {
 	const edges *g = &e->edges;
@@ -216,19 +218,16 @@ static ex_err encode_edges(const ex_export *e, ex_kind kind, void **out, size_t 
 	void *buf = alloc_array(g->n_edges, width);
 	if (!buf)
 		return EX_ENOMEM;
-	size_t m = 0;
 	for (size_t k = 0; k < g->n_edges; k++) {
-		if (e->opt.index_layout && !strict_usable_weight(g->weight[k]))
-			continue;
 		if (kind == EX_EDGES_WEIGHTS)
-			((double *)buf)[m++] = g->weight[k];
+			((double *)buf)[k] = g->weight[k];
 		else if (width == 4)
-			((uint32_t *)buf)[m++] = ids[k];
+			((uint32_t *)buf)[k] = ids[k];
 		else
-			((uint16_t *)buf)[m++] = (uint16_t)ids[k];
+			((uint16_t *)buf)[k] = (uint16_t)ids[k];
 	}
 	*out = buf;
-	*len = m * width;
+	*len = g->n_edges * width;
 	return EX_OK;
 }
 
@@ -301,7 +300,7 @@ static ex_err gen_payload(ex_export *e, const ex_node *n, void **data, size_t *l
 		if ((r = derived_points(e, (int)n->arg, err, errlen)))
 			return r;
 		return encode_values(e->points[n->arg], e->n_cells * n->arg, 0,
-				     (quant_range){0, 1}, data, len);
+				     (quant_range){0, 1, engine_quant_rule(e)}, data, len);
 	case EX_OBS_VALUES:
 		r = encode_values(f->values, e->n_cells, e->opt.obs_bits, f->range, data, len);
 		if (r == EX_OK)
@@ -353,7 +352,8 @@ ex_err ex_generate(ex_export *e, uint32_t i, void **data, size_t *len, char *err
 	if (r == EX_OK && e->opt.compression && !is_document(n->kind)) {
 		void *packed;
 		size_t packed_len;
-		if (gz_compress(e->opt.compression, raw, raw_len, &packed, &packed_len)) {
+		if (gz_compress_codes(e->opt.compression, n->kind == EX_GENE ? e->opt.var_bits / 8 : 0,
+				      raw, raw_len, &packed, &packed_len)) {
 			r = EX_ENOMEM;
 		} else {
 			free(raw);

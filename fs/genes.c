@@ -155,8 +155,10 @@ int gi_load(gi_index *g, const char *dir)
 void gi_note_value(gene_stats *s, float v)
 {
 	s->stored++;
-	if (!isfinite(v))
+	if (!isfinite(v)) {
+		s->non_finite += s->non_finite < UINT32_MAX;
 		return;
+	}
 	if (!s->have_finite) {
 		s->min = s->max = v;
 		s->have_finite = 1;
@@ -212,12 +214,17 @@ int gi_read_span(const gi_index *g, size_t blk, uint64_t first, uint64_t n, pair
 	return n ? io_pread_all(g->scratch, buf, n * sizeof(pair), at) : 0;
 }
 
-quant_range gi_range(const gi_index *g, size_t gene)
+quant_range gi_range(const gi_index *g, size_t gene, quant_rule rule)
 {
 	gene_stats s = g->stats[gene];
 	if (s.stored < g->n_cells) /* the implicit zeros are values too */
 		gi_note_value(&s, 0.0f);
-	return quant_range_adjust(s.min, s.max, (int)s.have_finite);
+	return quant_range_adjust(s.min, s.max, (int)s.have_finite, rule);
+}
+
+uint32_t gi_non_finite(const gi_index *g, size_t gene)
+{
+	return g->stats[gene].non_finite;
 }
 
 /* Where a gene's stored (cell, value) pairs go: a dense float32 column, or
@@ -338,7 +345,7 @@ int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen)
 	if (g->direct)
 		return read_direct(g, gene, out, err, errlen);
 	memset(out, 0, g->n_cells * sizeof *out);
-	sink s = {g->n_cells, 0, {0, 1}, out};
+	sink s = {g->n_cells, 0, {0, 1, QUANT_TRUNC32}, out};
 	return read_pairs(g, gene, &s, err, errlen);
 }
 

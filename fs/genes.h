@@ -43,6 +43,14 @@ void gi_free(gi_index *g);
  * cover many blocks and the scratch file with a small matrix. */
 void gi_tune(gi_index *g, size_t block_values, size_t memory_budget);
 
+/* Whether a scan of X (stored values, in blocks of block_values) fits the
+ * budget: each block keeps an offset per gene until the merge, so a
+ * shape claiming millions of genes and many blocks would take all memory.
+ * The scan asks first, with half the machine's memory as the budget; 0, or
+ * -1 with the numbers in err. */
+int gi_fits(size_t n_genes, uint64_t stored, size_t block_values, uint64_t budget, char *err,
+	    size_t errlen);
+
 /* Reuse dir/genes.idx when it is complete and belongs to this matrix: 0, or
  * -1 when it must be built. */
 int gi_load(gi_index *g, const char *dir);
@@ -84,7 +92,10 @@ void gi_cancel(gi_index *g);
 
 /* Quantisation range of gene g (its implicit zeros included); valid after a
  * successful gi_load or gi_scan. */
-quant_range gi_range(const gi_index *g, size_t gene);
+quant_range gi_range(const gi_index *g, size_t gene, quant_rule rule);
+/* How many of gene g's cells hold NaN or ±Inf (at most UINT32_MAX); valid
+ * from the same point on. */
+uint32_t gi_non_finite(const gi_index *g, size_t gene);
 
 /* Values of one gene for every cell. Thread-safe. 0, or -1 with err set. */
 int gi_read(gi_index *g, size_t gene, float *out, char *err, size_t errlen);

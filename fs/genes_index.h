@@ -37,7 +37,7 @@ typedef struct {
 	float min, max;
 	uint64_t stored;       /* stored entries: fewer than n_cells means zeros too */
 	uint32_t have_finite;
-	uint32_t unused;
+	uint32_t non_finite;   /* stored NaN and ±Inf values (saturating) */
 } gene_stats;
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include "io.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,9 +321,26 @@ static int keep_ranges(const ad_rowblock *rb, void *ctx)
 	return 0;
 }
 
+int gi_fits(size_t n_genes, uint64_t stored, size_t block_values, uint64_t budget, char *err,
+	    size_t errlen)
+{
+	/* Offsets per block, and a cursor per gene for each transposer. */
+	double blocks = (double)stored / (double)block_values + 2;
+	double need = (blocks + TRANSPOSERS) * ((double)n_genes + 1) * sizeof(uint64_t);
+	if (need <= (double)budget)
+		return 0;
+	snprintf(err, errlen, "X: %zu genes and %ju stored values would need %.1f GB for the gene "
+		 "index's tables, more than its budget of %.1f GB (half the memory): refused",
+		 n_genes, (uintmax_t)stored, need / 1e9, (double)budget / 1e9);
+	return -1;
+}
+
 int gi_scan(gi_index *g, source *src, const char *dir, gi_progress_fn progress,
 	    gi_stats_fn stats_ready, void *ctx, char *err, size_t errlen)
 {
+	uint64_t memory = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	if (gi_fits(g->n_genes, src_x_stored(src), g->block_values, memory / 2, err, errlen))
+		return GI_EREAD;
 	builder b = {.g = g, .progress = progress, .progress_ctx = ctx};
 	transposer t[TRANSPOSERS] = {{0}};
 	size_t started = 0;

@@ -45,9 +45,9 @@ static char *status_text(ll_fs *fs)
 		.source_identity = identity,
 	};
 	/* Counters add up over the datasets' current versions (and so do the
-	 * switches); the gene index shows the least advanced one, the cache
-	 * directory the first dataset's and the source identity a single
-	 * file's. */
+	 * switches); the gene index shows the least advanced one, the cache key
+	 * the first dataset's (the name of its store, CACHE_DIR/<key>/, never
+	 * the path) and the source identity a single file's. */
 	ll_volume *held[fs->n_vols];
 	for (size_t k = 0; k < fs->n_vols; k++) {
 		fc_stats st;
@@ -69,8 +69,10 @@ static char *status_text(ll_fs *fs)
 		info.memory_bytes += st.memory_bytes;
 		if (ex_index_permille(e) < info.index_permille)
 			info.index_permille = ex_index_permille(e);
-		if (!info.cache_dir && ex_store(e))
-			info.cache_dir = st_dir(ex_store(e));
+		if (!info.cache_key && ex_store(e)) {
+			const char *dir = st_dir(ex_store(e)), *slash = strrchr(dir, '/');
+			info.cache_key = slash ? slash + 1 : dir;
+		}
 	}
 	if (fs->co)
 		info.dataset_id = "";

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "ad.h"
 #include "log.h"
 
 /* Seconds a replaced version is kept for readers that hold no handle. */
@@ -81,7 +82,7 @@ int ll_slots_open(ll_fs *fs, const char *source, char *err, size_t errlen)
 {
 	struct stat st;
 	ex_export *single = NULL;
-	if (!stat(source, &st) && S_ISDIR(st.st_mode)) {
+	if (!stat(source, &st) && S_ISDIR(st.st_mode) && !ad_is_store_dir(source)) {
 		if (co_open(source, fs->opt, &fs->co, err, errlen) != EX_OK)
 			return -1;
 		fs->n_vols = co_dataset_count(fs->co);

@@ -15,14 +15,36 @@ static void *warning_ctx;
 void log_to_syslog(int on)
 {
 	use_syslog = on;
+	/* Connected now: once confined, the daemon may not create sockets. */
 	if (on)
-		openlog("cellucidfs", LOG_PID, LOG_DAEMON);
+		openlog("cellucidfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+const char *log_escape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && n + 1 < len; p++) {
+		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		if (*p >= 0x20 && *p != 0x7f && !c1) {
+			buf[n++] = (char)*p;
+			continue;
+		}
+		if (n + (c1 ? 8 : 4) >= len)
+			break;
+		n += (size_t)sprintf(buf + n, "\\x%02x", *p);
+		if (c1)
+			n += (size_t)sprintf(buf + n, "\\x%02x", *++p);
+	}
+	if (len)
+		buf[n] = 0;
+	return buf;
 }
 
 static void emit(int priority, const char *fmt, va_list ap)
 {
-	char line[1024];
-	vsnprintf(line, sizeof line, fmt, ap);
+	char raw[1024], line[4 * sizeof raw];
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	log_escape(raw, line, sizeof line);
 	if (priority == LOG_WARNING && warning_sink)
 		warning_sink(warning_ctx, line);
 	else if (use_syslog)

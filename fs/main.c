@@ -17,7 +17,9 @@
  * session, mount, daemonise, loop, unmount.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ad.h"
+#include "confine.h"
 #include "ll.h"
 #include "ll_version.h"
 #include "log.h"
 #include "prefetch.h"
+#include "store.h"
 #include "watch.h"
 #include "cmd_check.h"
 #include "cmd_export.h"
@@ -62,8 +67,14 @@ static const char usage[] =
 "    watch=yes|no           follow the source when it is rewritten or replaced (default yes)\n"
 "    settle=SECONDS         how long a changed source must be quiet before it is taken\n"
 "                           (default 1; also the polling interval)\n"
-"    layout=names|index     files named after fields and genes (default), or by number\n"
-"                           with the strict viewer's closed documents\n"
+"    layout=index|names     index (default): what the current Cellucid viewer and the\n"
+"                           newest prepare() read and write, files named by number;\n"
+"                           names: the 0.9 exporter's layout, files named after fields\n"
+"                           and genes, for viewer builds before the strict loader\n"
+"    confine=yes|no         once mounted, the daemon can read only the source and write\n"
+"                           only its cache (Landlock, seccomp; default yes)\n"
+"    follow_symlinks=WHICH  directory sources: which symbolic links are members: no,\n"
+"                           inside (to a file in the directory; the default) or all\n"
 "\n"
 "general options:\n"
 "    -f                     stay in the foreground\n"
@@ -152,9 +163,74 @@ static int add_mount_identity(struct fuse_args *args, const char *source)
 	return fuse_opt_add_arg(args, opt);
 }
 
-/* Mount, serve until unmounted or signalled, unmount. Up to 16 threads serve
- * requests so that one slow generation does not stall other readers. */
-static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
+/* What the served datasets need once mounted: their sources, read-only, and
+ * their cache directories; the temporary directory too when a dataset keeps
+ * no cache directory (its gene index is a temporary file then). Followed
+ * (watch=yes), a single file's directory is readable instead, as a rename
+ * over the file brings another inode, and the cache directories' parent is
+ * writable, as each new version makes its own store and the old one is
+ * deleted. */
+static int confine_server(ll_fs *fs, const char *source, int watch, char *err, size_t errlen)
+{
+	const char **write = calloc(fs->n_vols + 1, sizeof *write);
+	const char **read = calloc(fs->n_vols + 1, sizeof *read);
+	char (*dirs)[PATH_MAX] = calloc(fs->n_vols + 1, sizeof *dirs);
+	if (!write || !read || !dirs) {
+		free(write);
+		free(read);
+		free(dirs);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* A directory's members may be links to files outside it (follow_symlinks=all). */
+	size_t n_read = 0;
+	if (watch && !fs->co) {
+		snprintf(dirs[fs->n_vols], PATH_MAX, "%s", source);
+		read[n_read++] = dirname(dirs[fs->n_vols]);
+	} else {
+		read[n_read++] = source;
+	}
+	for (size_t k = 0; fs->co && k < fs->n_vols; k++)
+		read[n_read++] = co_dataset_path(fs->co, k);
+	size_t n_write = 0;
+	int memory_only = 0;
+	for (size_t k = 0; k < fs->n_vols; k++) {
+		ll_volume *v = ll_version_current(&fs->slots[k]);
+		const st_store *s = ex_store(v->e);
+		if (s && watch) {
+			snprintf(dirs[k], PATH_MAX, "%s", st_dir(s));
+			write[n_write++] = dirname(dirs[k]);
+		} else if (s) {
+			write[n_write++] = st_dir(s);
+		} else {
+			memory_only = 1;
+		}
+		ll_version_put(v);
+	}
+	const char *tmp = getenv("TMPDIR");
+	if (memory_only)
+		write[n_write++] = tmp && *tmp ? tmp : "/tmp";
+	cf_paths p = {read, n_read, write, n_write};
+	int r = cf_confine(&p, err, errlen);
+	free(read);
+	free(write);
+	free(dirs);
+	return r;
+}
+
+/* Whether the kernel still has the mount: fusermount3 -u ends the
+ * connection, and the descriptor reports an error from then on. */
+static int still_mounted(struct fuse_session *se)
+{
+	struct pollfd pfd = {.fd = fuse_session_fd(se)};
+	return !(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR));
+}
+
+/* Mount, confine, serve until unmounted or signalled, unmount. Up to 16
+ * threads serve requests so that one slow generation does not stall other
+ * readers. */
+static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
+	       const char *source, const ex_options *opt)
 {
 	int status = 1;
 	struct fuse_session *se = fuse_session_new(args, &ll_ops, sizeof ll_ops, fs);
@@ -167,10 +243,19 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
 		goto out_signals;
 	fuse_daemonize(o->foreground);
 	log_to_syslog(!o->foreground);
+	/* Confined before any thread starts, which then inherits it. */
+	cf_guard guard = {.fd = -1};
+	char err[512];
+	if (opt->confine && (cf_guard_start(&guard, o->mountpoint) ||
+			     confine_server(fs, source, opt->watch, err, sizeof err))) {
+		log_error("%s", guard.fd < 0 ? "cannot start the unmount guard" : err);
+		cf_guard_stop(&guard, 0);
+		goto out_unmount;
+	}
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
 	ll_slots_warm(fs);
 	wt_hooks hooks = {ll_slot_path, ll_slot_identity, ll_switch, ll_reap};
-	wt_watch *w = fs->opt->watch ? wt_start(fs->n_vols, fs->opt->settle, hooks, fs) : NULL;
+	wt_watch *w = opt->watch ? wt_start(fs->n_vols, opt->settle, hooks, fs) : NULL;
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -186,6 +271,8 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs)
 	if (status > 0)
 		status = 0;
 	wt_stop(w);
+	cf_guard_stop(&guard, still_mounted(se));
+out_unmount:
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
@@ -261,6 +348,11 @@ static int parse_command(int argc, char *argv[], const char **pos, size_t npos,
 		fputs(usage, stderr);
 		return 2;
 	}
+	char err[256];
+	if (ex_options_check(opt, err, sizeof err)) {
+		fprintf(stderr, "cellucidfs: %s\n", err);
+		return 2;
+	}
 	return -1;
 }
 
@@ -292,8 +384,13 @@ int main(int argc, char *argv[])
 	ex_options_init(&c.opt);
 	int status = 1;
 
+	char err[512];
 	if (fuse_opt_parse(&args, &c, NULL, take_arg) || c.bad)
 		goto out;
+	if (ex_options_check(&c.opt, err, sizeof err)) {
+		fprintf(stderr, "cellucidfs: %s\n", err);
+		goto out;
+	}
 	if (fuse_parse_cmdline(&args, &o))
 		goto out;
 	if (o.show_help) {
@@ -319,7 +416,6 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, strerror(errno));
 		goto out;
 	}
-	char err[512];
 	ll_fs fs = {.opt = &c.opt};
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -330,7 +426,7 @@ int main(int argc, char *argv[])
 	} else if (add_mount_identity(&args, source)) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
-		status = run(&args, &o, &fs);
+		status = run(&args, &o, &fs, source, &c.opt);
 	}
 	ll_slots_close(&fs);
 out:

@@ -22,6 +22,8 @@ void ex_options_init(ex_options *o)
 	o->prefetch = EX_PREFETCH_OBS;
 	o->watch = 1;
 	o->settle = 1;
+	o->index_layout = 1;
+	o->confine = 1;
 }
 
 void ex_options_free(ex_options *o)
@@ -62,6 +64,38 @@ static int parse_bits(const char *s, int *out)
 	return -1;
 }
 
+/* The options whose values are words, each listed in the order of its
+ * enum (ex_options_set stores the index). */
+static const struct {
+	const char *key;
+	const char *words[4];
+	const char *help;
+} word_options[] = {
+	{"prefetch", {"none", "obs", "all"}, "none, obs or all"},
+	{"confine", {"no", "yes"}, "yes or no"},
+	{"follow_symlinks", {"inside", "no", "all"}, "no, inside or all"},
+	{"watch", {"no", "yes"}, "yes or no"},
+	{"layout", {"names", "index"}, "names or index"},
+};
+
+/* The word_options entry of key (klen bytes), or -1. */
+static int word_option(const char *key, size_t klen)
+{
+	for (size_t i = 0; i < sizeof word_options / sizeof *word_options; i++)
+		if (strlen(word_options[i].key) == klen && !strncmp(key, word_options[i].key, klen))
+			return (int)i;
+	return -1;
+}
+
+/* The index of v among words, or -1. */
+static int parse_word(const char *v, const char *const *words)
+{
+	for (int i = 0; i < 4 && words[i]; i++)
+		if (!strcmp(v, words[i]))
+			return i;
+	return -1;
+}
+
 /* "512M", "2G", "1048576": a byte count with an optional K/M/G suffix. */
 static int parse_size(const char *s, size_t *out)
 {
@@ -82,13 +116,12 @@ static int parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-/* layout=index may be given before or after dataset_id and dataset_name, so
- * the pair is checked whenever one of them is set. The strict viewer rejects
- * an id outside its local-folder rule and a name with surrounding whitespace
- * or control characters (viewer-contract-strict.md §2, §10, §13); derived
- * defaults are cleaned instead (fs/strict.c), but a value the user chose is
- * refused rather than silently changed. */
-static int check_index_names(const ex_options *o, char *err, size_t errlen)
+/* Once every option is known (layout=names may come after dataset_id): the
+ * strict viewer rejects an id outside its local-folder rule and a name with
+ * surrounding whitespace or control characters (viewer-contract-strict.md
+ * §2, §10, §13); derived defaults are cleaned instead (fs/strict.c), but a
+ * value the user chose is refused rather than silently changed. */
+int ex_options_check(const ex_options *o, char *err, size_t errlen)
 {
 	if (!o->index_layout)
 		return 0;
@@ -145,6 +178,7 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 	size_t klen = eq ? (size_t)(eq - opt) : strlen(opt);
 	const char *v = eq ? eq + 1 : NULL;
 	long n;
+	int w;
 #define KEY(name) (klen == strlen(name) && !strncmp(opt, name, klen))
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 #define NEED_VALUE(name) do { if (!v || !*v) BAD("option %s needs a value", name); } while (0)
@@ -168,34 +202,22 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 		if (parse_long(v, 1, 65535, &n))
 			BAD("bad value '%s' for port (1 to 65535)", v);
 		o->port = (int)n;
-	} else if (KEY("prefetch")) {
-		NEED_VALUE("prefetch");
-		if (!strcmp(v, "none"))
-			o->prefetch = EX_PREFETCH_NONE;
-		else if (!strcmp(v, "obs"))
-			o->prefetch = EX_PREFETCH_OBS;
-		else if (!strcmp(v, "all"))
-			o->prefetch = EX_PREFETCH_ALL;
-		else
-			BAD("bad value '%s' for prefetch (none, obs or all)", v);
-	} else if (KEY("watch")) {
-		NEED_VALUE("watch");
-		if (strcmp(v, "yes") && strcmp(v, "no"))
-			BAD("bad value '%s' for watch (yes or no)", v);
-		o->watch = !strcmp(v, "yes");
+	} else if ((w = word_option(opt, klen)) >= 0) {
+		NEED_VALUE(word_options[w].key);
+		if ((n = parse_word(v, word_options[w].words)) < 0)
+			BAD("bad value '%s' for %s (%s)", v, word_options[w].key, word_options[w].help);
+		switch (w) {
+		case 0: o->prefetch = (ex_prefetch)n; break;
+		case 1: o->confine = (int)n; break;
+		case 2: o->follow_symlinks = (ex_follow)n; break;
+		case 3: o->watch = (int)n; break;
+		default: o->index_layout = (int)n; break;
+		}
 	} else if (KEY("settle")) {
 		NEED_VALUE("settle");
 		if (parse_long(v, 1, 3600, &n))
 			BAD("bad value '%s' for settle (seconds, 1 to 3600)", v);
 		o->settle = (int)n;
-	} else if (KEY("layout")) {
-		NEED_VALUE("layout");
-		if (!strcmp(v, "names"))
-			o->index_layout = 0;
-		else if (!strcmp(v, "index"))
-			o->index_layout = 1;
-		else
-			BAD("bad value '%s' for layout (names or index)", v);
 	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
 		   KEY("dataset_name") || KEY("host") || KEY("cache_dir") ||
 		   KEY("expression") || KEY("gene_id_column") || KEY("obs_keys")) {
@@ -220,7 +242,7 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 	} else {
 		return 0;
 	}
-	return check_index_names(o, err, errlen) ? -1 : 1;
+	return 1;
 #undef KEY
 #undef BAD
 #undef NEED_VALUE

@@ -101,13 +101,13 @@ static ex_err read_field(ex_export *e, size_t col, field *f, char *err, size_t e
 	ex_err r;
 	if (f->categorical) {
 		r = src_read_categorical(e->src, col, &f->cat, err, errlen);
-		f->code_bits = f->cat.n_categories <= 254 ? 8 : 16;
+		f->code_bits = f->cat.n_categories <= engine_max_categories(e, 8) ? 8 : 16;
 	} else {
 		f->values = alloc_array(e->n_cells, sizeof *f->values);
 		if (!f->values)
 			return EX_ENOMEM;
 		r = src_read_numeric(e->src, col, f->values, err, errlen);
-		f->range = quant_find_range(f->values, e->n_cells);
+		f->range = quant_find_range(f->values, e->n_cells, engine_quant_rule(e));
 	}
 	return r;
 }
@@ -197,9 +197,10 @@ static ex_err load_fields(ex_export *e, char *err, size_t errlen)
 			field_free(f);
 			continue;
 		}
-		if (r == EX_OK && f->categorical && f->cat.n_categories > 65534) {
-			log_warn("obs field '%s' left out: %zu categories (at most 65534 can be encoded)",
-				 key, f->cat.n_categories);
+		if (r == EX_OK && f->categorical &&
+		    f->cat.n_categories > engine_max_categories(e, 16)) {
+			log_warn("obs field '%s' left out: %zu categories (at most %zu can be encoded)",
+				 key, f->cat.n_categories, engine_max_categories(e, 16));
 			field_free(f);
 			continue;
 		}
@@ -433,14 +434,20 @@ static ex_err choose_latent(ex_export *e, char *err, size_t errlen)
 	return EX_OK;
 }
 
-/* The base name without its extension: "/data/pbmc.h5ad" -> "pbmc". */
+/* The base name without its extension: "/data/pbmc.h5ad" -> "pbmc"; also
+ * "pbmc.zarr/" and "pbmc.zarr.zip" -> "pbmc". */
 static char *base_stem(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	const char *dot = strrchr(base, '.');
-	size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-	return strndup(base, n);
+	size_t end = strlen(path);
+	while (end > 1 && path[end - 1] == '/')
+		end--;
+	const char *base = memrchr(path, '/', end);
+	base = base ? base + 1 : path;
+	size_t n = (size_t)(path + end - base);
+	if (n > 9 && !memcmp(base + n - 9, ".zarr.zip", 9))
+		n -= 4;  /* ".zip" first, then the extension */
+	const char *dot = memrchr(base, '.', n);
+	return strndup(base, dot && dot != base ? (size_t)(dot - base) : n);
 }
 
 static ex_err describe_dataset(ex_export *e, const char *path)

@@ -4,8 +4,11 @@
  * index, generation) asks the source, so that the source can become a reader
  * process or the next version of the file without the rest knowing.
  *
- * Today a source is an open ad_file (anndata/ad.h) and the lock around every
- * call into it (HDF5 is not reentrant). What src_open found - shapes, names,
+ * Today a source is an ad_file (anndata/ad.h) and the lock around every
+ * call into it (HDF5 is not reentrant). At most 64 sources keep their file
+ * open at a time (a directory of thousands of files); the others open it
+ * again on their next read, and fail with "<file> changed while mounted"
+ * when it is no longer the file they opened. What src_open found - shapes, names,
  * kinds - is answered from memory, without the lock; every read takes the
  * lock for the time of the read and copies the reason of a failure out
  * under it. The data comes back in anndata's types, freed with its
@@ -56,6 +59,7 @@ ex_err src_select_expression(source *s, const char *which, char *err, size_t err
 size_t src_n_obs(const source *s);
 size_t src_n_var(const source *s);
 ad_x_format src_x_format(const source *s);
+uint64_t src_x_stored(const source *s);     /* values X claims: nnz, or cells x genes */
 size_t src_obs_ncols(const source *s);
 const char *src_obs_col_name(const source *s, size_t col);
 ad_col_kind src_obs_col_kind(const source *s, size_t col);

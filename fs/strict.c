@@ -1,9 +1,9 @@
 /*
  * strict.c - what layout=index changes so that the strict viewer
  * (../shared/spec/viewer-contract-strict.md) accepts every file: the obs
- * fields and genes it leaves out, the dataset id and name made to fit, the
- * edges without a usable weight, ±Inf written as missing, and warnings where
- * a file passes one of the viewer's size limits.
+ * fields and genes it leaves out, the dataset id and name made to fit, what
+ * the kNN graph needed, ±Inf written as missing, and warnings where a file
+ * passes one of the viewer's size limits.
  *
  * Rules only: which nodes exist is tree.c's, the bytes are generate.c's;
  * they call these.
@@ -50,6 +50,18 @@ static int repeats_category(const ad_categorical *c)
 	return r;
 }
 
+/* NaN and ±Inf are served as missing (the viewer draws NaN grey, §14);
+ * the newest exporter refuses the field instead. */
+static void warn_non_finite(const ex_export *e, const field *f)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < e->n_cells; i++)
+		bad += !isfinite(f->values[i]);
+	if (bad)
+		log_warn("layout=index: obs field '%s': %zu of %zu values are NaN or ±Inf, served "
+			 "as missing", f->key, bad, e->n_cells);
+}
+
 /* 1 to expose, 0 to leave out (with a warning), -1 when memory ran out. */
 static int index_field_ok(const ex_export *e, const field *f, safename_set *keys)
 {
@@ -67,6 +79,8 @@ static int index_field_ok(const ex_export *e, const field *f, safename_set *keys
 		return -1;
 	if (why)
 		log_warn("obs field '%s' left out of layout=index: %s", f->key, why);
+	else if (!f->categorical)
+		warn_non_finite(e, f);
 	return !why;
 }
 
@@ -158,49 +172,26 @@ void strict_warn_limits(const ex_export *e)
 	over_limit("each obs field or gene", n * widest, VIEWER_PAYLOAD_LIMIT);
 }
 
-/* layout=index serves only the edges whose weight the strict viewer accepts,
- * finite and > 0 (§6). A sum C[u,v] + C[v,u] below 0 is no affinity (scipy
- * already drops those that are exactly 0) and a non-finite one no usable
- * value: such an edge is left out rather than given an invented weight, and
- * max_neighbors is the largest degree over the edges that remain. */
-int strict_usable_weight(double w)
-{
-	return isfinite(w) && w > 0;
-}
-
-int strict_edge_stats(const ex_export *e, size_t *n_edges, size_t *max_degree)
+/* What EDGES_MAX (codec/edges.h) did to a graph the newest exporter would
+ * refuse: it requires C symmetric, with a zero diagonal, and weights the
+ * strict viewer accepts (finite, > 0, §6). The graph is served all the same,
+ * symmetrised by max and without the pairs it cannot weigh; the warnings
+ * say so, and check lists them. Then the viewer's limits (§6, §15). */
+void strict_warn_edges(const ex_export *e)
 {
 	const edges *g = &e->edges;
-	size_t kept = 0;
-	for (size_t k = 0; k < g->n_edges; k++)
-		kept += strict_usable_weight(g->weight[k]);
-	*n_edges = kept;
-	*max_degree = g->max_degree;
-	if (kept == g->n_edges)
-		return 0;
-	uint32_t *degree = calloc(e->n_cells, sizeof *degree);
-	if (!degree)
-		return -1;
-	*max_degree = 0;
-	for (size_t k = 0; k < g->n_edges; k++) {
-		if (!strict_usable_weight(g->weight[k]))
-			continue;
-		uint32_t a = ++degree[g->src[k]], b = ++degree[g->dst[k]];
-		*max_degree = a > *max_degree ? a : *max_degree;
-		*max_degree = b > *max_degree ? b : *max_degree;
-	}
-	free(degree);
-	return 0;
-}
-
-/* The viewer's limits on the graph (§6, §15), and the edges left out. */
-void strict_warn_edges(const ex_export *e, size_t n_edges)
-{
-	if (n_edges < e->edges.n_edges)
-		log_warn("layout=index: %zu of %zu edges left out: their weight is not a finite "
-			 "number above 0", e->edges.n_edges - n_edges, e->edges.n_edges);
+	if (g->n_asymmetric)
+		log_warn("layout=index: the kNN graph is not symmetric (%zu cell pairs stored one "
+			 "way only or with two weights); each edge has the larger of C[i,j] and "
+			 "C[j,i]", g->n_asymmetric);
+	if (g->n_unusable)
+		log_warn("layout=index: %zu cell pairs of the kNN graph left out: their weight is "
+			 "not a finite number above 0", g->n_unusable);
+	if (g->n_self)
+		log_warn("layout=index: %zu self-loop%s of the kNN graph (diagonal entries) left "
+			 "out", g->n_self, g->n_self == 1 ? "" : "s");
 	size_t per_edge = doc_index_bytes(e->n_cells, 1) == 2 ? 48 : 44;
-	over_limit("the connectivity graph", (double)n_edges * per_edge + 4.0 * e->n_cells,
+	over_limit("the connectivity graph", (double)g->n_edges * per_edge + 4.0 * e->n_cells,
 		   VIEWER_PAYLOAD_LIMIT);
 }
 
@@ -212,6 +203,37 @@ void strict_inf_to_nan(const ex_export *e, int bits, void *data, size_t len)
 		for (float *v = data; len >= sizeof *v; v++, len -= sizeof *v)
 			if (isinf(*v))
 				*v = NAN;
+}
+
+/* The newest exporter refuses a gene holding NaN or ±Inf; the strict viewer
+ * draws such cells as missing (§14), which is what layout=index serves (±Inf
+ * as NaN, or the missing code). A gene missing in every cell is served too,
+ * as the tree was made before X was read: its bounds are [0, 1] and the
+ * viewer says it has no value when it is coloured. Both are named here. */
+#define NAMED_MAX 5
+
+static void warn_gene_list(const ex_export *e, const gi_index *g, int all_missing,
+			   const char *what)
+{
+	char names[256] = "";
+	size_t n = 0, used = 0;
+	for (size_t i = 0; i < e->n_genes; i++) {
+		uint32_t bad = gi_non_finite(g, e->genes[i]);
+		if (!bad || (all_missing && bad < e->n_cells))
+			continue;
+		if (n++ < NAMED_MAX && used < sizeof names)
+			used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
+						 used ? ", " : "", e->var_names[e->genes[i]]);
+	}
+	if (n)
+		log_warn("layout=index: %zu gene%s with %s: %s%s", n, n == 1 ? "" : "s", what,
+			 names, n > NAMED_MAX ? ", ..." : "");
+}
+
+void strict_warn_genes(const ex_export *e, const gi_index *g)
+{
+	warn_gene_list(e, g, 0, "NaN or ±Inf values, served as missing");
+	warn_gene_list(e, g, 1, "no finite value in any cell");
 }
 
 /* Every JSON document (§1). */

@@ -116,9 +116,10 @@ static int add_field_files(ex_export *e, int64_t obs, uint32_t i, uint32_t index
 	       add_node(e, obs, EX_OBS_OUTLIERS, i, "%s.outliers.%s%s", stem, ext, gz) < 0;
 }
 
-/* The obs directory holds each exposed field's files in payload order: the
- * names layout's column order, or layout=index's numbering, continuous
- * fields first (§3.4, §8.4), as doc_identity lists them. */
+/* The obs directory holds each exposed field's files in payload order, which
+ * is column order in both layouts: layout=index numbers the fields 0..N-1 in
+ * that order, continuous and categorical alike, as the newest exporter does
+ * (doc_identity then lists the continuous ones first, §8.4). */
 int tree_build(ex_export *e)
 {
 	const char *gz = e->opt.compression ? ".gz" : "";
@@ -156,13 +157,9 @@ int tree_build(ex_export *e)
 	if (obs) {
 		open_dir(e, obs);
 		uint32_t index = 0;
-		for (int pass = 0; pass < 2; pass++) {
-			for (uint32_t i = 0; i < e->n_fields && ok; i++) {
-				int cat = e->fields[i].categorical;
-				if (x.field[i] && (e->opt.index_layout ? cat == pass : !pass))
-					ok &= !add_field_files(e, obs, i, index++);
-			}
-		}
+		for (uint32_t i = 0; i < e->n_fields && ok; i++)
+			if (x.field[i])
+				ok &= !add_field_files(e, obs, i, index++);
 		close_dir(e, obs);
 	}
 	if (var) {
@@ -181,7 +178,7 @@ int tree_build(ex_export *e)
 		ok &= add_node(e, conn, EX_EDGES_SRC, 0, "edges.src.bin%s", gz) >= 0;
 		ok &= add_node(e, conn, EX_EDGES_DST, 0, "edges.dst.bin%s", gz) >= 0;
 		if (e->opt.index_layout)
-			ok &= add_node(e, conn, EX_EDGES_WEIGHTS, 0, "edges.weights.bin%s", gz) >= 0;
+			ok &= add_node(e, conn, EX_EDGES_WEIGHTS, 0, "edges.weights.f64.bin%s", gz) >= 0;
 		close_dir(e, conn);
 	}
 	if (vec) {

@@ -25,14 +25,20 @@
 #       to RAM (/dev/shm) where possible, so the destination disk is not
 #       what is measured. Three runs (a fresh mount and cache_dir each): the
 #       median, with every run in the notes. Then the floor under it:
-#       build/deflate-floor compresses the copy's gene files again at level
-#       6 with libdeflate alone, one thread per core (and checks that its
-#       bytes are the daemon's);
+#       build/deflate-floor makes the copy's gene files again at level 6
+#       with the daemon's encoder, libdeflate and zlib, one thread per core
+#       (and checks that the daemon's encoder gives the copy's bytes): the
+#       seconds of the first two, the size of the first against zlib's;
 #   (d) nginx (scripts/nginx/cellucid.conf, via `scripts/demo.sh conf`),
 #       `wrk -t2 -c16 -d20s` on random gene files (scripts/bench/
 #       random_genes.lua, fixed seed): from (c)'s mount, where every gene has
 #       been generated once, so this measures serving, not generating; then
 #       from (c)'s copy in a plain directory;
+#   (z) (a)-(c) on the same data as a Zarr store, as adata.write_zarr writes
+#       it with zarr's default compressor (Blosc-lz4, byte shuffle; made
+#       once with scripts/bench/to_zarr.py, kept beside the .h5ad as
+#       bench-100k.zarr), each beside the .h5ad's figure as its bar: Zarr
+#       must be no slower than the uncompressed .h5ad; BENCH_ZARR=0 skips it;
 #   (e) (a)-(c) on a 1 000 000-cell x 2 000-gene x 1 000 values/cell variant
 #       (8.6 GB, generated in a few minutes) when BENCH_1M=1 and the disk has
 #       room; otherwise the table says it was skipped and why.
@@ -48,6 +54,7 @@
 #
 # Environment:
 #   BENCH_1M=1                 also run (e)
+#   BENCH_ZARR=0               skip (z)
 #   BENCH_CELLS, BENCH_GENES, BENCH_PER_CELL, BENCH_SEED
 #                              the main dataset (100000, 20000, 800, 3); a
 #                              small one gives a quick trial run
@@ -104,6 +111,7 @@ GENES=${BENCH_GENES:-20000}
 PER_CELL=${BENCH_PER_CELL:-800}
 SEED=${BENCH_SEED:-3}
 BIG=${BENCH_1M:-0}
+ZARR=${BENCH_ZARR:-1}
 BIG_CELLS=${BENCH_1M_CELLS:-1000000}
 BIG_GENES=${BENCH_1M_GENES:-2000}
 BIG_PER_CELL=${BENCH_1M_PER_CELL:-1000}
@@ -113,6 +121,8 @@ GENE_SAMPLE=200
 RUNS=${BENCH_RUNS:-3}
 
 say() { echo "bench: $*" >&2; }
+# shellcheck source=scripts/bench/variants.sh
+source "$ROOT/scripts/bench/variants.sh"
 die() { echo "bench: $*" >&2; exit 1; }
 
 # --- state, and cleaning it up ------------------------------------------------
@@ -377,6 +387,16 @@ generate() {
 	NOTES+=("generated ${4#"$ROOT"/} in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s")
 }
 
+# to_zarr DATA ZDATA: the Zarr copy of DATA, unless it is there.
+to_zarr() {
+	local t0
+	[ -d "$2" ] && return 0
+	say "writing $2 (write_zarr, Blosc-lz4)"
+	t0=$EPOCHREALTIME
+	"$PY" "$ROOT/scripts/bench/to_zarr.py" "$1" "$2" >&2 || return 1
+	NOTES+=("wrote ${2#"$ROOT"/} in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s")
+}
+
 # --- the measurements -----------------------------------------------------------
 
 # ready KEY MEASURE DATA MNT CACHE LOG: R[KEY.MEASURE] = seconds from starting
@@ -405,7 +425,12 @@ ready() {
 # 1M scan read a tenth of X at 50 MB/s, the disk's pace.
 settle() {
 	sync
-	cat "$1" "$1" >/dev/null
+	if [ -d "$1" ]; then  # a Zarr store: all its files
+		find "$1" -type f -exec cat {} + >/dev/null
+		find "$1" -type f -exec cat {} + >/dev/null
+	else
+		cat "$1" "$1" >/dev/null
+	fi
 }
 
 # median V...: the middle value (the lower of the two middle ones).
@@ -431,9 +456,10 @@ warm_runs() {
 # mount stays up for (d). R[KEY.cp_seconds] is the median wall time (a
 # 2-core VM's speed drifts by 10 % from one minute to the next), the runs go
 # to the notes; R[KEY.cp_rss_kb] is the highest peak RSS. Then the floor:
-# libdeflate alone making the same gene files again (build/deflate-floor).
+# libdeflate alone making the same gene files again (build/deflate-floor),
+# and the daemon's own encoder doing it, with its size against zlib's.
 copy_runs() {
-	local key=$1 data=$2 mnt=$3 log=$4 run t0 secs=() rss=0 out floor files bytes differ
+	local key=$1 data=$2 mnt=$3 log=$4 run t0 secs=() rss=0 out name took files bytes differ
 	for ((run = 1; run <= RUNS; run++)); do
 		say "$key: (c) cp -r of a fresh mount, empty cache_dir (run $run of $RUNS)"
 		[ "$run" -eq 1 ] || unmount "$key" "(c)"
@@ -459,14 +485,21 @@ copy_runs() {
 	R[$key.cp_seconds]=$(median "${secs[@]}")
 	R[$key.cp_rss_kb]=$rss
 	NOTES+=("$key (c): cp -r runs $(sed 's/ /, /g' <<<"${secs[*]}") s; the table shows the median")
-	say "$key: (c) floor: libdeflate alone on the copy's gene files, $(nproc) threads"
+	say "$key: (c) floor: the gene files made again by cellucidfs's encoder, libdeflate and zlib at level 6, $(nproc) threads"
 	if out=$("$FLOOR" 6 "$COPY/copy/var" 2>>"$log"); then
-		read -r floor files bytes differ <<<"$out"
-		R[$key.floor_seconds]=$floor
-		[ "$differ" -eq 0 ] ||
-			NOTES+=("$key (c) floor: $differ of $files gene files differ from libdeflate's level 6 output")
+		# encoder seconds MB/s files bytes_in bytes_out differ
+		while read -r name took _ files _ bytes differ; do
+			case $name in
+			cellucidfs)
+				R[$key.own_seconds]=$took R[$key.own_bytes]=$bytes
+				[ "$differ" -eq 0 ] ||
+					NOTES+=("$key (c) floor: $differ of $files gene files differ from what cellucidfs's encoder makes of them") ;;
+			libdeflate) R[$key.floor_seconds]=$took ;;
+			zlib) R[$key.zlib_bytes]=$bytes ;;
+			esac
+		done <<<"$out"
 	else
-		R[$key.floor_seconds]=error
+		R[$key.floor_seconds]=error R[$key.own_seconds]=error R[$key.own_bytes]=error
 	fi
 }
 
@@ -581,6 +614,7 @@ rows() {
 		# 1 GB = 976 563 kB
 		row "(c) daemon peak RSS, cp -r" kb "${R[$k.cp_rss_kb]:-}" "2.3 GB (prepare) / 1.4 GB (server)" "≤ 1 GB" le 976563
 		row "(c) floor: libdeflate alone, same files" s "${R[$k.floor_seconds]:-}" "—"
+		gene_rows "$k"
 		row "(d) nginx, gene files from the mount" rps "${R[$k.rps_mount]:-}" "—"
 		row "(d) nginx, same files, plain directory" rps "${R[$k.rps_plain]:-}" "—"
 		row "(d) mount / plain directory" pct "$(ratio "${R[$k.rps_mount]:-}" "${R[$k.rps_plain]:-}")" "—" "≥ 80 %" ge 80
@@ -594,7 +628,29 @@ rows() {
 		# 4 GB = 3 906 250 kB
 		row "(c) daemon peak RSS, cp -r" kb "${R[$k.cp_rss_kb]:-}" "—" "≤ 4 GB" le 3906250
 		row "(c) floor: libdeflate alone, same files" s "${R[$k.floor_seconds]:-}" "—"
+		gene_rows "$k"
 	fi
+}
+
+# gene_rows KEY: what the daemon's own gene encoder (codec/gzrle.c) costs and
+# writes, beside libdeflate's floor and zlib level 6's size (the reference's).
+gene_rows() {
+	row "(c) cellucidfs's gene encoder alone, same files" s "${R[$1.own_seconds]:-}" "—"
+	row "(c) its gene files / zlib level 6's, bytes" pct "$(ratio "${R[$1.own_bytes]:-}" "${R[$1.zlib_bytes]:-}")" "100 % (prepare)" "≤ 100 %" le 100
+}
+
+# zarr_rows: (z)'s rows, each with the .h5ad's figure as its bar (no slower;
+# no larger for the RSS).
+zarr_rows() {
+	local m k v
+	for m in "ready_empty|s|(a) viewer-ready, empty cache_dir" "ready_warm|s|(a) viewer-ready, warm cache_dir" \
+		"cp_seconds|s|(c) cp -r of the mount, wall time" "cp_rss_kb|kb|(c) daemon peak RSS, cp -r"; do
+		IFS='|' read -r k v m <<<"$m"
+		case "${R[main.$k]:-error}" in
+		error) row "$m" "$v" "${R[zarr.$k]:-}" "—" ;;
+		*) row "$m" "$v" "${R[zarr.$k]:-}" "—" "≤ .h5ad's $(fmt "$v" "${R[main.$k]}")" le "${R[main.$k]}" ;;
+		esac
+	done
 }
 
 # pad TEXT WIDTH
@@ -653,7 +709,7 @@ done
 [ -c /dev/fuse ] || die "FUSE is not available here (no /dev/fuse)"
 
 COMMAND=""   # what produced the table, for results.md
-for v in BENCH_1M BENCH_CELLS BENCH_GENES BENCH_PER_CELL BENCH_SEED BENCH_1M_CELLS BENCH_1M_GENES \
+for v in BENCH_1M BENCH_ZARR BENCH_CELLS BENCH_GENES BENCH_PER_CELL BENCH_SEED BENCH_1M_CELLS BENCH_1M_GENES \
 	BENCH_1M_PER_CELL BENCH_WRK_SECONDS BENCH_RUNS; do
 	[ -z "${!v:-}" ] || COMMAND+="$v=${!v} "
 done
@@ -686,6 +742,20 @@ TITLE="cellucidfs bench — $(describe "$CELLS" "$GENES" "$PER_CELL" "$DATA"), $
 [ "$CELLS/$GENES/$PER_CELL" = 100000/20000/800 ] ||
 	NOTES+=("this is not the issue's dataset: the reference figures and bars are for 100 000 × 20 000 × 800")
 rows main 100k
+bench_variants
+
+ZDATA=${DATA%.h5ad}.zarr
+if [ "$ZARR" != 1 ]; then
+	TABLE+=("#(z) the same as Zarr: skipped (BENCH_ZARR=0)")
+elif [ "$(data_bytes "$CELLS" "$GENES" "$PER_CELL")" -gt "$(avail_bytes "$DATA_DIR")" ] && [ ! -d "$ZDATA" ]; then
+	TABLE+=("#(z) the same as Zarr: skipped (no room for the store in $DATA_DIR)")
+elif ! to_zarr "$DATA" "$ZDATA"; then
+	TABLE+=("#(z) the same as Zarr: skipped (scripts/bench/to_zarr.py failed)")
+else
+	bench_dataset zarr "$ZDATA" 0
+	TABLE+=("#(z) the same as Zarr (write_zarr, Blosc-lz4; $(du -sh "$ZDATA" | cut -f1))")
+	zarr_rows
+fi
 
 BIG_DATA=$(dataset_path "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL")
 BIG_TITLE="$(group "$BIG_CELLS") cells × $(group "$BIG_GENES") genes × $(group "$BIG_PER_CELL") values/cell"

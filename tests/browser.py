@@ -4,8 +4,8 @@
         Drive a headless Chromium started with --remote-debugging-pipe (its fd 3 reading
         CMD_FIFO, fd 4 writing REPLY_FIFO) through the DevTools protocol: open URL at 1200x900,
         wait until the preview page reports window.cellucidChecks.done (at most TIMEOUT
-        seconds), then write into OUTDIR: report.json (done, passed, failed, failures, title,
-        seconds) and checks.txt (the text of <pre id="checks">), exceptions.txt (uncaught
+        seconds), then write into OUTDIR: report.json (done, passed, failed, failures, dialect,
+        title, seconds) and checks.txt (the text of <pre id="checks">), exceptions.txt (uncaught
         exceptions, one a line) and screenshot.png. Waiting on the page's own signal is what
         makes this reliable on a slow server, where a fixed --virtual-time-budget is not: on a
         cold 100 000-cell mount it dumped the DOM after 3 of 66 checks.
@@ -107,6 +107,7 @@ def drive(cmd_fifo, reply_fifo, url, outdir, timeout):
     result = state["result"] or {}
     report = {"done": bool(result.get("done")), "passed": result.get("passed", 0),
               "failed": result.get("failed", 0), "failures": result.get("failures", []),
+              "dialect": result.get("dialect"),
               "title": state["title"], "seconds": round(seconds, 1)}
     write(outdir, "report.json", json.dumps(report))
     write(outdir, "checks.txt", state["checks"] + "\n")

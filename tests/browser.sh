@@ -2,7 +2,7 @@
 # tests/browser.sh - open the preview page (scripts/preview/) in headless Chromium against an
 # export served by nginx, and check what the page itself reports and what it draws.
 #
-#   bash tests/browser.sh ROOT [PORT]
+#   bash tests/browser.sh ROOT [PORT] [--strict-cases]
 #
 # ROOT is the directory to serve as the site root: a cellucidfs mountpoint (mounted by the
 # caller, with allow_other) or a copy of an export; this script mounts nothing. It runs its own
@@ -12,7 +12,8 @@
 # opens /_preview/?data=/ at 1200x900 and waits for the page's own signal
 # (window.cellucidChecks.done; at most BROWSER_TIMEOUT seconds, default 300: the first reads
 # of a cold mount can be slow, which is why a fixed --virtual-time-budget is not used). Checks:
-#   - the page finished its self-checks and its title ends in "checks done";
+#   - the page finished its self-checks and its title ends in "checks done", naming the
+#     dialect whose rules it applied (strict for layout=index, names for the 0.9 layout);
 #   - no uncaught exception;
 #   - <pre id="checks"> ends in "checks: N passed, 0 failed", N agrees with
 #     window.cellucidChecks and is at least the number of files the manifests imply
@@ -20,6 +21,11 @@
 #   - the screenshot is a 1200x900 PNG that is not blank (many colours, no colour covering
 #     nearly all of it, enough saturated pixels for coloured cells). BROWSER_SCREENSHOT=FILE
 #     keeps a copy to look at.
+# With --strict-cases, the page must also hold a tree to the strict dialect's rules: a
+# layout=index export of pbmc68k_reduced (cellucidfs export), served by a second nginx on
+# PORT+1 and opened cross-origin, passes in the strict dialect; copies of it with one extra
+# JSON key in obs_manifest.json, or with an obs payload one byte short (gzip'd again, so only
+# the length is wrong), each make the page report that failure, naming the file.
 #
 #   $ cp -r ../shared/reference/pbmc68k_reduced-c6-q8 /tmp/ref && chmod -R a+rX /tmp/ref
 #   $ bash tests/browser.sh /tmp/ref
@@ -32,8 +38,10 @@ set -u
 # shellcheck source=tests/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+STRICT_CASES=0
+[ "${*: -1}" = --strict-cases ] && { STRICT_CASES=1; set -- "${@:1:$#-1}"; }
 if [ $# -lt 1 ] || [ $# -gt 2 ] || [ ! -d "$1" ]; then
-	echo "usage: bash tests/browser.sh ROOT [PORT]   (ROOT: a mounted export tree)" >&2
+	echo "usage: bash tests/browser.sh ROOT [PORT] [--strict-cases]   (ROOT: a mounted export tree)" >&2
 	exit 2
 fi
 SERVE=$(cd "$1" && pwd)
@@ -58,20 +66,26 @@ fi
 PREFIX=$(mktemp -d)
 chmod 755 "$PREFIX"
 mkdir -p "$PREFIX/tmp"
-run_nginx() { nginx -p "$PREFIX/" -c "$PREFIX/nginx.conf" -e "$PREFIX/error.log" "$@"; }
+# run_nginx [-P DIR] ARGS...: nginx with the prefix PREFIX (or DIR: the strict cases' server).
+run_nginx() {
+	local p=$PREFIX
+	[ "${1:-}" = -P ] && { p=$2; shift 2; }
+	nginx -p "$p/" -c "$p/nginx.conf" -e "$p/error.log" "$@"
+}
 
 CHROME_PID=
 cleanup() {
-	local pid
+	local pid p
 	[ -n "$CHROME_PID" ] && kill "$CHROME_PID" 2>/dev/null
-	if pid=$(cat "$PREFIX/nginx.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; then
-		run_nginx -s quit 2>/dev/null || kill -QUIT "$pid"
+	for p in "$PREFIX/strict/nginx" "$PREFIX"; do
+		pid=$(cat "$p/nginx.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null || continue
+		run_nginx -P "$p" -s quit 2>/dev/null || kill -QUIT "$pid"
 		for _ in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
 		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid"
-	fi
+	done
 	rm -rf "$PREFIX"
 }
 trap cleanup EXIT
@@ -110,22 +124,31 @@ ok "browser: nginx serves the preview on 127.0.0.1:$PORT (workers as $WORKER)"
 
 # --- chromium -----------------------------------------------------------------------
 
-# One headless Chromium in a fresh profile, driven over --remote-debugging-pipe by
-# tests/browser.py (its fd 3 reads commands from one FIFO, fd 4 writes replies to the other).
-OUT=$PREFIX/out
-mkdir -p "$OUT" "$PREFIX/profile"
-mkfifo "$PREFIX/cdp.cmd" "$PREFIX/cdp.reply"
-timeout $((TIMEOUT + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
-	--no-first-run --disable-background-networking --disable-component-update --disable-sync \
-	--hide-scrollbars --window-size=1200,900 --user-data-dir="$PREFIX/profile" \
-	--remote-debugging-pipe 3<"$PREFIX/cdp.cmd" 4>"$PREFIX/cdp.reply" 2>"$PREFIX/chromium.log" &
-CHROME_PID=$!
-if ! "$PY" "$ROOT/tests/browser.py" drive "$PREFIX/cdp.cmd" "$PREFIX/cdp.reply" "$URL" "$OUT" "$TIMEOUT" \
-	2>"$PREFIX/driver.log"; then
-	fail "browser: driving Chromium failed: $(tail -n 1 "$PREFIX/driver.log") $(grep -v dbus "$PREFIX/chromium.log" | tail -n 2 | tr '\n' ' ')"
-	exit 1
-fi
-wait "$CHROME_PID" 2>/dev/null
+# open_page URL NAME: one headless Chromium in a fresh profile opens URL, driven over
+# --remote-debugging-pipe by tests/browser.py (its fd 3 reads commands from one FIFO, fd 4
+# writes replies to the other); what the page reported goes to $PREFIX/NAME (OUT). Returns 1,
+# after a FAIL line, when driving it failed.
+open_page() {
+	OUT=$PREFIX/$2
+	mkdir -p "$OUT/profile" "$OUT/home"
+	mkfifo "$OUT/cdp.cmd" "$OUT/cdp.reply"
+	# Its own home too: Chromium writes crash-report settings and dconf files under ~/.config
+	# and ~/.cache whatever --user-data-dir says.
+	HOME=$OUT/home XDG_CONFIG_HOME=$OUT/home/.config XDG_CACHE_HOME=$OUT/home/.cache \
+		timeout $((TIMEOUT + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+		--no-first-run --disable-background-networking --disable-component-update --disable-sync \
+		--hide-scrollbars --window-size=1200,900 --user-data-dir="$OUT/profile" \
+		--remote-debugging-pipe 3<"$OUT/cdp.cmd" 4>"$OUT/cdp.reply" 2>"$OUT/chromium.log" &
+	CHROME_PID=$!
+	if ! "$PY" "$ROOT/tests/browser.py" drive "$OUT/cdp.cmd" "$OUT/cdp.reply" "$1" "$OUT" "$TIMEOUT" \
+		2>"$OUT/driver.log"; then
+		fail "browser: driving Chromium failed ($2): $(tail -n 1 "$OUT/driver.log") $(grep -v dbus "$OUT/chromium.log" | tail -n 2 | tr '\n' ' ')"
+		return 1
+	fi
+	wait "$CHROME_PID" 2>/dev/null
+	CHROME_PID=
+}
+open_page "$URL" out || exit 1
 [ -n "${BROWSER_SCREENSHOT:-}" ] && cp "$OUT/screenshot.png" "$BROWSER_SCREENSHOT"   # to look at it
 
 # report KEY: one value of the page's report (window.cellucidChecks, title, seconds).
@@ -137,7 +160,7 @@ if [ "$(report "done")" != true ]; then
 elif [[ $title != *"(checks done)" ]]; then
 	fail "browser: the page finished its self-checks but its title is '$title'"
 else
-	ok "browser: the page finished its self-checks in $(report seconds) s"
+	ok "browser: the page finished its self-checks in $(report seconds) s ($(report dialect) dialect)"
 fi
 
 if [ -s "$OUT/exceptions.txt" ]; then
@@ -169,5 +192,64 @@ else
 	else
 		fail "browser: screenshot looks blank: ${w}x$h, $colours colours, commonest $common%, $saturated% saturated"
 	fi
+fi
+
+# --- the strict dialect: a layout=index tree passes, a broken copy fails -----------------
+
+if [ "$STRICT_CASES" = 1 ]; then
+	S=$PREFIX/strict
+	mkdir -p "$S/nginx/tmp"
+	if ! "$BIN" export "$FIXTURES/pbmc68k_reduced.h5ad" "$S/good" -o layout=index,cache_dir=none \
+		>"$S/export.log" 2>&1 </dev/null; then
+		fail "browser: strict cases: cellucidfs export -o layout=index: $(tail -n 1 "$S/export.log")"
+		finish
+		exit
+	fi
+	cp -r "$S/good" "$S/extra-key"
+	cp -r "$S/good" "$S/short"
+	# The first obs payload, one decoded byte short: a valid gzip file of the wrong length.
+	short=$(cd "$S/short" && find obs -type f | sort | head -n 1)
+	"$PY" - "$S" "$short" <<-'EOF'
+	import gzip, json, sys
+	root, short = sys.argv[1], sys.argv[2]
+	path = f"{root}/extra-key/obs_manifest.json"
+	doc = json.load(open(path))
+	doc["extra"] = 1
+	json.dump(doc, open(path, "w"))
+	path = f"{root}/short/{short}"
+	data = gzip.decompress(open(path, "rb").read())
+	open(path, "wb").write(gzip.compress(data[:-1]))
+	EOF
+	chmod -R a+rX "$S"
+	DATA_PORT=$((PORT + 1))
+	bash "$ROOT/scripts/demo.sh" conf "$S" "$DATA_PORT" "$S/nginx" >"$S/nginx/nginx.conf"
+	if ! { run_nginx -P "$S/nginx" -q -t && run_nginx -P "$S/nginx"; } 2>"$S/nginx/start.log"; then
+		fail "browser: strict cases: nginx does not start on port $DATA_PORT: $(tr '\n' ' ' <"$S/nginx/start.log")"
+		finish
+		exit
+	fi
+	# strict_case NAME WHAT EXPECTED...: the page on $S/NAME, opened cross-origin; with no
+	# EXPECTED, no check may fail, else some failure must name each EXPECTED text.
+	strict_case() {
+		local name=$1 what=$2 want failures
+		shift 2
+		open_page "http://127.0.0.1:$PORT/_preview/?data=http://127.0.0.1:$DATA_PORT/$name/" "$name" || return
+		failures=$("$PY" -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["failures"]))' "$OUT/report.json")
+		if [ "$(report "done")" != true ] || [ "$(report dialect)" != strict ]; then
+			fail "browser: $what: the page did not finish in the strict dialect (done $(report "done"), dialect $(report dialect))"
+		elif [ $# -eq 0 ]; then
+			if [ "$(report failed)" -eq 0 ] && [ -z "$failures" ]; then ok "browser: $what ($(report passed) checks passed)"
+			else fail "browser: $what: $(head -n 3 <<<"$failures" | tr '\n' ' ')"; fi
+		else
+			for want in "$@"; do
+				grep -qF -- "$want" <<<"$failures" ||
+					{ fail "browser: $what: no failure names '$want' (failures: $(head -n 3 <<<"$failures" | tr '\n' ' '))"; return; }
+			done
+			ok "browser: $what: $(head -n 1 <<<"$failures")"
+		fi
+	}
+	strict_case good "a layout=index export passes in the strict dialect"
+	strict_case extra-key "an extra key in obs_manifest.json fails" obs_manifest.json 'unsupported field "extra"'
+	strict_case short "an obs payload one byte short fails" "$short" "expected"
 fi
 finish

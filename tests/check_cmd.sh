@@ -14,7 +14,7 @@ PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 if [ ! -f "$PBMC" ]; then skip "check command: $FIXTURES absent (../shared not beside the repo)"; exit 0; fi
 
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'mountpoint -q "$T/mnt" 2>/dev/null && fusermount3 -u "$T/mnt"; rm -rf "$T"' EXIT
 # Any cache would land here; check must leave both alone.
 export XDG_CACHE_HOME=$T/xdg HOME=$T/home
 
@@ -61,7 +61,9 @@ for f in "bulk_labels +categorical, 10 categories" "phase +categorical, 3 catego
 	has "field ${f%% *}" "^  $f\$"
 done
 has "nothing left out" '^left out \(0\)$'
-has "786 files in all" '^  total +786 '
+has "the layout and who reads it" '^layout +index: for the current Cellucid viewer'
+has "the layout and who writes it" '^ +and as the newest cellucid-python prepare\(\) writes it$'
+has "787 files in all" '^  total +787 '
 check "$label: progress only on stderr" test "$(grep -vc 'reading X once' <<<"$err")" -eq 0
 check "$label: no cache written" test ! -e "$T/xdg" -a ! -e "$T/home"
 
@@ -86,9 +88,10 @@ check "$label: without compression no size is estimated" lacks "~" "$out"
 report "check -o embedding=X_pca" "$PBMC" -o embedding=X_pca
 has "3-D from the first 3 of 50 columns" '^embeddings +3-D from obsm X_pca \(first 3 of 50 columns\)$'
 
-report "check -o layout=index" "$PBMC" -o layout=index
-check "$label: continuous fields first, as in the tree" test "$(grep -A1 '^obs fields' <<<"$out" | tail -1 | awk '{print $2}')" = continuous
-has "the weights file in the graph row" '^  graph +4 '
+report "check -o layout=names" "$PBMC" -o layout=names
+has "the layout and who reads it" "^layout +names: the 0.9 exporter's layout, for viewer builds before the strict loader$"
+has "786 files in all (no weights)" '^  total +786 '
+has "no weights file in the graph row" '^  graph +3 '
 
 report "check -o cache_dir=DIR" "$PBMC" -o "cache_dir=$T/given"
 check "$label: a cache directory given is used" test -d "$T/given"
@@ -108,7 +111,7 @@ with h5py.File(sys.argv[2], "r+") as f:
     del f["obsm/X_pca"]
 EOF
 then
-	report "check a file with twins and no latent space" "$T/odd.h5ad"
+	report "check a file with twins and no latent space" "$T/odd.h5ad" -o layout=names
 	check "$label: exit status 0" test "$status" -eq 0
 	has "one gene fewer" '^genes +764 of 765 in var'
 	has "two things left out" '^left out \(2\)$'
@@ -118,6 +121,71 @@ then
 	check "$label: the warnings are not on stderr" lacks "left out" "$err"
 else
 	skip "check a file with twins: h5py cannot write the copy"
+fi
+
+# --- control characters in names: printed escaped, by check and in the log
+# (a terminal escape in an obs key must not drive the terminal)
+if $PY - "$PBMC" "$T/ctl.h5ad" <<'PYEOF'
+import shutil, sys
+import h5py
+shutil.copyfile(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    obs = f["obs"]
+    obs.copy("n_counts", "red\x1b[31mkey")
+    g = obs.create_group("bad\x1b]0;title\x07")    # no encoding: left out, with a warning
+    obs.attrs["column-order"] = list(obs.attrs["column-order"]) + ["red\x1b[31mkey", "bad\x1b]0;title\x07"]
+PYEOF
+then
+	report "check names with control characters" "$T/ctl.h5ad"
+	has "a served field's name escaped" '^  red\\x1b\[31mkey +continuous'
+	has "a left-out field's name escaped in its warning" "^  obs field 'bad\\\\x1b\]0;title\\\\x07' left out"
+	check "$label: no raw control character reaches the terminal" \
+		bash -c "! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' <<<\"\$1\"" _ "$out$err"
+	mkdir -p "$T/mnt"
+	if have_fuse && mount_fs "$T/ctl.h5ad" "$T/mnt" -o cache_dir=none,prefetch=none; then
+		check "the mount's log has the left-out warning, escaped" \
+			grep -qF "obs field 'bad\\x1b]0;title\\x07' left out" "$MOUNT_LOG"
+		check "the mount's log holds no raw control character" \
+			bash -c "! LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]' \"\$1\"" _ "$MOUNT_LOG"
+		unmount_fs "$T/mnt"
+	else
+		skip "control characters in the mount's log: cannot mount"
+	fi
+else
+	skip "check names with control characters: h5py cannot write the copy"
+fi
+
+# --- a small file claiming 134 M cells: refused at once, before anything is
+# allocated for them (it took 3 GB and 20 s), by check and by a mount
+if $PY - "$T/lie.h5ad" <<'PYEOF'
+import sys
+import h5py, numpy as np
+sys.path.insert(0, "tests")
+from gen_cases import enc, write_dataframe
+N = 2**27
+with h5py.File(sys.argv[1], "w") as f:
+    enc(f, "anndata", "0.1.0")
+    obs = write_dataframe(f, "obs", ["c"], [])
+    del obs["_index"]     # 134 M names that take no byte: chunks never written
+    ix = obs.create_dataset("_index", shape=(N,), dtype=h5py.string_dtype("utf-8"),
+                            chunks=(65536,), compression="gzip")
+    enc(ix, "string-array", "0.2.0")
+    write_dataframe(f, "var", ["g1"], [])
+    obsm = f.create_group("obsm")
+    enc(obsm, "dict", "0.1.0")
+    enc(obsm.create_dataset("X_umap", shape=(N, 2), dtype="f4", chunks=(65536, 2),
+                            compression="gzip"), "array", "0.2.0")
+PYEOF
+then
+	bytes=$(stat -c %s "$T/lie.h5ad")
+	out=$(timeout 20 "$BIN" check "$T/lie.h5ad" 2>&1); status=$?
+	check "a $bytes-byte file claiming 134217728 cells: check refuses it at once (status $status)" \
+		test "$status" -eq 1
+	check "naming what is claimed against what the file holds" \
+		grep -qF "obs: 134217728 cells claimed by a file of $bytes bytes" <<<"$out"
+	refused "and a mount refuses it" "134217728 cells claimed" "$T/lie.h5ad" "$T/mnt"
+else
+	skip "a file claiming 134 M cells: h5py cannot write it"
 fi
 
 # --- a damaged X: listed, status 1

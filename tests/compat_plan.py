@@ -20,7 +20,7 @@ lines = []
 
 
 def add(label, h5ad, options, warnings=None, refuse=None, compare=None):
-    opts = [o for o in (options, "layout=index" if layout == "index" else "") if o]
+    opts = [o for o in (options, f"layout={layout}") if o]
     lines.append("\t".join([f"{layout} {label}", h5ad, ",".join(opts) or "-",
                             json.dumps(warnings) if warnings else "-", refuse or "-",
                             compare if compare and layout == "names" else "-"]))

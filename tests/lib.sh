@@ -66,11 +66,12 @@ refused() {
 
 # mount_fs SOURCE MNT [options...]: start the daemon in the foreground in the
 # background, wait up to 60 s for the mount to appear, and remember the pid in
-# MOUNT_PID. Returns 1 (after printing the daemon's log) when it never appears.
+# MOUNT_PID and its log (a new file in the test's $T) in MOUNT_LOG. Returns 1
+# (after printing the daemon's log) when it never appears.
 mount_fs() {
 	local src=$1 mnt=$2; shift 2
 	mkdir -p "$mnt"
-	MOUNT_LOG=$(mktemp)
+	MOUNT_LOG=$(mktemp "${T:?mount_fs: no temporary directory \$T}/mount-log.XXXXXX")
 	"$BIN" "$src" "$mnt" -f "$@" >"$MOUNT_LOG" 2>&1 &
 	MOUNT_PID=$!
 	local i

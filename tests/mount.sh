@@ -14,8 +14,10 @@ source "$(dirname "$0")/lib.sh"
 PBMC=$FIXTURES/pbmc68k_reduced.h5ad
 mount_test_setup "mount tests"
 
+# The reference export is the 0.9 exporter's: the names layout (layout=index,
+# the default, is compared with the newest exporter's rules in parity.sh).
 # --- default settings against the compression-6, 8-bit reference
-if mount_fs "$PBMC" "$T/mnt"; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names; then
 	$PY tests/compare.py "$T/mnt" "$REFERENCE/pbmc68k_reduced-c6-q8" c6-q8 || true
 	$PY tests/validate.py "$T/mnt" c6-q8 700 || true
 
@@ -35,18 +37,18 @@ if mount_fs "$PBMC" "$T/mnt"; then
 	check "a missing name is ENOENT" test ! -e "$T/mnt/var/NO_SUCH_GENE.values.u8.gz"
 	unmount_fs "$T/mnt"; check "fusermount3 -u ends the daemon with status 0" test $? -eq 0
 else
-	fail "mount pbmc68k_reduced.h5ad with default settings"
+	fail "mount pbmc68k_reduced.h5ad with default settings and layout=names"
 fi
 
 # --- plain float32 files against the raw reference
-if mount_fs "$PBMC" "$T/mnt" -o compression=0,var_quantization=none,obs_quantization=none; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,compression=0,var_quantization=none,obs_quantization=none; then
 	$PY tests/compare.py "$T/mnt" "$REFERENCE/pbmc68k_reduced-raw" raw || true
 	$PY tests/validate.py "$T/mnt" raw 700 || true
 	kill -TERM "$MOUNT_PID"
 	wait_daemon; check "SIGTERM ends the daemon with status 0" test $? -eq 0
 	check "SIGTERM unmounts" bash -c "! mountpoint -q '$T/mnt'"
 else
-	fail "mount pbmc68k_reduced.h5ad with -o compression=0,var_quantization=none,obs_quantization=none"
+	fail "mount pbmc68k_reduced.h5ad with -o layout=names,compression=0,var_quantization=none,obs_quantization=none"
 fi
 
 # --- refusals: one clear line, non-zero status, no mount
@@ -62,12 +64,12 @@ if [ -f "$FIXTURES/anndata_archive_v0.11.4.h5ad" ]; then
 fi
 
 # --- embedding=KEY: the first 3 columns of X_pca as the only embedding
-if mount_fs "$PBMC" "$T/mnt" -o embedding=X_pca; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,embedding=X_pca; then
 	check "embedding=X_pca gives points_3d only" test -f "$T/mnt/points_3d.bin.gz" -a ! -e "$T/mnt/points_2d.bin.gz"
 	$PY tests/validate.py "$T/mnt" embedding=X_pca 700 || true
 	unmount_fs "$T/mnt"
 else
-	fail "mount with -o embedding=X_pca"
+	fail "mount with -o layout=names,embedding=X_pca"
 fi
 
 # --- readahead: genes looked up one by one in directory order, slowly enough
@@ -95,7 +97,7 @@ bytes_served() {
 	$PY -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytes_served"])' \
 		"$T/mnt/.cellucidfs/status.json"
 }
-if mount_fs "$PBMC" "$T/mnt" -o cache_dir=none,prefetch=none; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,cache_dir=none,prefetch=none; then
 	ls -U "$T/mnt/var" >"$T/order"
 	head -n 60 "$T/order" | while read -r f; do stat "$T/mnt/var/$f" >/dev/null; done
 	# The window has grown to 64 files by then: files 61 to 99 are the pool's.
@@ -116,11 +118,11 @@ if mount_fs "$PBMC" "$T/mnt" -o cache_dir=none,prefetch=none; then
 		test "$(bytes_served)" = "$before"
 	unmount_fs "$T/mnt"
 else
-	fail "mount with -o cache_dir=none,prefetch=none"
+	fail "mount with -o layout=names,cache_dir=none,prefetch=none"
 fi
 
 # --- a damaged X chunk: gene files fail with EIO, everything else still serves
-if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad" && mount_fs "$T/damaged.h5ad" "$T/mnt"; then
+if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad" && mount_fs "$T/damaged.h5ad" "$T/mnt" -o layout=names; then
 	out=$(cat "$T/mnt/var/HES4.values.u8.gz" 2>&1 >/dev/null)
 	check "a gene that cannot be generated fails with EIO" grep -q "Input/output error" <<<"$out"
 	check "the failure is logged" grep -q "cannot generate var/" "$MOUNT_LOG"
@@ -129,5 +131,35 @@ if $PY tests/damage_x.py "$PBMC" "$T/damaged.h5ad" && mount_fs "$T/damaged.h5ad"
 	unmount_fs "$T/mnt"
 else
 	fail "mount a copy of pbmc68k_reduced.h5ad with a damaged X chunk"
+fi
+# --- a damaged optional graph: dataset_identity.json leaves it out (with a
+# warning) instead of failing the whole dataset; the edge files fail with EIO
+if $PY - "$PBMC" "$T/badgraph.h5ad" <<'PYEOF'
+import shutil, sys
+import h5py, numpy as np
+shutil.copyfile(sys.argv[1], sys.argv[2])
+with h5py.File(sys.argv[2], "r+") as f:
+    g = f["obsp/connectivities"]
+    n = len(g["indices"])
+    del g["indices"]
+    g["indices"] = np.full(n, 10**6, dtype=np.int32)   # every neighbour out of range
+PYEOF
+then
+	if mount_fs "$T/badgraph.h5ad" "$T/mnt" -o cache_dir=none,prefetch=none; then
+		check "a damaged graph: dataset_identity.json still reads, without the graph" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["stats"]["has_connectivity"] is False, d["stats"]' "$T/mnt/dataset_identity.json"
+		check "a damaged graph: left out with a warning naming it" \
+			grep -q "dataset_identity.json: the kNN graph is left out: obsp/connectivities" "$MOUNT_LOG"
+		out=$(cat "$T/mnt/connectivity/edges.src.bin.gz" 2>&1 >/dev/null)
+		check "a damaged graph: its edge files fail with EIO" grep -q "Input/output error" <<<"$out"
+		check "a damaged graph: the rest serves" test -s "$T/mnt/points_2d.bin.gz"
+		unmount_fs "$T/mnt"
+	else
+		fail "mount a copy of pbmc68k_reduced.h5ad with a damaged graph"
+	fi
+else
+	skip "a damaged graph: h5py cannot write the copy"
 fi
 finish

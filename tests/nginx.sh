@@ -236,6 +236,16 @@ else
 	fail "nginx: a missing file is a 404 with Access-Control-Allow-Origin: $(head -n 1 <<<"$missing" | tr -d '\r')"
 fi
 
+# The daemon's counters are for the host: 404 even where the file exists.
+if [ -e "$SERVE/.cellucidfs/status.json" ]; then
+	hidden=$(curl -s -D - -o /dev/null "$BASE/.cellucidfs/status.json")
+	if grep -q '^HTTP/[0-9.]* 404' <<<"$hidden"; then
+		ok "nginx: .cellucidfs/status.json is not served (404)"
+	else
+		fail "nginx: .cellucidfs/status.json is served: $(head -n 1 <<<"$hidden" | tr -d '\r')"
+	fi
+fi
+
 problems=$(grep -E 'truncated|\[(alert|crit|emerg)\]' "$PREFIX/error.log")
 if [ -z "$problems" ]; then
 	ok "nginx: error log has no truncated file and no alert"

@@ -10,8 +10,8 @@ export XDG_CACHE_HOME=$T/cache   # a fresh persistent cache, removed with $T
 trap 'mountpoint -q "$T/mnt" && fusermount3 -u "$T/mnt"; rm -rf "$T"' EXIT
 chmod 755 "$T"
 if mount_fs "$PBMC" "$T/mnt" -o allow_other,default_permissions; then
-	bash tests/nginx.sh "$T/mnt" 18080 || true
-	bash tests/browser.sh "$T/mnt" 18090 || true
+	bash tests/nginx.sh "$T/mnt" || true   # the first free port from 18080
+	bash tests/browser.sh "$T/mnt" 18090 --strict-cases || true
 	unmount_fs "$T/mnt"
 else
 	fail "mount pbmc68k_reduced.h5ad with allow_other"

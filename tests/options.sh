@@ -18,14 +18,15 @@ OPTS="$PY $ROOT/tests/options.py"
 GENES=$T/genes.h5ad   # gene_ids column, layers/counts = raw/X as CSC
 $OPTS make "$PBMC" "$GENES" || fail "make $GENES"
 
+# options.py reads payloads by {key} path: every mount here asks for layout=names.
 # --- expression=raw: raw/X, exactly in float32, within a step in 8 bits
-if mount_fs "$PBMC" "$T/mnt" -o expression=raw,var_quantization=none,compression=0; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,expression=raw,var_quantization=none,compression=0; then
 	$OPTS genes "$T/mnt" "$PBMC" raw/X "expression=raw float32" || true
 	unmount_fs "$T/mnt"
 else
 	fail "mount with -o expression=raw,var_quantization=none,compression=0"
 fi
-if mount_fs "$PBMC" "$T/mnt" -o expression=raw; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,expression=raw; then
 	$OPTS genes "$T/mnt" "$PBMC" raw/X "expression=raw 8-bit" || true
 	check "expression=raw: not X's values" bash -c \
 		"! cmp -s <(gunzip -c '$T/mnt/var/HES4.values.u8.gz') <(gunzip -c '$Q8/var/HES4.values.u8.gz')"
@@ -34,7 +35,7 @@ if mount_fs "$PBMC" "$T/mnt" -o expression=raw; then
 else
 	fail "mount with -o expression=raw"
 fi
-if [ -f "$LEGACY" ] && mount_fs "$LEGACY" "$T/mnt" -o expression=raw; then
+if [ -f "$LEGACY" ] && mount_fs "$LEGACY" "$T/mnt" -o layout=names,expression=raw; then
 	check "expression=raw on an anndata 0.6 file (raw.X, raw.var): the same gene files" \
 		diff -r "$T/raw_var" "$T/mnt/var"
 	unmount_fs "$T/mnt"
@@ -43,7 +44,7 @@ else
 fi
 
 # --- expression=layer:counts (CSC)
-if mount_fs "$GENES" "$T/mnt" -o expression=layer:counts,var_quantization=none,compression=0; then
+if mount_fs "$GENES" "$T/mnt" -o layout=names,expression=layer:counts,var_quantization=none,compression=0; then
 	$OPTS genes "$T/mnt" "$GENES" layers/counts "expression=layer:counts" || true
 	unmount_fs "$T/mnt"
 else
@@ -51,7 +52,7 @@ else
 fi
 
 # --- gene_id_column: a string column, and a float32 one (names as str())
-if mount_fs "$GENES" "$T/mnt" -o gene_id_column=gene_ids; then
+if mount_fs "$GENES" "$T/mnt" -o layout=names,gene_id_column=gene_ids; then
 	$OPTS names "$T/mnt" "$GENES" gene_ids "gene_id_column=gene_ids" || true
 	check "gene_id_column=gene_ids: ENSG00000 is HES4's file" \
 		cmp <(gunzip -c "$T/mnt/var/ENSG00000.values.u8.gz") <(gunzip -c "$Q8/var/HES4.values.u8.gz")
@@ -59,7 +60,7 @@ if mount_fs "$GENES" "$T/mnt" -o gene_id_column=gene_ids; then
 else
 	fail "mount with -o gene_id_column=gene_ids"
 fi
-if mount_fs "$PBMC" "$T/mnt" -o gene_id_column=n_counts; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,gene_id_column=n_counts; then
 	$OPTS names "$T/mnt" "$PBMC" n_counts "gene_id_column=n_counts" || true
 	unmount_fs "$T/mnt"
 else
@@ -67,7 +68,7 @@ else
 fi
 
 # --- obs_keys: exactly these fields, in column order (export-format.md §2)
-if mount_fs "$PBMC" "$T/mnt" -o obs_keys=louvain:n_genes; then
+if mount_fs "$PBMC" "$T/mnt" -o layout=names,obs_keys=louvain:n_genes; then
 	check "obs_keys=louvain:n_genes: identity lists n_genes, louvain (column order)" $PY -c "
 import json, sys
 d = json.load(open('$T/mnt/dataset_identity.json'))

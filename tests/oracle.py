@@ -463,8 +463,10 @@ def load_model(path, reader):
 # ==========================================================================
 # the algorithms of export-format.md §3
 
-def quantize(values, bits):
-    """(codes, min, max) as the reference: float32 arithmetic, truncation."""
+def quantize(values, bits, layout):
+    """(codes, min, max) as each layout's exporter: the 0.9 one (names) in
+    float32 with truncation and [v, v + 1] for a constant field, the newest
+    (index) floor((v - min) * scale + 1e-8) in float64 and [v, v]."""
     v = np.asarray(values, dtype=np.float32)
     top = 254 if bits == 8 else 65534
     missing = 255 if bits == 8 else 65535
@@ -473,26 +475,46 @@ def quantize(values, bits):
         lo, hi = float(v[finite].min()), float(v[finite].max())
     else:
         lo, hi = 0.0, 1.0
+    codes = np.full(v.shape, missing, dtype=np.uint8 if bits == 8 else np.uint16)
+    if layout == "index":
+        if hi == lo:
+            codes[finite] = 0
+            return codes, lo, hi
+        q = (v[finite].astype(np.float64) - lo) * (top / (hi - lo)) + 1e-8
+        codes[finite] = np.clip(q, 0, top).astype(codes.dtype)
+        return codes, lo, hi
     if hi == lo:
         hi = lo + 1.0
     scale = np.float32(top / (hi - lo))
-    codes = np.full(v.shape, missing, dtype=np.uint8 if bits == 8 else np.uint16)
     with np.errstate(invalid="ignore", over="ignore"):
         q = (v[finite] - np.float32(lo)) * scale
     codes[finite] = np.clip(np.trunc(q), 0, top).astype(codes.dtype)
     return codes, lo, hi
 
 
-def normalise(points):
-    """(float32 normalised points, 2/range, number of non-finite cells).
+def normalise(points, layout):
+    """(normalised points, 2/range, number of non-finite cells).
 
-    Like the reference, in float32 throughout: the coordinates are cast to
-    float32 first (a double beyond float32's range is then non-finite), and
-    min, max, range, center and (x - center) * (2 / range) are float32. The
-    float64 route moves most pbmc68k points by an ulp and some by > 1e-6."""
+    names: like the 0.9 reference, in float32 throughout: the coordinates are
+    cast to float32 first (a double beyond float32's range is then
+    non-finite), and min, max, range, center and (x - center) * (2 / range)
+    are float32. The float64 route moves most pbmc68k points by an ulp and
+    some by > 1e-6. index: the newest exporter's float64 route (the points
+    are float64 here; they are written as float32)."""
+    with np.errstate(over="ignore"):
+        good = np.isfinite(np.asarray(points).astype(np.float32)).all(axis=1)
+    if layout == "index":
+        p = np.asarray(points).astype(np.float64)
+        out = np.zeros(p.shape, dtype=np.float64)
+        if good.any():
+            lo, hi = p[good].min(axis=0), p[good].max(axis=0)
+            rng = float((hi - lo).max()) or 1.0
+            out[good] = (p[good] - (lo + hi) / 2) * (2.0 / rng)
+        else:
+            rng = 1.0
+        return out, 2.0 / rng, int((~good).sum())
     with np.errstate(over="ignore"):
         p = np.asarray(points).astype(np.float32)
-    good = np.isfinite(p).all(axis=1)
     if good.any():
         lo, hi = p[good].min(axis=0), p[good].max(axis=0)
     else:
@@ -573,6 +595,34 @@ def edges_of(conn, n):
         int(row_counts.max()) if n else 0
 
 
+def edges_max(conn):
+    """layout=index: C[u, v] for u < v, the larger of the two sides where C
+    is not symmetric (a side not stored is absent, each side's repeats
+    summed), the pairs whose weight is not finite and > 0 and the diagonal
+    left out."""
+    coo = sp.coo_matrix(conn)
+    r, c = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    w = coo.data.astype(np.float64)
+    off = r != c
+    r, c, w = r[off], c[off], w[off]
+    u, v, side = np.minimum(r, c), np.maximum(r, c), (r < c).astype(np.int64)
+    order = np.lexsort((side, v, u))
+    u, v, side, w = u[order], v[order], side[order], w[order]
+    if not len(u):
+        return u, v, w
+    first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1]) | (side[1:] != side[:-1])]
+    starts = np.flatnonzero(first)
+    u, v, w = u[starts], v[starts], np.add.reduceat(w, starts)   # one entry per side
+    pair = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])]
+    ps = np.flatnonzero(pair)
+    nan = np.add.reduceat(np.isnan(w).astype(int), ps) > 0
+    best = np.fmax.reduceat(w, ps)
+    best[nan] = np.nan
+    u, v = u[ps], v[ps]
+    ok = np.isfinite(best) & (best > 0)
+    return u[ok], v[ok], best[ok]
+
+
 # ==========================================================================
 # what the export must hold
 
@@ -582,7 +632,7 @@ class Options:
         self.compression = int(opts.get("compression", 6))
         self.var_bits = self._bits(opts.get("var_quantization", "8"))
         self.obs_bits = self._bits(opts.get("obs_quantization", "8"))
-        self.layout = opts.get("layout", "names")
+        self.layout = opts.get("layout", "index")
         self.embedding = opts.get("embedding")
         self.latent = opts.get("latent")
         self.expression = opts.get("expression", "X")
@@ -634,7 +684,7 @@ def build_expectation(m, opt, h5ad, layout):
     if not sources:
         raise ExpectRefusal("no embedding")
     for d, a in sorted(sources.items()):
-        e.points[d], e.scale[d], e.nonfinite[d] = normalise(a)
+        e.points[d], e.scale[d], e.nonfinite[d] = normalise(a, layout)
     e.dims = sorted(e.points)
     e.default_dim = max(e.dims)
 
@@ -672,10 +722,11 @@ def build_expectation(m, opt, h5ad, layout):
         x.key, x.kind = f.key, f.kind
         if f.kind == "category":
             x.categories = f.categories
-            if len(f.categories) > 65534:
-                e.left_out.append((f.key, "more than 65534 categories"))
+            most = 0 if layout == "index" else 1   # codes besides the missing one, less this
+            if len(f.categories) > 65535 - most:
+                e.left_out.append((f.key, f"more than {65535 - most} categories"))
                 continue
-            x.codes_dtype = "uint8" if len(f.categories) <= 254 else "uint16"
+            x.codes_dtype = "uint8" if len(f.categories) <= 255 - most else "uint16"
             x.missing = 255 if x.codes_dtype == "uint8" else 65535
             codes = f.codes.copy()
             codes[(codes < 0) | (codes >= len(f.categories))] = -1
@@ -684,11 +735,11 @@ def build_expectation(m, opt, h5ad, layout):
             x.centroids = {d: centroids(e.points[d], codes, f.categories) for d in e.dims}
             x.outliers = outlier_quantiles(latent, codes, len(f.categories))
             if ob:
-                x.out_codes, x.out_min, x.out_max = quantize(x.outliers, ob)
+                x.out_codes, x.out_min, x.out_max = quantize(x.outliers, ob, layout)
         else:
             x.values = f.values.astype(np.float32)
             if ob:
-                x.q_codes, x.q_min, x.q_max = quantize(x.values, ob)
+                x.q_codes, x.q_min, x.q_max = quantize(x.values, ob, layout)
         # the names each layout can show
         if layout == "names":
             s = safe_name(x.key)
@@ -720,10 +771,8 @@ def build_expectation(m, opt, h5ad, layout):
                 continue
             used_keys.add(x.key)
         e.fields.append(x)
-    if layout == "index":
-        cont = [x for x in e.fields if x.kind == "continuous"]
-        cat = [x for x in e.fields if x.kind == "category"]
-        for i, x in enumerate(cont + cat):
+    if layout == "index":   # payload numbers in column order, as the newest exporter
+        for i, x in enumerate(e.fields):
             x.index = i
             x.stem = str(i)
 
@@ -767,7 +816,7 @@ def build_expectation(m, opt, h5ad, layout):
             g = Expect()
             g.name, g.stem, g.values = name, s, dense[:, j]
             if vb:
-                g.q_codes, g.q_min, g.q_max = quantize(g.values, vb)
+                g.q_codes, g.q_min, g.q_max = quantize(g.values, vb, layout)
             e.genes.append(g)
         if layout == "index":
             for i, g in enumerate(e.genes):
@@ -778,8 +827,7 @@ def build_expectation(m, opt, h5ad, layout):
     if e.has_conn:
         src, dst, w, maxn = edges_of(m.conn, m.n)
         if layout == "index":
-            ok = np.isfinite(w) & (w > 0)
-            src, dst, w = src[ok], dst[ok], w[ok]
+            src, dst, w = edges_max(m.conn)
             deg = np.bincount(np.concatenate([src, dst]), minlength=m.n) if len(src) else np.zeros(1, int)
             maxn = int(deg.max())
             e.index_dtype = "uint16" if m.n <= 65536 else "uint32"
@@ -1475,8 +1523,8 @@ def check_connectivity(c, e, mnt, man, expected_files):
            "sourcesPath": f"connectivity/edges.src.bin{gz}", "destinationsPath": f"connectivity/edges.dst.bin{gz}",
            "compression": e.compression}
     if e.layout == "index":
-        exp.update({"weightsPath": f"connectivity/edges.weights.bin{gz}", "weight_bytes": 8,
-                    "weight_dtype": "float64"})
+        exp.update({"weightsPath": f"connectivity/edges.weights.f64.bin{gz}", "weight_dtype": "float64",
+                    "weight_bytes": 8})
     problems = [f"{k}: got {man.get(k)!r}, expected {v!r}" for k, v in exp.items() if man.get(k) != v]
     if set(man) != set(exp):
         problems.append(f"keys: unknown {sorted(set(man) - set(exp))}, missing {sorted(set(exp) - set(man))}")

@@ -37,15 +37,23 @@ run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
 run "follow the source: rewrites, renames, nginx load" bash tests/follow.sh
+run "Zarr stores (v2 every compressor, v3 every codec)" bash tests/zarr.sh
+run "the daemon confines itself" bash tests/confine.sh
+run "a drop directory tried by an unprivileged user" bash tests/drop.sh
 run "vector fields" bash tests/vectors.sh
 run "layout=index and the strict checker" bash tests/index_layout.sh
+run "parity with the newest exporter (default mount)" bash tests/parity.sh
 run "every encoding and hostile name, checked by an anndata oracle" bash tests/compat.sh
 run "command line, man page, install, export, status" bash tests/cli.sh
 run "check command" bash tests/check_cmd.sh
 run "a file reaching outside itself, and a FIFO" bash tests/outside.sh
+run "the hostile corpus: check, mount, read, unmount" bash tests/hostile.sh
 run "mount(8) and fstab" bash tests/fstab.sh
+run "the Debian package in a fresh Debian 12 root" bash tests/deb.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
+run "the web app beside the data: proxy, cache, local checkout, https" bash tests/viewer.sh
 run "two replicas behind nginx" bash tests/replicas.sh
+run "generated X variants: gzip, LZF, dense" bash tests/gen_variants.sh
 run "generated 100 000 cells" bash tests/large.sh
 
 echo

@@ -48,7 +48,7 @@ static uint32_t float_bits(float f)
 static void test_quant(void)
 {
 	float nan3[3] = {NAN, NAN, NAN};
-	quant_range r = quant_find_range(nan3, 3);
+	quant_range r = quant_find_range(nan3, 3, QUANT_TRUNC32);
 	CHECK(r.min == 0.0f && r.max == 1.0f, "quant: all-NaN range is [0, 1]");
 	uint8_t c8[8];
 	uint16_t c16[8];
@@ -58,22 +58,22 @@ static void test_quant(void)
 	      "quant: all-NaN -> 255 (u8)");
 	CHECK(c16[0] == 65535 && c16[2] == 65535, "quant: all-NaN -> 65535 (u16)");
 
-	r = quant_find_range(NULL, 0);
+	r = quant_find_range(NULL, 0, QUANT_TRUNC32);
 	CHECK(r.min == 0.0f && r.max == 1.0f, "quant: empty range is [0, 1]");
 
 	float constant[4] = {3.5f, 3.5f, 3.5f, 3.5f};
-	r = quant_find_range(constant, 4);
+	r = quant_find_range(constant, 4, QUANT_TRUNC32);
 	CHECK(r.min == 3.5f && r.max == 4.5f, "quant: constant -> max = min + 1");
 	quant_encode_u8(constant, 4, r, c8);
 	CHECK(c8[0] == 0 && c8[3] == 0, "quant: constant -> code 0");
 
 	float huge[2] = {1e9f, 1e9f}; /* min + 1 == min in float32 */
-	r = quant_find_range(huge, 2);
+	r = quant_find_range(huge, 2, QUANT_TRUNC32);
 	quant_encode_u8(huge, 2, r, c8);
 	CHECK(c8[0] == 0 && c8[1] == 0, "quant: constant 1e9 (range collapses) -> code 0");
 
 	float inf[5] = {-INFINITY, 1.0f, 2.0f, INFINITY, NAN};
-	r = quant_find_range(inf, 5);
+	r = quant_find_range(inf, 5, QUANT_TRUNC32);
 	CHECK(r.min == 1.0f && r.max == 2.0f, "quant: +-Inf and NaN left out of the range");
 	quant_encode_u8(inf, 5, r, c8);
 	CHECK(c8[0] == 255 && c8[1] == 0 && c8[2] == 254 && c8[3] == 255 &&
@@ -83,7 +83,7 @@ static void test_quant(void)
 	      c16[3] == 65535, "quant: 16-bit ends 0/65534, missing 65535");
 
 	float mid[5] = {0.0f, 0.5f, 1.0f, -3.0f, 7.0f};
-	r = (quant_range){0.0f, 1.0f};
+	r = (quant_range){0.0f, 1.0f, QUANT_TRUNC32};
 	quant_encode_u8(mid, 5, r, c8);
 	quant_encode_u16(mid, 5, r, c16);
 	CHECK(c8[0] == 0 && c8[1] == 127 && c8[2] == 254,
@@ -93,11 +93,11 @@ static void test_quant(void)
 	CHECK(c8[3] == 0 && c8[4] == 254 && c16[3] == 0 && c16[4] == 65534,
 	      "quant: values outside the range clip");
 
-	r = quant_range_adjust(0.0f, 0.0f, 0);
+	r = quant_range_adjust(0.0f, 0.0f, 0, QUANT_TRUNC32);
 	CHECK(r.min == 0.0f && r.max == 1.0f, "quant_range_adjust: nothing finite -> [0, 1]");
-	r = quant_range_adjust(2.0f, 2.0f, 1);
+	r = quant_range_adjust(2.0f, 2.0f, 1, QUANT_TRUNC32);
 	CHECK(r.min == 2.0f && r.max == 3.0f, "quant_range_adjust: constant -> [2, 3]");
-	r = quant_range_adjust(-1.0f, 5.0f, 1);
+	r = quant_range_adjust(-1.0f, 5.0f, 1, QUANT_TRUNC32);
 	CHECK(r.min == -1.0f && r.max == 5.0f, "quant_range_adjust: keeps a real range");
 
 	/* Block and tail paths against the formula written out plainly. */
@@ -121,7 +121,7 @@ static void test_quant(void)
 			hi = v[i] > hi ? v[i] : hi;
 		}
 	}
-	r = quant_find_range(v, N);
+	r = quant_find_range(v, N, QUANT_TRUNC32);
 	CHECK(r.min == lo && r.max == hi, "quant: range of 1000 values with NaN/-Inf");
 	quant_encode_u8(v, N, r, got8);
 	quant_encode_u16(v, N, r, got16);
@@ -321,7 +321,7 @@ static void test_embed(void)
 {
 	double in[6] = {0, 0, 4, 1, 2, 0.5};
 	float out[6];
-	embed_info info = embed_normalize(in, 3, 2, out);
+	embed_info info = embed_normalize(in, 3, 2, EMBED_FLOAT32, out, NULL);
 	CHECK(info.scale == 0.5 && info.n_nonfinite == 0, "embed: scale = 2/largest range");
 	CHECK(out[0] == -1.0f && out[1] == -0.25f && out[2] == 1.0f &&
 	      out[3] == 0.25f && out[4] == 0.0f && out[5] == 0.0f,
@@ -329,24 +329,41 @@ static void test_embed(void)
 
 	double bad[8] = {0, 0, NAN, 5, 4, 1, 1e300, 0};
 	float out4[8];
-	info = embed_normalize(bad, 4, 2, out4);
+	info = embed_normalize(bad, 4, 2, EMBED_FLOAT32, out4, NULL);
 	CHECK(info.n_nonfinite == 2, "embed: NaN row and float-overflowing row are non-finite");
 	CHECK(out4[2] == 0 && out4[3] == 0 && out4[6] == 0 && out4[7] == 0 &&
 	      out4[0] == -1.0f && out4[5] == 0.25f,
 	      "embed: non-finite rows -> 0, left out of min/max");
 
 	double flat[3] = {3, 3, 3};
-	info = embed_normalize(flat, 3, 1, out);
+	info = embed_normalize(flat, 3, 1, EMBED_FLOAT32, out, NULL);
 	CHECK(info.scale == 2.0 && out[0] == 0 && out[2] == 0,
 	      "embed: range < 1e-8 -> 1.0");
 
 	double none[2] = {INFINITY, NAN};
-	info = embed_normalize(none, 2, 1, out);
+	info = embed_normalize(none, 2, 1, EMBED_FLOAT32, out, NULL);
 	CHECK(info.n_nonfinite == 2 && out[0] == 0 && out[1] == 0,
 	      "embed: all rows non-finite -> zeros");
 
-	info = embed_normalize(in, 1, 4, out);
+	info = embed_normalize(in, 1, 4, EMBED_FLOAT32, out, NULL);
 	CHECK(info.scale == 0.0, "embed: d outside 1..3 refused (scale 0)");
+	/* EMBED_FLOAT64: x = 0.1, 0.7, 0.35 -> center 0.4 and scale
+	 * 2 / 0.6 = 3.3333333333333335 in double: 0.35 becomes
+	 * (0.35 - 0.39999999999999997) * 3.3333333333333335 = -0.1666666666666665,
+	 * float32 -0.16666667 where the float32 steps give -0.16666669. */
+	double thirds[3] = {0.1, 0.7, 0.35};
+	double out64[3];
+	info = embed_normalize(thirds, 3, 1, EMBED_FLOAT64, out, out64);
+	CHECK(info.scale == 2.0 / (0.7 - 0.1) && out64[2] == (0.35 - (0.1 + 0.7) / 2) * info.scale &&
+	      out[2] == (float)out64[2] && out[0] == -1.0f && out[1] == 1.0f,
+	      "embed float64: every step in double, rounded once (%.9g)", out[2]);
+	float out32[3];
+	embed_normalize(thirds, 3, 1, EMBED_FLOAT32, out32, NULL);
+	float c32 = ((float)0.1 + (float)0.7) / 2.0f, s32 = 2.0f / ((float)0.7 - (float)0.1);
+	CHECK(out32[2] == ((float)0.35 - c32) * s32,
+	      "embed float32: the same steps in float32 (%.9g)", out32[2]);
+	info = embed_normalize(flat, 3, 1, EMBED_FLOAT64, out, out64);
+	CHECK(info.scale == 2.0 && out[1] == 0, "embed float64: a range of 0 -> 1.0");
 }
 
 /* ---- centroids and outlier quantiles -------------------------------- */
@@ -449,18 +466,18 @@ static void test_edges(void)
 {
 	edges e;
 	int64_t empty_ptr[6] = {0};
-	int rc = edges_build(5, empty_ptr, NULL, NULL, &e);
+	int rc = edges_build(5, empty_ptr, NULL, NULL, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 0 && e.max_neighbors == 0 && !e.src &&
 	      !e.dst && !e.weight, "edges: empty graph");
 	edges_free(&e);
-	rc = edges_build(0, empty_ptr, NULL, NULL, &e);
+	rc = edges_build(0, empty_ptr, NULL, NULL, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 0, "edges: zero cells");
 
 	/* Asymmetric: only C[0,2]. */
 	int64_t p1[4] = {0, 1, 1, 1};
 	uint32_t i1[1] = {2};
 	double d1[1] = {0.5};
-	rc = edges_build(3, p1, i1, d1, &e);
+	rc = edges_build(3, p1, i1, d1, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 1 && e.src[0] == 0 && e.dst[0] == 2 && e.weight[0] == 0.5 &&
 	      e.max_neighbors == 1 && e.max_degree == 1,
 	      "edges: one direction suffices (C + C^T)");
@@ -471,7 +488,7 @@ static void test_edges(void)
 	int64_t p2[5] = {0, 3, 7, 8, 9};
 	uint32_t i2[9] = {2, 1, 2, 1, 0, 3, 3, 0, 1};
 	double d2[9] = {1, 2, 4, 5, 0.25, 0, 0, 8, 0};
-	rc = edges_build(4, p2, i2, d2, &e);
+	rc = edges_build(4, p2, i2, d2, EDGES_SUM, &e);
 	CHECK(rc == 0, "edges: duplicates and unsorted build");
 	CHECK(e.n_edges == 2 && e.src[0] == 0 && e.dst[0] == 1 && e.src[1] == 0 &&
 	      e.dst[1] == 2, "edges: sorted, deduplicated, zero-weight pair dropped");
@@ -484,17 +501,17 @@ static void test_edges(void)
 	int64_t p3[3] = {0, 1, 2};
 	uint32_t i3[2] = {0, 1};
 	double d3[2] = {1, 1};
-	rc = edges_build(2, p3, i3, d3, &e);
+	rc = edges_build(2, p3, i3, d3, EDGES_SUM, &e);
 	CHECK(rc == 0 && e.n_edges == 0 &&
 	      e.max_neighbors == 1 && e.max_degree == 0,
 	      "edges: diagonal only -> no edge, counted in max_neighbors, not in max_degree");
 	edges_free(&e);
 
 	uint32_t out_of_range[1] = {3};
-	rc = edges_build(3, p1, out_of_range, d1, &e);
+	rc = edges_build(3, p1, out_of_range, d1, EDGES_SUM, &e);
 	CHECK(rc == -1 && !e.src, "edges: index >= n refused");
 	int64_t backwards[4] = {0, 1, 0, 1};
-	rc = edges_build(3, backwards, i1, d1, &e);
+	rc = edges_build(3, backwards, i1, d1, EDGES_SUM, &e);
 	CHECK(rc == -1, "edges: decreasing indptr refused");
 
 	/* Random graph against a dense brute force. Integer weights keep the
@@ -515,7 +532,7 @@ static void test_edges(void)
 		}
 		ptr[r + 1] = (r + 1) * PER_ROW;
 	}
-	rc = edges_build(N, ptr, idx, val, &e);
+	rc = edges_build(N, ptr, idx, val, EDGES_SUM, &e);
 	CHECK(rc == 0, "edges: random graph builds");
 	size_t k = 0, wrong = 0, max_stored = 0;
 	for (int r = 0; r < N; r++) {
@@ -666,7 +683,7 @@ static int manifest_range(const char *json, const char *key, float *min, float *
 
 static void check_embedding(const double *umap, float *points)
 {
-	embed_info info = embed_normalize(umap, 700, 2, points);
+	embed_info info = embed_normalize(umap, 700, 2, EMBED_FLOAT32, points, NULL);
 	const char *paths[2] = {REF_RAW "points_2d.bin", REF_Q8 "points_2d.bin.gz"};
 	for (int k = 0; k < 2; k++) {
 		size_t len;
@@ -708,7 +725,7 @@ static void check_genes(hid_t file)
 	for (size_t g = 0; g < ngenes; g++) {
 		for (size_t i = 0; i < 700; i++)
 			column[i] = x[i * ngenes + g];
-		quant_range r = quant_find_range(column, 700);
+		quant_range r = quant_find_range(column, 700, QUANT_TRUNC32);
 		quant_encode_u8(column, 700, r, codes);
 		float min, max;
 		if (manifest_range(manifest, genes[g], &min, &max) != 0 ||
@@ -761,9 +778,9 @@ static void check_obs_values(hid_t file, const char *obs_manifest)
 		int ok = v && ref && n == 700 && len == 700 &&
 		         manifest_range(obs_manifest, keys[k], &min, &max) == 0;
 		size_t differ = 0;
-		quant_range r = {0, 0};
+		quant_range r = {0, 0, QUANT_TRUNC32};
 		if (ok) {
-			r = quant_find_range(v, n);
+			r = quant_find_range(v, n, QUANT_TRUNC32);
 			quant_encode_u8(v, n, r, codes);
 			for (size_t i = 0; i < n; i++)
 				differ += codes[i] != ref[i];
@@ -850,7 +867,7 @@ static void check_categorical(hid_t file, const char *key, const float *points,
 	      key, key, differ);
 	free(ref);
 
-	quant_range r = quant_find_range(q, 700);
+	quant_range r = quant_find_range(q, 700, QUANT_TRUNC32);
 	uint8_t qc[700];
 	quant_encode_u8(q, 700, r, qc);
 	snprintf(path, sizeof(path), REF_Q8 "obs/%s.outliers.u8.gz", key);
@@ -884,7 +901,7 @@ static void check_edges(hid_t file)
 	const char *p_max = manifest ? after(manifest, "\"max_neighbors\": ") : NULL;
 	edges e = {0};
 	if (!indptr || !indices || !data || np != 701 || ni != nd || !p_edges ||
-	    !p_max || edges_build(700, indptr, indices, data, &e) != 0) {
+	    !p_max || edges_build(700, indptr, indices, data, EDGES_SUM, &e) != 0) {
 		CHECK(0, "reference: connectivities read and edges built");
 		goto out;
 	}

@@ -205,7 +205,7 @@ static void test_obs_manifest(void)
 static void test_var_manifest(void)
 {
 	char *genes[] = {"CD3D", "LYZ"};
-	quant_range ranges[] = {{0, 4.5f}, {1, 1}};
+	quant_range ranges[] = {{0, 4.5f, QUANT_TRUNC32}, {1, 1, QUANT_TRUNC32}};
 	setup(1);
 	cJSON *m = parse(doc_var_manifest(&ds, genes, ranges, 2));
 	cJSON *g = cJSON_GetArrayItem(get(m, "fields"), 1);
@@ -224,6 +224,64 @@ static void test_var_manifest(void)
 	cJSON_Delete(m);
 }
 
+/* Numbers as the reference's json.dumps prints them: floats by repr(),
+ * integral ones too ("1001.0"), counts as integers; the var index as null. */
+static void test_numbers(void)
+{
+	char *genes[] = {"A", "SSU72"};
+	quant_range ranges[] = {{1001.0f, 2605.0f, QUANT_FLOOR64},
+				{-0.7279999852180481f, 4.834000110626221f, QUANT_FLOOR64}};
+	setup(1);
+	char *text = doc_var_manifest(&ds, genes, ranges, 2);
+	CHECK(text && strstr(text, "\"fields\":[[0,\"A\",1001.0,2605.0],"
+			     "[1,\"SSU72\",-0.7279999852180481,4.834000110626221]]"),
+	      "var manifest: bounds printed as Python's repr, indices as integers");
+	CHECK(text && strstr(text, "\"var_gene_id_column\":null") &&
+	      strstr(text, "\"n_points\":700,") && strstr(text, "\"quantization\":8,"),
+	      "index var manifest: var_gene_id_column null for the var index, integers plain");
+	free(text);
+	ds.gene_id_column = "symbol";
+	text = doc_var_manifest(&ds, genes, ranges, 2);
+	CHECK(text && strstr(text, "\"var_gene_id_column\":\"symbol\""),
+	      "index var manifest: a var column is named");
+	free(text);
+	setup(0);
+	text = doc_var_manifest(&ds, genes, ranges, 2);
+	CHECK(text && strstr(text, "\"var_gene_id_column\":\"index\""),
+	      "names var manifest: \"index\" for the var index, as the 0.9 exporter");
+	free(text);
+
+	setup(1);
+	fields[1].range = (quant_range){0.0f, 0.25f, QUANT_FLOOR64};
+	text = doc_obs_manifest(&ds);
+	CHECK(text && strstr(text, "\"centroid_outlier_quantile\":0.95,") &&
+	      strstr(text, "[0,\"pct mito\",0.0,0.25]") &&
+	      strstr(text, "\"position\":[0.5,-0.5],\"n_points\":12") &&
+	      strstr(text, ",0.10000000149011612,1.0]"),
+	      "obs manifest: quantile, bounds, positions and outlier bounds as floats");
+	free(text);
+}
+
+static void test_vectors(void)
+{
+	doc_vector v = {.id = "velocity_umap", .safe_id = "velocity_umap", .has_dim = {0, 0, 1, 1}};
+	for (int layout = 0; layout <= 1; layout++) {
+		setup(layout);
+		ds.has_dim[3] = 1;
+		ds.vectors = &v;
+		ds.n_vectors = 1;
+		cJSON *id = parse(doc_identity(&ds));
+		cJSON *f = get(get(get(id, "vector_fields"), "fields"), "velocity_umap");
+		CHECK(!strcmp(keys_of(f), "label,available_dimensions,default_dimension,files,basis") &&
+		      num_is(get(f, "default_dimension"), 3) &&
+		      str_is(get(get(f, "files"), "2d"), layout ? "vectors/0_2d.bin.gz"
+							       : "vectors/velocity_umap_2d.bin.gz"),
+		      "%s vector field: the exporters' key order, the largest dimension by default",
+		      layout ? "index" : "names");
+		cJSON_Delete(id);
+	}
+}
+
 static void test_connectivity(void)
 {
 	setup(0);
@@ -235,10 +293,10 @@ static void test_connectivity(void)
 	ds.n_cells = 65536;
 	m = parse(doc_connectivity_manifest(&ds));
 	CHECK(!strcmp(keys_of(m), "format,n_cells,n_edges,max_neighbors,index_bytes,index_dtype,"
-			  "sourcesPath,destinationsPath,weightsPath,weight_bytes,weight_dtype,"
+			  "sourcesPath,destinationsPath,weightsPath,weight_dtype,weight_bytes,"
 			  "compression"),
-	      "index connectivity manifest: the contract's keys (%s)", keys_of(m));
-	CHECK(str_is(get(m, "weightsPath"), "connectivity/edges.weights.bin.gz") &&
+	      "index connectivity manifest: the reference's keys in its order (%s)", keys_of(m));
+	CHECK(str_is(get(m, "weightsPath"), "connectivity/edges.weights.f64.bin.gz") &&
 	      num_is(get(m, "weight_bytes"), 8) && str_is(get(m, "weight_dtype"), "float64"),
 	      "index connectivity manifest: float64 weights");
 	CHECK(str_is(get(m, "index_dtype"), "uint16") && num_is(get(m, "index_bytes"), 2),
@@ -331,6 +389,8 @@ int main(void)
 	test_identity();
 	test_obs_manifest();
 	test_var_manifest();
+	test_numbers();
+	test_vectors();
 	test_connectivity();
 	test_handshake();
 	test_text_rules();

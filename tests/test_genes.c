@@ -55,7 +55,8 @@ static void check_genes(gi_index *g, const char *what)
 	char err[256];
 	for (size_t j = 0; j < GENES; j++) {
 		const float *ref = reference + j * CELLS;
-		quant_range want = quant_find_range(ref, CELLS), got = gi_range(g, j);
+		quant_range want = quant_find_range(ref, CELLS, QUANT_TRUNC32),
+			    got = gi_range(g, j, QUANT_TRUNC32);
 		bad_ranges += !same_bits(want.min, got.min) || !same_bits(want.max, got.max);
 		quant_encode_u8(ref, CELLS, want, want8);
 		quant_encode_u16(ref, CELLS, want, want16);
@@ -126,8 +127,23 @@ static void scan_merge_load(source *src, const char *dir, size_t block_values,
 	unlink(path);
 }
 
+/* The budget the scan checks first: an atlas fits, a shape claiming 16 M
+ * genes over many blocks is refused with its numbers. */
+static void budget(void)
+{
+	char err[256] = "";
+	uint64_t gb12 = (uint64_t)12 << 30;
+	CHECK(!gi_fits(33000, 2000000000ULL, (size_t)2 << 20, gb12, err, sizeof err),
+	      "gene index budget: 33 000 genes and 2e9 values fit in 12 GB");
+	CHECK(gi_fits(16777216, (uint64_t)16777216 * 64, (size_t)2 << 20, gb12, err, sizeof err) &&
+	      strstr(err, "X: 16777216 genes and 1073741824 stored values would need") &&
+	      strstr(err, "budget of 12.9 GB"),
+	      "gene index budget: 16 M genes over 512 blocks are refused (%s)", err);
+}
+
 int main(void)
 {
+	budget();
 	char dir[] = "/tmp/test_genes-XXXXXX", path[600], cmd[1024], err[256];
 	if (!mkdtemp(dir)) {
 		CHECK(0, "gene index: temporary directory");

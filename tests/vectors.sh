@@ -44,7 +44,7 @@ print(path, field["label"])
 PYEOF
 }
 
-mount_fs "$T/vel.h5ad" "$T/mnt" && out=$(expect names 1)
+mount_fs "$T/vel.h5ad" "$T/mnt" -o layout=names && out=$(expect names 1)
 check "names layout: vectors/velocity_umap_2d.bin.gz, scaled like the points" \
 	grep -q "^vectors/velocity_umap_2d.bin.gz Velocity (UMAP)$" <<<"$out"
 check "non-finite vectors are written as 0, with a warning" grep -q "non-finite values written as 0" "$MOUNT_LOG"
