@@ -318,6 +318,7 @@ ad_err ad_reopen_file(ad_file *f, const char *path)
 }
 
 int ad_file_is_open(const ad_file *f) { return f->store != NULL; }
+int ad_file_fd(const ad_file *f) { return f->store ? cn_fd(f->store) : -1; }
 const char *ad_last_error(const ad_file *f) { return f->err; }
 
 void ad_set_lock(ad_file *f, void (*release)(void *), void (*retake)(void *), void *ctx)

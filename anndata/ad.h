@@ -47,6 +47,9 @@ void ad_close(ad_file *f);
 void ad_close_file(ad_file *f);
 ad_err ad_reopen_file(ad_file *f, const char *path);
 int ad_file_is_open(const ad_file *f);
+/* The open file's descriptor (to fstat its identity), or -1: closed, or a
+ * Zarr store. */
+int ad_file_fd(const ad_file *f);
 const char *ad_last_error(const ad_file *f);
 /* The caller's lock around every ad_ call on f, as a pair: the long X scans
  * call release(ctx) while they only decode chunks already read, and

@@ -112,6 +112,7 @@ void cn_close(cn_store *s)
 		s->ops->close(s);
 }
 
+int cn_fd(cn_store *s) { return s->ops->fd ? s->ops->fd(s) : -1; }
 int cn_concurrent(const cn_store *s) { return s->ops->concurrent; }
 
 void cn_set_lock(cn_store *s, void (*release)(void *), void (*retake)(void *), void *ctx)

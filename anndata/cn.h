@@ -82,6 +82,9 @@ void cn_thread_init(void);
  * stays the store's error buffer until cn_close. */
 ad_err cn_open(const char *path, char *err, size_t errlen, cn_store **out);
 void cn_close(cn_store *s);
+/* The descriptor of the one file an HDF5 store reads (to fstat its
+ * identity), or -1 (a Zarr store is many files). */
+int cn_fd(cn_store *s);
 /* Whether chunk reads of distinct arrays may run concurrently without the
  * caller's lock (Zarr); 0 for HDF5, whose library is one lock. */
 int cn_concurrent(const cn_store *s);

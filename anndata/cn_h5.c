@@ -673,8 +673,18 @@ static ad_err h5_chunk_fetch(cn_array *ca, const uint64_t *start, const uint64_t
 	return read_box(h5(ca), start, count, h5(ca)->type, c->data);
 }
 
+/* The sec2 driver's descriptor (the default driver, cn_h5_open_source). */
+static int h5_fd(cn_store *s)
+{
+	void *handle = NULL;
+	if (H5Fget_vfd_handle(file_of(s), H5P_DEFAULT, &handle) < 0 || !handle)
+		return -1;
+	return *(int *)handle;
+}
+
 static const struct cn_ops h5_ops = {
 	.close = h5_close,
+	.fd = h5_fd,
 	.exists = h5_exists,
 	.kind = h5_kind,
 	.check = h5_check,

@@ -169,12 +169,6 @@ static int has_signature(int fd, off_t size)
  * so that a rename in between cannot swap in something else. HDF5's file
  * locking is off: a mounted file may be rewritten by anndata, which then
  * shows as a changed source instead of failing to save. */
-/* The file is opened once, without blocking (a FIFO would block an
- * ordinary open for ever) and checked to be a regular file holding an
- * HDF5 signature; HDF5 then opens that same file through /proc/self/fd,
- * so that a rename in between cannot swap in something else. HDF5's file
- * locking is off: a mounted file may be rewritten by anndata, which then
- * shows as a changed source instead of failing to save. */
 hid_t cn_h5_open_source(const char *path, char *err, size_t errlen)
 {
 	struct stat st;

@@ -16,6 +16,8 @@
 
 struct cn_ops {
 	void (*close)(cn_store *s);
+	/* The open file's descriptor, or NULL (a store of many files). */
+	int (*fd)(cn_store *s);
 	int (*exists)(cn_store *s, const char *path);
 	cn_kind (*kind)(cn_store *s, const char *path);
 	ad_err (*check)(cn_store *s, const char *path);

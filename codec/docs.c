@@ -489,6 +489,9 @@ char *doc_status(const doc_status_info *s)
 	add_num(&b, root, "bytes_served", (double)s->bytes_served);
 	add_num(&b, root, "stored_bytes", (double)s->stored_bytes);
 	add_num(&b, root, "memory_bytes", (double)s->memory_bytes);
+	add(&b, root, "source_identity", s->source_identity && *s->source_identity
+		? cJSON_CreateString(s->source_identity) : cJSON_CreateNull());
+	add_num(&b, root, "switches", (double)s->switches);
 	cJSON *idx = add(&b, root, "gene_index", cJSON_CreateObject());
 	int p = s->index_permille;
 	add_str(&b, idx, "state", p == -1 ? "not started" : p == -2 ? "failed"

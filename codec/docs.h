@@ -82,6 +82,8 @@ typedef struct {
 	uint64_t files, generated, hits, misses, errors, bytes_served;
 	uint64_t stored_bytes, memory_bytes;
 	int index_permille;      /* -1 not started, 0..999 building, 1000 ready, -2 failed */
+	const char *source_identity; /* the version of the source served; "": several */
+	uint64_t switches;       /* versions switched to since mounting */
 } doc_status_info;
 char *doc_status(const doc_status_info *s);
 

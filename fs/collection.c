@@ -151,15 +151,21 @@ static int admit(const char *root, const char *path, ex_follow follow, char *rea
 	return same;
 }
 
-/* Open each file; the unusable ones are skipped with the reason, and so
- * are those whose id is taken, by another file or by the root's names. */
-static void open_datasets(co_collection *c, const char *root, char **names, size_t n,
-			  const ex_options *opt)
+ex_options co_member_options(const ex_options *opt)
 {
 	ex_options each = *opt;
 	each.in_collection = 1;
 	/* One id or name for every dataset would collide: they come from the files. */
 	each.dataset_id = each.dataset_name = NULL;
+	return each;
+}
+
+/* Open each file; the unusable ones are skipped with the reason, and so
+ * are those whose id is taken, by another file or by the root's names. */
+static void open_datasets(co_collection *c, const char *root, char **names, size_t n,
+			  const ex_options *opt)
+{
+	ex_options each = co_member_options(opt);
 	for (size_t i = 0; i < n; i++) {
 		char path[PATH_MAX], real[PATH_MAX], why[512];
 		struct stat st;

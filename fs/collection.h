@@ -42,6 +42,8 @@ ex_export *co_dataset(const co_collection *c, size_t k);
 /* The real path of dataset k's file (outside the directory with
  * follow_symlinks=all). */
 const char *co_dataset_path(const co_collection *c, size_t k);
+/* The options each dataset is opened with: opt without its id and name. */
+ex_options co_member_options(const ex_options *opt);
 
 /* The collection's own nodes; 0 is the root. */
 size_t co_node_count(const co_collection *c);

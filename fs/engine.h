@@ -68,6 +68,7 @@ struct ex_export {
 	ex_options opt;
 	source *src;              /* the only way to the data */
 	st_store *store;          /* cachekey.c: persistent cache directory, or NULL */
+	int discard_store;        /* ex_discard_store: st_remove at ex_close */
 
 	/* plan.c, at ex_open (strict.c may fix id and name); read-only after */
 	char *id, *name;

@@ -83,7 +83,10 @@ void ex_close(ex_export *e)
 	plan_free(e);
 	tree_free(e);
 	src_close(e->src);
-	st_close(e->store);
+	if (e->discard_store)
+		st_remove(e->store);
+	else
+		st_close(e->store);
 	ex_options_free(&e->opt);
 	pthread_mutex_destroy(&e->memo);
 	pthread_cond_destroy(&e->memo_done);
@@ -94,3 +97,7 @@ int ex_index_permille(const ex_export *e) { return atomic_load(&e->index_permill
 const char *ex_id(const ex_export *e) { return e->id; }
 const char *ex_name(const ex_export *e) { return e->name; }
 time_t ex_mtime(const ex_export *e) { return e->mtime; }
+ex_identity ex_source_id(const ex_export *e) { return src_id(e->src); }
+int ex_identity_same(ex_identity a, ex_identity b) { return src_same(a, b); }
+void ex_detach_source(ex_export *e) { src_detach(e->src); }
+void ex_discard_store(ex_export *e) { e->discard_store = 1; }

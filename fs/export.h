@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* The version is the top-level VERSION file's; the Makefile passes it. */
@@ -57,6 +58,8 @@ typedef struct {
 	char *expression;         /* "X" (or NULL), "raw" or "layer:NAME": the gene values */
 	char *gene_id_column;     /* var column naming the genes, or NULL for the var index */
 	char *obs_keys;           /* "a:b:c": only these obs columns, in this order; NULL: all */
+	int watch;                /* follow the source when it changes (default 1; fs/watch.c) */
+	int settle;               /* seconds a change must be quiet before it is taken (default 1) */
 	int confine;              /* the mounted daemon confines itself (fs/confine.h); default 1 */
 	ex_follow follow_symlinks; /* directory sources; default EX_FOLLOW_INSIDE */
 } ex_options;
@@ -101,6 +104,26 @@ typedef struct ex_export ex_export;
 ex_err ex_open(const char *path, const ex_options *opt, ex_export **out,
 	       char *err, size_t errlen);
 void ex_close(ex_export *e);
+
+/* What makes a version of the source file this one: a rewrite or a
+ * replacement changes at least one of these. */
+typedef struct {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} ex_identity;
+
+/* The identity of the file the export was opened from, and whether two
+ * identities are the same version of the same file. */
+ex_identity ex_source_id(const ex_export *e);
+int ex_identity_same(ex_identity a, ex_identity b);
+/* Delete the export's store when it is closed: the version of the source it
+ * was made from is gone (replaced while mounted). */
+void ex_discard_store(ex_export *e);
+/* Stop reading the source (src_detach): what is generated or cached is still
+ * served, everything else fails. Thread-safe. */
+void ex_detach_source(ex_export *e);
 
 size_t ex_node_count(const ex_export *e);
 const ex_node *ex_node_at(const ex_export *e, uint32_t i);

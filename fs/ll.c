@@ -13,13 +13,16 @@
  * (its listed attributes are stale at once), and no read when the prefetch
  * pool has put the file's bytes in the page cache meanwhile (ll_file_ready).
  *
- * What an inode number stands for is ll_inode.c's; the hidden status
- * document is ll_status.c's. The engine is reached through export.h and the
+ * What an inode number stands for is ll_inode.c's; the versions a dataset
+ * goes through when its source changes (each request holds the one it
+ * resolved, each open file the one it opened) are ll_version.c's; the hidden
+ * status document is ll_status.c's. The engine is reached through export.h and the
  * cache (cache.h) only.
  */
 #include "ll.h"
 #include "ll_inode.h"
 #include "ll_status.h"
+#include "ll_version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +39,8 @@
 /* libfuse clamps this; it means "as long as the kernel will keep it". */
 static const double FOREVER = 1e9;
 
-/* What an open file handle holds: a cached export file, or a document. */
+/* What an open file handle holds: a cached export file (and its version),
+ * or a document. */
 typedef struct {
 	ll_volume *vol;
 	fc_file *cached;
@@ -52,16 +56,24 @@ static ll_fs *fs_of(fuse_req_t req)
 
 /* ------------------------------------------------------------- stat */
 
-static time_t mtime_of(ll_fs *fs)
+/* A version's files have its mtime; the rest the collection's, or the
+ * current version's. */
+static time_t mtime_of(ll_fs *fs, const ll_volume *v)
 {
-	return fs->co ? co_mtime(fs->co) : ex_mtime(fs->vols[0].e);
+	if (v || fs->co)
+		return v ? ex_mtime(v->e) : co_mtime(fs->co);
+	ll_volume *cur = ll_version_current(&fs->slots[0]);
+	time_t t = ex_mtime(cur->e);
+	ll_version_put(cur);
+	return t;
 }
 
-static void stat_common(ll_fs *fs, fuse_ino_t ino, struct stat *st, int dir, size_t size)
+static void stat_common(ll_fs *fs, const ll_volume *v, fuse_ino_t ino, struct stat *st, int dir,
+			size_t size)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime_of(fs);
+	st->st_mtime = st->st_ctime = st->st_atime = mtime_of(fs, v);
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = 65536;
@@ -96,7 +108,7 @@ static int stat_item(ll_fs *fs, fuse_ino_t ino, ll_item it, struct stat *st)
 	} else if (it.type == IT_STATUS_FILE) {
 		size = LL_STATUS_SIZE;
 	}
-	stat_common(fs, ino, st, ll_is_dir(fs, it), size);
+	stat_common(fs, it.vol, ino, st, ll_is_dir(fs, it), size);
 	if (it.type == IT_STATUS_FILE) /* new content: the kernel drops old pages */
 		clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	return 0;
@@ -128,11 +140,14 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 typedef struct {
 	fuse_req_t req;
 	ll_fs *fs;
+	ll_volume *vol;     /* held until the reply */
 	fuse_ino_t ino;
 	int lookup;         /* else a stat */
 } pending_entry;
 
-/* An entry the kernel may keep for good (the tree never changes). */
+/* An entry the kernel may keep for good: a version's tree never changes,
+ * and a new version has other inode numbers (ll_version.c tells the kernel
+ * to forget the old names). */
 static void entry_for(struct fuse_entry_param *ep, fuse_ino_t ino)
 {
 	memset(ep, 0, sizeof *ep);
@@ -146,13 +161,14 @@ static void reply_sized(void *ctx, ex_err r, size_t size, const char *err)
 	pending_entry *pe = ctx;
 	struct fuse_entry_param ep;
 	entry_for(&ep, pe->ino);
-	stat_common(pe->fs, pe->ino, &ep.attr, 0, size);
+	stat_common(pe->fs, pe->vol, pe->ino, &ep.attr, 0, size);
 	if (r != EX_OK)
 		fuse_reply_err(pe->req, generation_failed(pe->fs, err));
 	else if (pe->lookup)
 		fuse_reply_entry(pe->req, &ep);
 	else
 		fuse_reply_attr(pe->req, &ep.attr, FOREVER);
+	ll_version_put(pe->vol);
 	free(pe);
 }
 
@@ -170,7 +186,8 @@ static void size_export_file(fuse_req_t req, ll_fs *fs, fuse_ino_t ino, ll_item 
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	*pe = (pending_entry){req, fs, ino, lookup};
+	*pe = (pending_entry){req, fs, it.vol, ino, lookup};
+	ll_version_hold(it.vol);
 	fc_size_then(it.vol->cache, it.node, reply_sized, pe);
 }
 
@@ -180,10 +197,12 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ll_item d = ll_resolve(fs, parent);
 	if (!ll_is_dir(fs, d)) {
 		fuse_reply_err(req, d.type == IT_NONE ? ENOENT : ENOTDIR);
+		ll_done(d);
 		return;
 	}
 	struct fuse_entry_param ep;
 	entry_for(&ep, ll_child_ino(fs, parent, d, name));
+	ll_done(d);
 	if (!ep.ino) {
 		/* ino 0 is a negative entry the kernel caches: the tree never grows. */
 		fuse_reply_entry(req, &ep);
@@ -192,11 +211,13 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ll_item it = ll_resolve(fs, ep.ino);
 	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
 		size_export_file(req, fs, ep.ino, it, 1);
+		ll_done(it);
 		return;
 	}
 	int err = stat_item(fs, ep.ino, it, &ep.attr);
 	if (it.type == IT_STATUS_FILE)
 		ep.attr_timeout = 0; /* it changes */
+	ll_done(it);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -210,10 +231,12 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	ll_item it = ll_resolve(fs, ino);
 	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
 		size_export_file(req, fs, ino, it, 0);
+		ll_done(it);
 		return;
 	}
 	struct stat st;
 	int err = stat_item(fs, ino, it, &st);
+	ll_done(it);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -223,7 +246,10 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
-	if (!ll_is_dir(fs, ll_resolve(fs, ino))) {
+	ll_item it = ll_resolve(fs, ino);
+	int dir = ll_is_dir(fs, it);
+	ll_done(it);
+	if (!dir) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -243,12 +269,13 @@ static void listed_entry(ll_fs *fs, fuse_ino_t ino, struct fuse_entry_param *ep)
 	ll_item it = ll_resolve(fs, ino);
 	entry_for(ep, ino);
 	if (it.type == IT_EXPORT && !ll_is_dir(fs, it) && !fc_known(it.vol->cache, it.node)) {
-		stat_common(fs, ino, &ep->attr, 0, 0);
+		stat_common(fs, it.vol, ino, &ep->attr, 0, 0);
 		ep->attr_timeout = 0;
 		atomic_store(&it.vol->listed[it.node], 1);
 	} else if (stat_item(fs, ino, it, &ep->attr)) {
 		ep->ino = 0; /* a name alone; a lookup will tell */
 	}
+	ll_done(it);
 }
 
 /* Entries: 0 ".", 1 "..", then the children; off is the next entry's index. */
@@ -259,6 +286,7 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int
 	char *buf = malloc(size);
 	size_t used = 0;
 	if (!buf) {
+		ll_done(d);
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -285,6 +313,7 @@ static void list_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int
 			break;
 		used += need;
 	}
+	ll_done(d);
 	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
@@ -307,6 +336,7 @@ static void release_contents(open_file *of)
 {
 	if (of->cached)
 		fc_close(of->vol->cache, of->cached);
+	ll_version_put(of->vol);
 	free(of->owned);
 }
 
@@ -335,12 +365,13 @@ static int open_item(ll_fs *fs, ll_item it, open_file *of, struct fuse_file_info
 		return 0;
 	}
 	char err[512];
-	of->vol = it.vol;
 	if (fc_open(it.vol->cache, it.node, &of->cached, err, sizeof err) != EX_OK) {
 		log_error("%s", err);
 		atomic_fetch_add(&fs->errors, 1);
 		return EIO;
 	}
+	of->vol = it.vol;
+	ll_version_hold(it.vol);
 	fi->keep_cache = 1;
 	return 0;
 }
@@ -349,20 +380,13 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	ll_fs *fs = fs_of(req);
 	ll_item it = ll_resolve(fs, ino);
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	if (it.type == IT_NONE || ll_is_dir(fs, it)) {
-		fuse_reply_err(req, it.type == IT_NONE ? ENOENT : EISDIR);
-		return;
-	}
-	if (fs->zero_open) {
-		fuse_reply_err(req, ENOSYS);
-		return;
-	}
-	open_file *of = calloc(1, sizeof *of);
-	int err = of ? open_item(fs, it, of, fi) : ENOMEM;
+	int err = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) ? EROFS
+		: it.type == IT_NONE ? ENOENT : ll_is_dir(fs, it) ? EISDIR
+		: fs->zero_open ? ENOSYS : 0;
+	open_file *of = err ? NULL : calloc(1, sizeof *of);
+	if (!err)
+		err = of ? open_item(fs, it, of, fi) : ENOMEM;
+	ll_done(it);
 	if (err) {
 		free(of);
 		fuse_reply_err(req, err);
@@ -422,6 +446,7 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	open_file of = {0};
 	struct fuse_file_info scratch = {0};
 	int err = it.type == IT_NONE || ll_is_dir(fs, it) ? EISDIR : open_item(fs, it, &of, &scratch);
+	ll_done(it);
 	if (err) {
 		fuse_reply_err(req, err);
 		return;
@@ -463,8 +488,11 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	ll_fs *fs = fs_of(req);
 	struct statvfs sv = {0};
 	sv.f_bsize = sv.f_frsize = 4096;
-	for (size_t k = 0; k < fs->n_vols; k++)
-		sv.f_files += ex_node_count(fs->vols[k].e);
+	for (size_t k = 0; k < fs->n_vols; k++) {
+		ll_volume *v = ll_version_current(&fs->slots[k]);
+		sv.f_files += ex_node_count(v->e);
+		ll_version_put(v);
+	}
 	sv.f_namemax = 255;
 	sv.f_flag = ST_RDONLY;
 	fuse_reply_statfs(req, &sv);

@@ -1,5 +1,10 @@
 /*
  * ll.h - the FUSE low-level operations over one export or a collection.
+ *
+ * Each dataset of the mount is a slot holding its current version and the
+ * versions it replaced that are still in use (ll_version.c): a request
+ * holds a reference to the version it resolved, an open file to the one it
+ * opened, so no read ever mixes two versions.
  */
 #ifndef LL_H
 #define LL_H
@@ -7,6 +12,7 @@
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 12)
 #include <fuse_lowlevel.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -16,20 +22,38 @@
 #include "prefetch.h"
 
 typedef struct ll_fs ll_fs;
+typedef struct ll_slot ll_slot;
 
-/* One dataset: its export, its cache and its background warmer. */
-typedef struct {
+/* One version of one dataset: its export, its cache and its background
+ * warmer. */
+typedef struct ll_volume {
 	ll_fs *fs;
+	ll_slot *slot;
+	uint32_t gen;                  /* 0 for the version mounted, then 1, 2, ... */
 	ex_export *e;
 	fc_cache *cache;
 	pf_pool *warm;                 /* NULL: nothing is generated ahead */
 	atomic_uchar *listed;          /* [node]: listed to the kernel before its size was known */
+	int refs;                      /* under the slot's lock: requests and open files */
+	double retired;                /* CLOCK_MONOTONIC seconds it was replaced at, or 0 */
+	struct ll_volume *older;       /* the slot's list of replaced versions */
 } ll_volume;
+
+/* One dataset of the mount and its versions. */
+struct ll_slot {
+	pthread_mutex_t lock;          /* cur, the retired list and every refs */
+	ll_volume *cur;
+	ll_volume *retired;            /* newest first */
+	uint32_t vol;                  /* its number in inode numbers (ll_inode.c) */
+	char *path;                    /* the source file */
+	unsigned switches;
+};
 
 struct ll_fs {
 	co_collection *co;             /* NULL: a single .h5ad, served at the root */
-	ll_volume *vols;
+	ll_slot *slots;
 	size_t n_vols;
+	const ex_options *opt;         /* what every version is opened with */
 	double started;                /* CLOCK_MONOTONIC seconds at mount */
 	int zero_open;                 /* the kernel opens and closes files without asking */
 	struct fuse_session *se;

@@ -1,19 +1,28 @@
 /*
- * ll_inode.c - inode numbers, computed, never looked up: the high 32 bits say
- * which volume (dataset) a node belongs to and the low 32 bits its node index
- * + 1. A single .h5ad is volume 0 and its root is FUSE_ROOT_ID. For a
- * directory of .h5ad files, volume 0 is the collection's own small tree
- * (datasets.json, _cellucid/, one directory per dataset) and dataset k is
- * volume k + 1, whose root node is that directory. The hidden status
- * directory and its file take the two numbers above any node of volume 0.
+ * ll_inode.c - inode numbers, computed, never looked up: the high 16 bits say
+ * which volume (dataset) a node belongs to, the next 16 which version of it
+ * (its generation, modulo 65 536: ll_version.c) and the low 32 bits its node
+ * index + 1. A single .h5ad is volume 0 and its root is FUSE_ROOT_ID, in
+ * every version. For a directory of .h5ad files, volume 0 is the
+ * collection's own small tree (datasets.json, _cellucid/, one directory per
+ * dataset) and dataset k is volume k + 1, whose root node is that directory.
+ * The hidden status directory and its file take the two numbers above any
+ * node of volume 0.
  *
- *   0x0000000100000012  dataset 0 of a collection, node 17
+ *   0x0001000000000012  dataset 0 of a collection, node 17, as mounted
+ *   0x0001000300000012  the same node after the source changed three times
+ *
+ * A new version's numbers never alias the old one's (until 65 536 switches),
+ * so a number the kernel still holds resolves to the version it was given
+ * for, while that version is kept, and to nothing after.
  *
  * Numbers only: no reply is made here (ll.c) and no file generated.
  */
 #include "ll_inode.h"
 
 #include <string.h>
+
+#include "ll_version.h"
 
 static const char STATUS_DIR[] = ".cellucidfs";
 static const char STATUS_FILE[] = "status.json";
@@ -23,34 +32,54 @@ static const char STATUS_FILE[] = "status.json";
 
 fuse_ino_t ll_export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node)
 {
-	uint64_t vol = (uint64_t)(v - fs->vols) + (fs->co ? 1 : 0);
-	return (fuse_ino_t)(vol << 32 | ((uint64_t)node + 1));
+	if (!fs->co && node == 0)
+		return FUSE_ROOT_ID;
+	uint64_t vol = v->slot->vol, gen = v->gen & 0xffff;
+	return (fuse_ino_t)(vol << 48 | gen << 32 | ((uint64_t)node + 1));
 }
 
 ll_item ll_resolve(ll_fs *fs, fuse_ino_t ino)
 {
-	uint64_t vol = (uint64_t)ino >> 32, low = (uint64_t)ino & 0xffffffffu;
+	uint64_t vol = (uint64_t)ino >> 48, gen = (uint64_t)ino >> 32 & 0xffff;
+	uint64_t low = (uint64_t)ino & 0xffffffffu;
+	ll_item none = {IT_NONE, NULL, 0};
 	if (vol == 0 && ino == STATUS_DIR_INO)
 		return (ll_item){IT_STATUS_DIR, NULL, 0};
 	if (vol == 0 && ino == STATUS_FILE_INO)
 		return (ll_item){IT_STATUS_FILE, NULL, 0};
 	if (low == 0)
-		return (ll_item){IT_NONE, NULL, 0};
+		return none;
 	if (fs->co && vol == 0)
-		return low - 1 < co_node_count(fs->co)
-			       ? (ll_item){IT_COLLECTION, NULL, (uint32_t)(low - 1)}
-			       : (ll_item){IT_NONE, NULL, 0};
+		return low - 1 < co_node_count(fs->co) && !gen
+			       ? (ll_item){IT_COLLECTION, NULL, (uint32_t)(low - 1)} : none;
 	size_t k = fs->co ? vol - 1 : vol;
-	if (k >= fs->n_vols || low - 1 >= ex_node_count(fs->vols[k].e))
-		return (ll_item){IT_NONE, NULL, 0};
-	return (ll_item){IT_EXPORT, &fs->vols[k], (uint32_t)(low - 1)};
+	if (k >= fs->n_vols)
+		return none;
+	ll_volume *v = ino == FUSE_ROOT_ID ? ll_version_current(&fs->slots[k])
+					   : ll_version_get(&fs->slots[k], (uint32_t)gen);
+	if (v && low - 1 < ex_node_count(v->e))
+		return (ll_item){IT_EXPORT, v, (uint32_t)(low - 1)};
+	ll_version_put(v);
+	return none;
 }
 
-/* The inode of a collection node: a dataset's directory is its volume's root. */
+void ll_done(ll_item it)
+{
+	if (it.type == IT_EXPORT)
+		ll_version_put(it.vol);
+}
+
+/* The inode of a collection node: a dataset's directory is its current
+ * version's root. */
 static fuse_ino_t collection_ino(ll_fs *fs, uint32_t node)
 {
 	const co_node *n = co_node_at(fs->co, node);
-	return n->kind == CO_DATASET ? ll_export_ino(fs, &fs->vols[n->arg], 0) : (fuse_ino_t)node + 1;
+	if (n->kind != CO_DATASET)
+		return (fuse_ino_t)node + 1;
+	ll_volume *v = ll_version_current(&fs->slots[n->arg]);
+	fuse_ino_t ino = ll_export_ino(fs, v, 0);
+	ll_version_put(v);
+	return ino;
 }
 
 int ll_is_dir(ll_fs *fs, ll_item it)

@@ -10,12 +10,15 @@
 /* What an inode stands for. */
 typedef struct {
 	enum { IT_NONE, IT_EXPORT, IT_COLLECTION, IT_STATUS_DIR, IT_STATUS_FILE } type;
-	ll_volume *vol;     /* IT_EXPORT */
+	ll_volume *vol;     /* IT_EXPORT: the version, held */
 	uint32_t node;      /* IT_EXPORT, IT_COLLECTION */
 } ll_item;
 
 fuse_ino_t ll_export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node);
+/* What ino stands for; an IT_EXPORT item holds a reference to its version
+ * until ll_done. */
 ll_item ll_resolve(ll_fs *fs, fuse_ino_t ino);
+void ll_done(ll_item it);
 int ll_is_dir(ll_fs *fs, ll_item it);
 /* The inode called name in directory dir (which is d), or 0. */
 fuse_ino_t ll_child_ino(ll_fs *fs, fuse_ino_t dir, ll_item d, const char *name);

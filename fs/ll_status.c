@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "docs.h"
+#include "ll_version.h"
 
 static double seconds(void)
 {
@@ -26,21 +27,40 @@ static double seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* "2049-1311-1981214-1733300000.000000000": which version of the file is
+ * served, without saying where it is. */
+static void identity_text(ex_identity id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%ju-%ju-%jd-%jd.%09ld", (uintmax_t)id.dev, (uintmax_t)id.ino,
+		 (intmax_t)id.size, (intmax_t)id.mtime.tv_sec, id.mtime.tv_nsec);
+}
+
 static char *status_text(ll_fs *fs)
 {
+	char identity[128] = "";
 	doc_status_info info = {
 		.version = CELLUCIDFS_VERSION,
-		.dataset_id = fs->co ? "" : ex_id(fs->vols[0].e),
 		.uptime = seconds() - fs->started, .errors = atomic_load(&fs->errors),
 		.bytes_served = atomic_load(&fs->bytes_served), .index_permille = 1000,
+		.source_identity = identity,
 	};
-	/* Counters add up over the datasets; the gene index shows the least
-	 * advanced one, and the cache key the first dataset's: the name of its
-	 * store (CACHE_DIR/<key>/), never the path. */
+	/* Counters add up over the datasets' current versions (and so do the
+	 * switches); the gene index shows the least advanced one, the cache key
+	 * the first dataset's (the name of its store, CACHE_DIR/<key>/, never
+	 * the path) and the source identity a single file's. */
+	ll_volume *held[fs->n_vols];
 	for (size_t k = 0; k < fs->n_vols; k++) {
 		fc_stats st;
-		ex_export *e = fs->vols[k].e;
-		fc_get_stats(fs->vols[k].cache, &st);
+		ll_volume *v = held[k] = ll_version_current(&fs->slots[k]);
+		ex_export *e = v->e;
+		fc_get_stats(v->cache, &st);
+		pthread_mutex_lock(&fs->slots[k].lock);
+		info.switches += fs->slots[k].switches;
+		pthread_mutex_unlock(&fs->slots[k].lock);
+		if (!fs->co) {
+			info.dataset_id = ex_id(e);
+			identity_text(ex_source_id(e), identity, sizeof identity);
+		}
 		info.files += ex_node_count(e);
 		info.generated += st.generated;
 		info.hits += st.hits;
@@ -54,15 +74,20 @@ static char *status_text(ll_fs *fs)
 			info.cache_key = slash ? slash + 1 : dir;
 		}
 	}
+	if (fs->co)
+		info.dataset_id = "";
 	/* A fixed size, padded with the whitespace JSON allows: the kernel
 	 * reads up to the size it last saw, and the counters change between
 	 * a stat and a read. */
 	char *text = doc_status(&info), *padded = text ? malloc(LL_STATUS_SIZE + 1) : NULL;
 	if (padded) {
 		snprintf(padded, LL_STATUS_SIZE + 1, "%-*s", LL_STATUS_SIZE - 1, text);
-		padded[LL_STATUS_SIZE - 1] = '\n';
+		padded[LL_STATUS_SIZE - 1] = '\n'; /* over snprintf's terminator: */
+		padded[LL_STATUS_SIZE] = '\0';
 	}
 	free(text);
+	for (size_t k = 0; k < fs->n_vols; k++)
+		ll_version_put(held[k]);
 	return padded;
 }
 

@@ -17,6 +17,7 @@
  * session, mount, daemonise, loop, unmount.
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -30,9 +31,11 @@
 #include "ad.h"
 #include "confine.h"
 #include "ll.h"
+#include "ll_version.h"
 #include "log.h"
 #include "prefetch.h"
 #include "store.h"
+#include "watch.h"
 #include "cmd_check.h"
 #include "cmd_export.h"
 
@@ -61,6 +64,9 @@ static const char usage[] =
 "    prefetch=LEVEL         warm the cache after mounting: none, obs (what the viewer loads\n"
 "                           first, the default) or all (every gene too)\n"
 "    host=HOST, port=PORT   what _cellucid/info announces (default 127.0.0.1, 8080)\n"
+"    watch=yes|no           follow the source when it is rewritten or replaced (default yes)\n"
+"    settle=SECONDS         how long a changed source must be quiet before it is taken\n"
+"                           (default 1; also the polling interval)\n"
 "    layout=index|names     index (default): what the current Cellucid viewer and the\n"
 "                           newest prepare() read and write, files named by number;\n"
 "                           names: the 0.9 exporter's layout, files named after fields\n"
@@ -159,30 +165,47 @@ static int add_mount_identity(struct fuse_args *args, const char *source)
 
 /* What the served datasets need once mounted: their sources, read-only, and
  * their cache directories; the temporary directory too when a dataset keeps
- * no cache directory (its gene index is a temporary file then). */
-static int confine_server(ll_fs *fs, const char *source, char *err, size_t errlen)
+ * no cache directory (its gene index is a temporary file then). Followed
+ * (watch=yes), a single file's directory is readable instead, as a rename
+ * over the file brings another inode, and the cache directories' parent is
+ * writable, as each new version makes its own store and the old one is
+ * deleted. */
+static int confine_server(ll_fs *fs, const char *source, int watch, char *err, size_t errlen)
 {
 	const char **write = calloc(fs->n_vols + 1, sizeof *write);
 	const char **read = calloc(fs->n_vols + 1, sizeof *read);
-	if (!write || !read) {
+	char (*dirs)[PATH_MAX] = calloc(fs->n_vols + 1, sizeof *dirs);
+	if (!write || !read || !dirs) {
 		free(write);
 		free(read);
+		free(dirs);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	/* A directory's members may be links to files outside it (follow_symlinks=all). */
 	size_t n_read = 0;
-	read[n_read++] = source;
+	if (watch && !fs->co) {
+		snprintf(dirs[fs->n_vols], PATH_MAX, "%s", source);
+		read[n_read++] = dirname(dirs[fs->n_vols]);
+	} else {
+		read[n_read++] = source;
+	}
 	for (size_t k = 0; fs->co && k < fs->n_vols; k++)
 		read[n_read++] = co_dataset_path(fs->co, k);
 	size_t n_write = 0;
 	int memory_only = 0;
 	for (size_t k = 0; k < fs->n_vols; k++) {
-		const st_store *s = ex_store(fs->vols[k].e);
-		if (s)
+		ll_volume *v = ll_version_current(&fs->slots[k]);
+		const st_store *s = ex_store(v->e);
+		if (s && watch) {
+			snprintf(dirs[k], PATH_MAX, "%s", st_dir(s));
+			write[n_write++] = dirname(dirs[k]);
+		} else if (s) {
 			write[n_write++] = st_dir(s);
-		else
+		} else {
 			memory_only = 1;
+		}
+		ll_version_put(v);
 	}
 	const char *tmp = getenv("TMPDIR");
 	if (memory_only)
@@ -191,6 +214,7 @@ static int confine_server(ll_fs *fs, const char *source, char *err, size_t errle
 	int r = cf_confine(&p, err, errlen);
 	free(read);
 	free(write);
+	free(dirs);
 	return r;
 }
 
@@ -223,15 +247,15 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	cf_guard guard = {.fd = -1};
 	char err[512];
 	if (opt->confine && (cf_guard_start(&guard, o->mountpoint) ||
-			     confine_server(fs, source, err, sizeof err))) {
+			     confine_server(fs, source, opt->watch, err, sizeof err))) {
 		log_error("%s", guard.fd < 0 ? "cannot start the unmount guard" : err);
 		cf_guard_stop(&guard, 0);
 		goto out_unmount;
 	}
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
-	for (size_t k = 0; k < fs->n_vols; k++)
-		fs->vols[k].warm = pf_start(fs->vols[k].e, fs->vols[k].cache, opt->prefetch,
-					    ll_file_ready, &fs->vols[k]);
+	ll_slots_warm(fs);
+	wt_hooks hooks = {ll_slot_path, ll_slot_identity, ll_switch, ll_reap};
+	wt_watch *w = opt->watch ? wt_start(fs->n_vols, opt->settle, hooks, fs) : NULL;
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -246,11 +270,10 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	 * negative errno. Only errors are failures. */
 	if (status > 0)
 		status = 0;
+	wt_stop(w);
 	cf_guard_stop(&guard, still_mounted(se));
 out_unmount:
 	fuse_session_unmount(se);
-	for (size_t k = 0; k < fs->n_vols; k++)
-		pf_stop(fs->vols[k].warm);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_destroy:
@@ -281,52 +304,6 @@ static void raise_fd_limit(void)
 		want.rlim_cur = want.rlim_max = rl.rlim_max;
 	}
 	setrlimit(RLIMIT_NOFILE, &want);
-}
-
-/* The datasets to serve: one .h5ad, or every .h5ad of a directory. On
- * failure err holds the reason. */
-static int open_volumes(ll_fs *fs, const char *source, const ex_options *opt, char *err,
-			size_t errlen)
-{
-	struct stat st;
-	ex_export *single = NULL;
-	if (!stat(source, &st) && S_ISDIR(st.st_mode) && !ad_is_store_dir(source)) {
-		if (co_open(source, opt, &fs->co, err, errlen) != EX_OK)
-			return -1;
-		fs->n_vols = co_dataset_count(fs->co);
-	} else {
-		if (ex_open(source, opt, &single, err, errlen) != EX_OK)
-			return -1;
-		fs->n_vols = 1;
-	}
-	fs->vols = calloc(fs->n_vols, sizeof *fs->vols);
-	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
-		ll_volume *v = &fs->vols[k];
-		v->fs = fs;
-		v->e = fs->co ? co_dataset(fs->co, k) : single;
-		v->cache = fc_new(v->e, ex_store(v->e), opt->cache_size);
-		v->listed = calloc(ex_node_count(v->e), sizeof *v->listed);
-		if (!v->cache || !v->listed)
-			break;
-	}
-	if (!fs->vols || !fs->vols[fs->n_vols - 1].cache || !fs->vols[fs->n_vols - 1].listed) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-static void close_volumes(ll_fs *fs)
-{
-	for (size_t k = 0; fs->vols && k < fs->n_vols; k++) {
-		fc_free(fs->vols[k].cache);
-		free(fs->vols[k].listed);
-	}
-	if (fs->co)
-		co_close(fs->co);
-	else if (fs->vols)
-		ex_close(fs->vols[0].e);
-	free(fs->vols);
 }
 
 /* The arguments of a FUSE-free command, "NAME POSITIONAL... [-o LIST]...":
@@ -439,19 +416,19 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, strerror(errno));
 		goto out;
 	}
-	ll_fs fs = {0};
+	ll_fs fs = {.opt = &c.opt};
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	fs.started = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	raise_fd_limit();
-	if (open_volumes(&fs, source, &c.opt, err, sizeof err)) {
+	if (ll_slots_open(&fs, source, err, sizeof err)) {
 		fprintf(stderr, "cellucidfs: cannot open %s: %s\n", c.source, err);
 	} else if (add_mount_identity(&args, source)) {
 		fprintf(stderr, "cellucidfs: out of memory\n");
 	} else {
 		status = run(&args, &o, &fs, source, &c.opt);
 	}
-	close_volumes(&fs);
+	ll_slots_close(&fs);
 out:
 	free(o.mountpoint);
 	free(c.source);

@@ -20,6 +20,8 @@ void ex_options_init(ex_options *o)
 	o->cache_size = (size_t)512 << 20;
 	o->port = 8080;
 	o->prefetch = EX_PREFETCH_OBS;
+	o->watch = 1;
+	o->settle = 1;
 	o->index_layout = 1;
 	o->confine = 1;
 }
@@ -72,6 +74,7 @@ static const struct {
 	{"prefetch", {"none", "obs", "all"}, "none, obs or all"},
 	{"confine", {"no", "yes"}, "yes or no"},
 	{"follow_symlinks", {"inside", "no", "all"}, "no, inside or all"},
+	{"watch", {"no", "yes"}, "yes or no"},
 	{"layout", {"names", "index"}, "names or index"},
 };
 
@@ -207,8 +210,14 @@ int ex_options_set(ex_options *o, const char *opt, char *err, size_t errlen)
 		case 0: o->prefetch = (ex_prefetch)n; break;
 		case 1: o->confine = (int)n; break;
 		case 2: o->follow_symlinks = (ex_follow)n; break;
+		case 3: o->watch = (int)n; break;
 		default: o->index_layout = (int)n; break;
 		}
+	} else if (KEY("settle")) {
+		NEED_VALUE("settle");
+		if (parse_long(v, 1, 3600, &n))
+			BAD("bad value '%s' for settle (seconds, 1 to 3600)", v);
+		o->settle = (int)n;
 	} else if (KEY("latent") || KEY("embedding") || KEY("dataset_id") ||
 		   KEY("dataset_name") || KEY("host") || KEY("cache_dir") ||
 		   KEY("expression") || KEY("gene_id_column") || KEY("obs_keys")) {

@@ -3,6 +3,15 @@
  * nothing outside this file calls anndata's reading functions or holds the
  * lock, so an HDF5 call never runs in two threads at once and a slow read
  * holds up only other reads, never lookups or files already derived.
+ *
+ * A file rewritten in place while mounted (anndata truncates and writes
+ * again) would hand HDF5 bytes of two versions: every read checks, by
+ * fstat of the descriptor HDF5 reads (stat of the path for a Zarr store),
+ * that the identity is unchanged before and after it, and fails
+ * ("data.h5ad changed while mounted") otherwise. A file replaced by a
+ * rename keeps its old inode, which still reads right while open (once
+ * closed by the LRU, reopening it fails). Following the new version is
+ * fs/watch.c's.
  */
 #include "source.h"
 
@@ -20,6 +29,8 @@ struct source {
 	src_identity id;
 	char *path;
 	char why[128];            /* why the file could not be opened again, or "" */
+	int changed;              /* under lock: the identity moved; for good */
+	int detached;             /* src_detach: the file is closed for good */
 	unsigned pins;            /* scans under way: they let go of the lock between blocks */
 	int listed;               /* in the list of open sources */
 	source *newer, *older;
@@ -35,6 +46,17 @@ struct source {
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static source *newest, *oldest;
 static size_t n_open;
+
+static src_identity identity_of(const struct stat *st)
+{
+	return (src_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+}
+
+int src_same(src_identity a, src_identity b)
+{
+	return a.dev == b.dev && a.ino == b.ino && a.size == b.size &&
+	       a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec;
+}
 
 static void unlist(source *s)
 {
@@ -70,28 +92,36 @@ static void touch(source *s)
 	pthread_mutex_unlock(&open_lock);
 }
 
+/* Whether s (locked) is no longer the version opened: the inode HDF5
+ * reads, or the path while the file is closed (or a Zarr store). Once
+ * moved, for good, with the reason kept for the read that sees it. */
+static int moved(source *s)
+{
+	struct stat st;
+	int fd = s->detached ? -1 : ad_file_fd(s->ad);
+	if (!s->changed && !s->detached && !(fd >= 0 ? fstat(fd, &st) : stat(s->path, &st)) &&
+	    src_same(identity_of(&st), s->id))
+		return 0;
+	const char *slash = strrchr(s->path, '/');
+	snprintf(s->why, sizeof s->why, "%s changed while mounted", slash ? slash + 1 : s->path);
+	s->changed = 1;
+	return 1;
+}
+
 /* Open s's file again if it was closed: the same file (device, inode,
  * size, mtime), or the read fails. */
 static ad_err reopen(source *s)
 {
-	struct stat st;
 	if (ad_file_is_open(s->ad))
 		return AD_OK;
-	if (stat(s->path, &st) || st.st_dev != s->id.dev || st.st_ino != s->id.ino ||
-	    st.st_size != s->id.size || st.st_mtim.tv_sec != s->id.mtime.tv_sec ||
-	    st.st_mtim.tv_nsec != s->id.mtime.tv_nsec) {
-		const char *slash = strrchr(s->path, '/');
-		snprintf(s->why, sizeof s->why, "%s changed while mounted",
-			 slash ? slash + 1 : s->path);
-		return AD_EIO;
-	}
-	if (ad_reopen_file(s->ad, s->path) != AD_OK)
+	if (moved(s) || ad_reopen_file(s->ad, s->path) != AD_OK)
 		return AD_EIO;
 	return AD_OK;
 }
 
 /* Taking the lock also makes sure HDF5 stays silent in this thread (its
- * error-printing switch is per thread) and that the file is open. */
+ * error-printing switch is per thread) and that the file is open and
+ * still the version opened. */
 static ad_err lock(source *s)
 {
 	pthread_mutex_lock(&s->lock);
@@ -99,7 +129,7 @@ static ad_err lock(source *s)
 	ad_err r = reopen(s);
 	if (r == AD_OK)
 		touch(s);
-	return r;
+	return r == AD_OK && moved(s) ? AD_EIO : r;
 }
 
 /* call, made under the lock when the file could be opened. */
@@ -123,9 +153,11 @@ static void retake_lock(void *p)
 }
 
 /* The end of a read made under the lock: its reason copied out before
- * another read can replace it. */
+ * another read can replace it. A change during the read voids it. */
 static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
 {
+	if (moved(s))
+		r = AD_EIO;
 	if (r != AD_OK)
 		snprintf(err, errlen, "%s", s->why[0] ? s->why : ad_last_error(s->ad));
 	s->why[0] = 0;
@@ -161,7 +193,7 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
 	}
-	s->id = (src_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	s->id = identity_of(&st);
 	pthread_mutex_init(&s->lock, NULL);
 	if (!(s->path = strdup(path))) {
 		src_close(s);
@@ -172,12 +204,31 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		src_close(s);
 		return EX_EINVAL;
 	}
+	/* ad_open went by the path: the inode it opened must be this one. */
+	if (moved(s)) {
+		const char *slash = strrchr(path, '/');
+		snprintf(err, errlen, "%s changed while it was opened", slash ? slash + 1 : path);
+		src_close(s);
+		return EX_EIO;
+	}
 	ad_set_lock(s->ad, release_lock, retake_lock, s);
 	pthread_mutex_lock(&s->lock);
 	touch(s);
 	pthread_mutex_unlock(&s->lock);
 	*out = s;
 	return EX_OK;
+}
+
+void src_detach(source *s)
+{
+	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&open_lock);
+	if (s->listed)
+		unlist(s);
+	pthread_mutex_unlock(&open_lock);
+	ad_close_file(s->ad); /* a replaced file's space is freed; the layout stays */
+	s->detached = 1;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void src_close(source *s)

@@ -17,6 +17,9 @@
  *   source *s;
  *   src_open("pbmc.h5ad", &s, err, sizeof err);
  *   src_read_obsm(s, i, coords, err, sizeof err);   // EX_OK, EX_ENOMEM, EX_EIO
+ *
+ * A read fails with EX_EIO ("data.h5ad changed while mounted") when the
+ * file opened is no longer the version src_open found, before or after it.
  *   src_close(s);
  */
 #ifndef SOURCE_H
@@ -31,14 +34,8 @@
 
 typedef struct source source;
 
-/* What makes this version of the file this one: a rewrite or a replacement
- * changes at least one of these. */
-typedef struct {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-} src_identity;
+/* What makes this version of the file this one (export.h's ex_identity). */
+typedef ex_identity src_identity;
 
 /* Open path and read its layout, not its data. EX_EIO when it cannot be
  * stat'ed, EX_EINVAL when it is not a usable dataset, with a one-line reason
@@ -46,6 +43,13 @@ typedef struct {
 ex_err src_open(const char *path, source **out, char *err, size_t errlen);
 void src_close(source *s);
 src_identity src_id(const source *s);
+/* Close the file and fail every later read ("changed while mounted"), so
+ * that its next version can be opened (HDF5 would share an open file's
+ * state with a second open of the same inode), or a replaced file's space
+ * freed. The layout stays known. */
+void src_detach(source *s);
+/* Whether two identities are the same version of the same file. */
+int src_same(src_identity a, src_identity b);
 
 /* Choose the expression matrix and the var dataframe naming its genes ("X",
  * "raw" or "layer:NAME", ad_select_expression), before anything reads them. */

@@ -169,6 +169,15 @@ void st_close(st_store *s)
 	free(s);
 }
 
+void st_remove(st_store *s)
+{
+	if (!s)
+		return;
+	empty_dir(s->dir, 0); /* still under its lock: no other daemon starts on it */
+	rmdir(s->dir);
+	st_close(s);
+}
+
 const char *st_dir(const st_store *s)
 {
 	return s->dir;

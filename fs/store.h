@@ -28,6 +28,8 @@ typedef struct st_store st_store;
 /* NULL with a reason in err when the directory cannot be created or used. */
 st_store *st_open(const char *cache_dir, const char *key, char *err, size_t errlen);
 void st_close(st_store *s);
+/* Close and delete the store: what it holds will never be asked for again. */
+void st_remove(st_store *s);
 
 /* The directory itself (for the gene index file). */
 const char *st_dir(const st_store *s);

@@ -11,7 +11,7 @@ out=$("$BIN" --version)
 check "--version names the version" grep -q "^cellucidfs [0-9][0-9.]* (libfuse 3" <<<"$out"
 help=$("$BIN" --help)
 for opt in compression var_quantization obs_quantization embedding latent dataset_id dataset_name \
-	cache_dir prefetch cache_size host port layout expression gene_id_column obs_keys; do
+	cache_dir prefetch cache_size host port layout expression gene_id_column obs_keys watch settle; do
 	grep -q "^ *$opt=" <<<"$help" || grep -q " $opt=" <<<"$help" || fail "--help does not list $opt"
 done
 check "--help lists every cellucidfs option" grep -q "layout=index|names" <<<"$help"
@@ -22,7 +22,7 @@ else
 	skip "man page: groff is not installed"
 fi
 for opt in compression var_quantization obs_quantization embedding latent dataset_id cache_dir \
-	prefetch layout expression gene_id_column obs_keys confine follow_symlinks; do
+	prefetch layout expression gene_id_column obs_keys confine follow_symlinks watch settle; do
 	grep -q "$opt=" "$ROOT/man/cellucidfs.1" || fail "the man page does not document $opt"
 done
 

@@ -36,6 +36,7 @@ run "mount pbmc68k_reduced (ASan/UBSan daemon)" env CELLUCIDFS_BIN=build/asan/ce
 run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
+run "follow the source: rewrites, renames, nginx load" bash tests/follow.sh
 run "Zarr stores (v2 every compressor, v3 every codec)" bash tests/zarr.sh
 run "the daemon confines itself" bash tests/confine.sh
 run "a drop directory tried by an unprivileged user" bash tests/drop.sh
