@@ -29,7 +29,7 @@ LDFLAGS  += $(SAN) -pthread
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm
 
 # fs/ holds the FUSE-free export engine and the thin FUSE glue (these files).
-FUSE_SRC   := fs/ll.c fs/ll_inode.c fs/ll_status.c fs/ll_version.c fs/main.c
+FUSE_SRC   := fs/ll.c fs/ll_inode.c fs/ll_members.c fs/ll_status.c fs/ll_version.c fs/main.c
 ENGINE_SRC := $(filter-out $(FUSE_SRC),$(wildcard fs/*.c))
 LIB_SRC    := $(wildcard anndata/*.c) $(wildcard codec/*.c) $(ENGINE_SRC)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))

@@ -1,5 +1,6 @@
 /*
- * collection.c - see collection.h.
+ * collection.c - see collection.h: the rules for a directory's members, and
+ * the root's catalog (its nodes and documents) over the members present.
  */
 #include "collection.h"
 
@@ -15,15 +16,13 @@
 
 #include "ad.h"
 #include "docs.h"
-#include "engine.h"
 #include "log.h"
 
-struct co_collection {
-	ex_export **datasets;
-	char **paths;            /* [dataset]: the real path of its file */
-	size_t n_datasets;
+struct co_catalog {
 	co_node *nodes;
 	size_t n_nodes;
+	char **ids;              /* [member in the catalog]: copies, the nodes' names */
+	size_t n_ids;
 	char *docs[4];           /* datasets.json, health, info, datasets */
 	time_t mtime;
 };
@@ -46,8 +45,14 @@ static int is_dataset(const char *name)
 	return 0;
 }
 
-/* The dataset names in dir, sorted, so ids and the default are stable. */
-static char **list_datasets(const char *dir, size_t *n, char *err, size_t errlen)
+void co_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+char **co_list(const char *dir, size_t *n, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	if (!d) {
@@ -75,22 +80,12 @@ static char **list_datasets(const char *dir, size_t *n, char *err, size_t errlen
 	closedir(d);
 	if (ent) {
 		snprintf(err, errlen, "out of memory");
-		while (*n)
-			free(names[--*n]);
-		free(names);
+		co_names_free(names, *n);
 		return NULL;
 	}
 	if (*n)
 		qsort(names, *n, sizeof *names, by_name);
 	return names ? names : calloc(1, sizeof *names);
-}
-
-static int id_taken(const co_collection *c, const char *id)
-{
-	for (size_t k = 0; k < c->n_datasets; k++)
-		if (!strcmp(ex_id(c->datasets[k]), id))
-			return 1;
-	return 0;
 }
 
 /* The names of the collection's root (and the hidden status directory,
@@ -160,70 +155,61 @@ ex_options co_member_options(const ex_options *opt)
 	return each;
 }
 
-/* Open each file; the unusable ones are skipped with the reason, and so
- * are those whose id is taken, by another file or by the root's names. */
-static void open_datasets(co_collection *c, const char *root, char **names, size_t n,
-			  const ex_options *opt)
+int co_open_member(const char *root, const char *name, const ex_options *opt, ex_export **out,
+		   char *why, size_t whylen)
 {
+	char path[PATH_MAX], real[PATH_MAX];
+	struct stat st;
 	ex_options each = co_member_options(opt);
-	for (size_t i = 0; i < n; i++) {
-		char path[PATH_MAX], real[PATH_MAX], why[512];
-		struct stat st;
-		ex_export *e = NULL;
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", root, names[i]) >= sizeof path) {
-			log_warn("%s skipped: its path is too long", names[i]);
-			continue;
-		}
-		if (!admit(root, path, opt->follow_symlinks, real, &st, why, sizeof why) ||
-		    ex_open(path, &each, &e, why, sizeof why) != EX_OK) {
-			log_warn("%s skipped: %s", names[i], why);
-			continue;
-		}
-		/* The file HDF5 opened is the one judged (a swap in between). */
-		src_identity id = src_id(e->src);
-		const char *taken = id.dev != st.st_dev || id.ino != st.st_ino
-			? "replaced while being opened"
-			: id_reserved(ex_id(e)) ? "a name of the collection's root"
-			: id_taken(c, ex_id(e)) ? "already used by another file" : NULL;
-		if (taken || !(c->paths[c->n_datasets] = strdup(real))) {
-			log_warn("%s skipped: its dataset id '%s' is %s", names[i], ex_id(e),
-				 taken ? taken : "out of memory");
-			ex_close(e);
-			continue;
-		}
-		c->datasets[c->n_datasets++] = e;
-	}
-}
-
-static int make_documents(co_collection *c, const ex_options *opt)
-{
-	size_t n = c->n_datasets;
-	char **ids = calloc(n, sizeof *ids), **names = calloc(n, sizeof *names);
-	if (!ids || !names) {
-		free(ids);
-		free(names);
+	ex_export *e = NULL;
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", root, name) >= sizeof path) {
+		snprintf(why, whylen, "its path is too long");
 		return -1;
 	}
-	for (size_t k = 0; k < n; k++) {
-		ids[k] = (char *)ex_id(c->datasets[k]);
-		names[k] = (char *)ex_name(c->datasets[k]);
+	if (!admit(root, path, opt->follow_symlinks, real, &st, why, whylen) ||
+	    ex_open(path, &each, &e, why, whylen) != EX_OK)
+		return -1;
+	/* The file HDF5 opened is the one judged (a swap in between). */
+	ex_identity id = ex_source_id(e);
+	if (id.dev != st.st_dev || id.ino != st.st_ino) {
+		snprintf(why, whylen, "replaced while being opened");
+		ex_close(e);
+		return -1;
 	}
+	if (id_reserved(ex_id(e))) {
+		snprintf(why, whylen, "its dataset id '%s' is a name of the collection's root",
+			 ex_id(e));
+		ex_close(e);
+		return -1;
+	}
+	*out = e;
+	return 0;
+}
+
+static int make_documents(co_catalog *c, const co_entry *m, const ex_options *opt)
+{
+	size_t n = c->n_ids;
+	char **names = calloc(n ? n : 1, sizeof *names);
+	if (!names)
+		return -1;
+	for (size_t k = 0; k < n; k++)
+		names[k] = (char *)m[k].name;
 	doc_dataset d = {.version = CELLUCIDFS_VERSION, .host = opt->host ? opt->host : "127.0.0.1",
 			 .port = opt->port};
-	c->docs[0] = doc_catalog(ids, names, n);
+	c->docs[0] = doc_catalog(c->ids, names, n);
 	c->docs[1] = doc_health(&d);
 	c->docs[2] = doc_info(&d);
-	c->docs[3] = doc_datasets_list(ids, names, n);
-	free(ids);
+	c->docs[3] = doc_datasets_list(c->ids, names, n);
 	free(names);
 	return c->docs[0] && c->docs[1] && c->docs[2] && c->docs[3] ? 0 : -1;
 }
 
 /* root, datasets.json, _cellucid/{health,info,datasets}, then one directory
  * per dataset: the root's children are nodes 1, 2 and 6.. */
-static int make_nodes(co_collection *c)
+static int make_nodes(co_catalog *c, const co_entry *m)
 {
-	c->n_nodes = 6 + c->n_datasets;
+	c->n_nodes = 6 + c->n_ids;
 	c->nodes = calloc(c->n_nodes, sizeof *c->nodes);
 	if (!c->nodes)
 		return -1;
@@ -233,76 +219,45 @@ static int make_nodes(co_collection *c)
 	c->nodes[3] = (co_node){"health", CO_DOCUMENT, 2, 0, c->docs[1]};
 	c->nodes[4] = (co_node){"info", CO_DOCUMENT, 2, 0, c->docs[2]};
 	c->nodes[5] = (co_node){"datasets", CO_DOCUMENT, 2, 0, c->docs[3]};
-	for (size_t k = 0; k < c->n_datasets; k++)
-		c->nodes[6 + k] = (co_node){ex_id(c->datasets[k]), CO_DATASET, 0, (uint32_t)k, NULL};
+	for (size_t k = 0; k < c->n_ids; k++)
+		c->nodes[6 + k] = (co_node){c->ids[k], CO_DATASET, 0, m[k].member, NULL};
 	return 0;
 }
 
-ex_err co_open(const char *dir, const ex_options *opt, co_collection **out, char *err,
-	       size_t errlen)
+co_catalog *co_catalog_new(const co_entry *m, size_t n, const ex_options *opt, time_t mtime)
 {
-	struct stat st;
-	char root[PATH_MAX];
-	if (stat(dir, &st) || !realpath(dir, root)) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return EX_EIO;
+	co_catalog *c = calloc(1, sizeof *c);
+	if (!c || !(c->ids = calloc(n ? n : 1, sizeof *c->ids))) {
+		free(c);
+		return NULL;
 	}
-	size_t n;
-	char **names = list_datasets(root, &n, err, errlen);
-	if (!names)
-		return EX_EIO;
-	co_collection *c = calloc(1, sizeof *c);
-	ex_err r = EX_OK;
-	if (!c || !(c->datasets = calloc(n ? n : 1, sizeof *c->datasets)) ||
-	    !(c->paths = calloc(n ? n : 1, sizeof *c->paths))) {
-		snprintf(err, errlen, "out of memory");
-		r = EX_ENOMEM;
-	} else {
-		c->mtime = st.st_mtime;
-		open_datasets(c, root, names, n, opt);
-		if (!c->n_datasets) {
-			snprintf(err, errlen, "no usable .h5ad file in the directory (%zu found)", n);
-			r = EX_EINVAL;
-		} else if (make_documents(c, opt) || make_nodes(c)) {
-			snprintf(err, errlen, "out of memory");
-			r = EX_ENOMEM;
-		}
+	c->mtime = mtime;
+	for (; c->n_ids < n; c->n_ids++)
+		if (!(c->ids[c->n_ids] = strdup(m[c->n_ids].id)))
+			break;
+	if (c->n_ids < n || make_documents(c, m, opt) || make_nodes(c, m)) {
+		co_catalog_free(c);
+		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (r != EX_OK) {
-		co_close(c);
-		return r;
-	}
-	*out = c;
-	return EX_OK;
+	return c;
 }
 
-void co_close(co_collection *c)
+void co_catalog_free(co_catalog *c)
 {
 	if (!c)
 		return;
-	for (size_t k = 0; k < c->n_datasets; k++) {
-		ex_close(c->datasets[k]);
-		free(c->paths[k]);
-	}
-	free(c->datasets);
-	free(c->paths);
+	co_names_free(c->ids, c->n_ids);
 	for (int i = 0; i < 4; i++)
 		free(c->docs[i]);
 	free(c->nodes);
 	free(c);
 }
 
-size_t co_dataset_count(const co_collection *c) { return c->n_datasets; }
-ex_export *co_dataset(const co_collection *c, size_t k) { return c->datasets[k]; }
-const char *co_dataset_path(const co_collection *c, size_t k) { return c->paths[k]; }
-size_t co_node_count(const co_collection *c) { return c->n_nodes; }
-const co_node *co_node_at(const co_collection *c, uint32_t i) { return &c->nodes[i]; }
-time_t co_mtime(const co_collection *c) { return c->mtime; }
+size_t co_node_count(const co_catalog *c) { return c->n_nodes; }
+const co_node *co_node_at(const co_catalog *c, uint32_t i) { return &c->nodes[i]; }
+time_t co_mtime(const co_catalog *c) { return c->mtime; }
 
-int64_t co_lookup(const co_collection *c, uint32_t dir, const char *name)
+int64_t co_lookup(const co_catalog *c, uint32_t dir, const char *name)
 {
 	for (size_t i = 1; i < c->n_nodes; i++)
 		if (c->nodes[i].parent == dir && !strcmp(c->nodes[i].name, name))

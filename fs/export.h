@@ -53,7 +53,7 @@ typedef struct {
 	char *cache_dir;          /* NULL: $XDG_CACHE_HOME/cellucidfs or ~/.cache/cellucidfs;
 				     "none": memory only */
 	ex_prefetch prefetch;     /* default EX_PREFETCH_OBS */
-	int in_collection;        /* set by co_open: no _cellucid/ of its own */
+	int in_collection;        /* co_member_options: no _cellucid/ of its own */
 	int index_layout;         /* layout=index (viewer-contract-strict.md); 0: layout=names */
 	char *expression;         /* "X" (or NULL), "raw" or "layer:NAME": the gene values */
 	char *gene_id_column;     /* var column naming the genes, or NULL for the var index */

@@ -5,8 +5,9 @@
  * A file is generated when it is first looked up or stat'ed, so that its
  * st_size is exact from the first stat: nginx and the page cache trust that
  * size and never read past it (fuse-design-notes.md §1). Names and sizes
- * never change while mounted, so entries, attributes and negative lookups are
- * cached by the kernel for as long as it likes, and keep_cache lets repeated
+ * never change within a version (a new one has new inode numbers, and the
+ * kernel is told to forget the old), so entries, attributes and negative
+ * lookups are cached by the kernel for as long as it likes, and keep_cache lets repeated
  * opens be served from the page cache. Listings carry the entries
  * (readdirplus), so a cp -r that lists a directory then needs one request per
  * file instead of two: a stat of a file whose size was unknown when listed
@@ -21,6 +22,7 @@
  */
 #include "ll.h"
 #include "ll_inode.h"
+#include "ll_members.h"
 #include "ll_status.h"
 #include "ll_version.h"
 
@@ -43,6 +45,7 @@ static const double FOREVER = 1e9;
  * or a document. */
 typedef struct {
 	ll_volume *vol;
+	ll_catalog *cat;    /* a collection's document: the catalog holding it */
 	fc_file *cached;
 	const char *text;
 	size_t text_len;
@@ -56,24 +59,31 @@ static ll_fs *fs_of(fuse_req_t req)
 
 /* ------------------------------------------------------------- stat */
 
-/* A version's files have its mtime; the rest the collection's, or the
- * current version's. */
-static time_t mtime_of(ll_fs *fs, const ll_volume *v)
+/* A version's files have its mtime, a catalog's its own; the rest the
+ * current catalog's, or the current version's. */
+static time_t mtime_of(ll_fs *fs, const ll_volume *v, const ll_catalog *c)
 {
-	if (v || fs->co)
-		return v ? ex_mtime(v->e) : co_mtime(fs->co);
-	ll_volume *cur = ll_version_current(&fs->slots[0]);
-	time_t t = ex_mtime(cur->e);
-	ll_version_put(cur);
+	if (v || c)
+		return v ? ex_mtime(v->e) : co_mtime(c->co);
+	time_t t;
+	if (fs->collection) {
+		ll_catalog *cur = ll_catalog_current(fs);
+		t = co_mtime(cur->co);
+		ll_catalog_put(cur);
+	} else {
+		ll_volume *cur = ll_version_current(fs->slots[0]);
+		t = ex_mtime(cur->e);
+		ll_version_put(cur);
+	}
 	return t;
 }
 
-static void stat_common(ll_fs *fs, const ll_volume *v, fuse_ino_t ino, struct stat *st, int dir,
+static void stat_common(ll_fs *fs, ll_item it, fuse_ino_t ino, struct stat *st, int dir,
 			size_t size)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime_of(fs, v);
+	st->st_mtime = st->st_ctime = st->st_atime = mtime_of(fs, it.vol, it.cat);
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = 65536;
@@ -99,16 +109,16 @@ static int stat_item(ll_fs *fs, fuse_ino_t ino, ll_item it, struct stat *st)
 	size_t size = 0;
 	if (it.type == IT_NONE)
 		return ENOENT;
-	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
+	if (it.type == IT_EXPORT && !ll_is_dir(it)) {
 		char err[512];
 		if (fc_size(it.vol->cache, it.node, &size, err, sizeof err) != EX_OK)
 			return generation_failed(fs, err);
-	} else if (it.type == IT_COLLECTION && !ll_is_dir(fs, it)) {
-		size = strlen(co_node_at(fs->co, it.node)->text);
+	} else if (it.type == IT_COLLECTION && !ll_is_dir(it)) {
+		size = strlen(co_node_at(it.cat->co, it.node)->text);
 	} else if (it.type == IT_STATUS_FILE) {
 		size = LL_STATUS_SIZE;
 	}
-	stat_common(fs, it.vol, ino, st, ll_is_dir(fs, it), size);
+	stat_common(fs, it, ino, st, ll_is_dir(it), size);
 	if (it.type == IT_STATUS_FILE) /* new content: the kernel drops old pages */
 		clock_gettime(CLOCK_REALTIME, &st->st_mtim);
 	return 0;
@@ -161,7 +171,7 @@ static void reply_sized(void *ctx, ex_err r, size_t size, const char *err)
 	pending_entry *pe = ctx;
 	struct fuse_entry_param ep;
 	entry_for(&ep, pe->ino);
-	stat_common(pe->fs, pe->vol, pe->ino, &ep.attr, 0, size);
+	stat_common(pe->fs, (ll_item){IT_EXPORT, pe->vol, NULL, 0}, pe->ino, &ep.attr, 0, size);
 	if (r != EX_OK)
 		fuse_reply_err(pe->req, generation_failed(pe->fs, err));
 	else if (pe->lookup)
@@ -195,7 +205,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	ll_fs *fs = fs_of(req);
 	ll_item d = ll_resolve(fs, parent);
-	if (!ll_is_dir(fs, d)) {
+	if (!ll_is_dir(d)) {
 		fuse_reply_err(req, d.type == IT_NONE ? ENOENT : ENOTDIR);
 		ll_done(d);
 		return;
@@ -204,12 +214,13 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	entry_for(&ep, ll_child_ino(fs, parent, d, name));
 	ll_done(d);
 	if (!ep.ino) {
-		/* ino 0 is a negative entry the kernel caches: the tree never grows. */
+		/* ino 0 is a negative entry the kernel caches: a name that comes
+		 * (a new version's, a new member's) is forgotten when it does. */
 		fuse_reply_entry(req, &ep);
 		return;
 	}
 	ll_item it = ll_resolve(fs, ep.ino);
-	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
+	if (it.type == IT_EXPORT && !ll_is_dir(it)) {
 		size_export_file(req, fs, ep.ino, it, 1);
 		ll_done(it);
 		return;
@@ -229,7 +240,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	(void)fi;
 	ll_fs *fs = fs_of(req);
 	ll_item it = ll_resolve(fs, ino);
-	if (it.type == IT_EXPORT && !ll_is_dir(fs, it)) {
+	if (it.type == IT_EXPORT && !ll_is_dir(it)) {
 		size_export_file(req, fs, ino, it, 0);
 		ll_done(it);
 		return;
@@ -247,7 +258,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	ll_fs *fs = fs_of(req);
 	ll_item it = ll_resolve(fs, ino);
-	int dir = ll_is_dir(fs, it);
+	int dir = ll_is_dir(it);
 	ll_done(it);
 	if (!dir) {
 		fuse_reply_err(req, ENOTDIR);
@@ -268,8 +279,8 @@ static void listed_entry(ll_fs *fs, fuse_ino_t ino, struct fuse_entry_param *ep)
 {
 	ll_item it = ll_resolve(fs, ino);
 	entry_for(ep, ino);
-	if (it.type == IT_EXPORT && !ll_is_dir(fs, it) && !fc_known(it.vol->cache, it.node)) {
-		stat_common(fs, it.vol, ino, &ep->attr, 0, 0);
+	if (it.type == IT_EXPORT && !ll_is_dir(it) && !fc_known(it.vol->cache, it.node)) {
+		stat_common(fs, it, ino, &ep->attr, 0, 0);
 		ep->attr_timeout = 0;
 		atomic_store(&it.vol->listed[it.node], 1);
 	} else if (stat_item(fs, ino, it, &ep->attr)) {
@@ -337,6 +348,7 @@ static void release_contents(open_file *of)
 	if (of->cached)
 		fc_close(of->vol->cache, of->cached);
 	ll_version_put(of->vol);
+	ll_catalog_put(of->cat);
 	free(of->owned);
 }
 
@@ -359,8 +371,10 @@ static int open_item(ll_fs *fs, ll_item it, open_file *of, struct fuse_file_info
 		return 0;
 	}
 	if (it.type == IT_COLLECTION) {
-		of->text = co_node_at(fs->co, it.node)->text;
+		of->text = co_node_at(it.cat->co, it.node)->text;
 		of->text_len = strlen(of->text);
+		of->cat = it.cat;
+		ll_catalog_hold(it.cat);
 		fi->keep_cache = 1;
 		return 0;
 	}
@@ -381,7 +395,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	ll_fs *fs = fs_of(req);
 	ll_item it = ll_resolve(fs, ino);
 	int err = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) ? EROFS
-		: it.type == IT_NONE ? ENOENT : ll_is_dir(fs, it) ? EISDIR
+		: it.type == IT_NONE ? ENOENT : ll_is_dir(it) ? EISDIR
 		: fs->zero_open ? ENOSYS : 0;
 	open_file *of = err ? NULL : calloc(1, sizeof *of);
 	if (!err)
@@ -445,7 +459,9 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ll_item it = ll_resolve(fs, ino);
 	open_file of = {0};
 	struct fuse_file_info scratch = {0};
-	int err = it.type == IT_NONE || ll_is_dir(fs, it) ? EISDIR : open_item(fs, it, &of, &scratch);
+	/* IT_NONE: a version or member gone since the kernel had the inode. */
+	int err = it.type == IT_NONE ? ENOENT : ll_is_dir(it) ? EISDIR
+		: open_item(fs, it, &of, &scratch);
 	ll_done(it);
 	if (err) {
 		fuse_reply_err(req, err);
@@ -488,9 +504,9 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	ll_fs *fs = fs_of(req);
 	struct statvfs sv = {0};
 	sv.f_bsize = sv.f_frsize = 4096;
-	for (size_t k = 0; k < fs->n_vols; k++) {
-		ll_volume *v = ll_version_current(&fs->slots[k]);
-		sv.f_files += ex_node_count(v->e);
+	for (size_t k = 0; k < atomic_load(&fs->n_vols); k++) {
+		ll_volume *v = ll_version_current(fs->slots[k]);
+		sv.f_files += v ? ex_node_count(v->e) : 0;
 		ll_version_put(v);
 	}
 	sv.f_namemax = 255;

@@ -5,7 +5,9 @@
  * index + 1. A single .h5ad is volume 0 and its root is FUSE_ROOT_ID, in
  * every version. For a directory of .h5ad files, volume 0 is the
  * collection's own small tree (datasets.json, _cellucid/, one directory per
- * dataset) and dataset k is volume k + 1, whose root node is that directory.
+ * dataset), whose generation is its catalog's (ll_members.c) and whose root
+ * is FUSE_ROOT_ID in every catalog, and member k is volume k + 1, whose root
+ * node is that directory.
  * The hidden status directory and its file take the two numbers above any
  * node of volume 0.
  *
@@ -22,6 +24,7 @@
 
 #include <string.h>
 
+#include "ll_members.h"
 #include "ll_version.h"
 
 static const char STATUS_DIR[] = ".cellucidfs";
@@ -32,33 +35,44 @@ static const char STATUS_FILE[] = "status.json";
 
 fuse_ino_t ll_export_ino(const ll_fs *fs, const ll_volume *v, uint32_t node)
 {
-	if (!fs->co && node == 0)
+	if (!fs->collection && node == 0)
 		return FUSE_ROOT_ID;
 	uint64_t vol = v->slot->vol, gen = v->gen & 0xffff;
 	return (fuse_ino_t)(vol << 48 | gen << 32 | ((uint64_t)node + 1));
+}
+
+fuse_ino_t ll_catalog_ino(const ll_catalog *c, uint32_t node)
+{
+	uint64_t gen = c->gen & 0xffff;
+	return node == 0 ? FUSE_ROOT_ID : (fuse_ino_t)(gen << 32 | ((uint64_t)node + 1));
 }
 
 ll_item ll_resolve(ll_fs *fs, fuse_ino_t ino)
 {
 	uint64_t vol = (uint64_t)ino >> 48, gen = (uint64_t)ino >> 32 & 0xffff;
 	uint64_t low = (uint64_t)ino & 0xffffffffu;
-	ll_item none = {IT_NONE, NULL, 0};
+	ll_item none = {IT_NONE, NULL, NULL, 0};
 	if (vol == 0 && ino == STATUS_DIR_INO)
-		return (ll_item){IT_STATUS_DIR, NULL, 0};
+		return (ll_item){IT_STATUS_DIR, NULL, NULL, 0};
 	if (vol == 0 && ino == STATUS_FILE_INO)
-		return (ll_item){IT_STATUS_FILE, NULL, 0};
+		return (ll_item){IT_STATUS_FILE, NULL, NULL, 0};
 	if (low == 0)
 		return none;
-	if (fs->co && vol == 0)
-		return low - 1 < co_node_count(fs->co) && !gen
-			       ? (ll_item){IT_COLLECTION, NULL, (uint32_t)(low - 1)} : none;
-	size_t k = fs->co ? vol - 1 : vol;
-	if (k >= fs->n_vols)
+	if (fs->collection && vol == 0) {
+		ll_catalog *c = ino == FUSE_ROOT_ID ? ll_catalog_current(fs)
+						    : ll_catalog_get(fs, (uint32_t)gen);
+		if (c && low - 1 < co_node_count(c->co))
+			return (ll_item){IT_COLLECTION, NULL, c, (uint32_t)(low - 1)};
+		ll_catalog_put(c);
 		return none;
-	ll_volume *v = ino == FUSE_ROOT_ID ? ll_version_current(&fs->slots[k])
-					   : ll_version_get(&fs->slots[k], (uint32_t)gen);
+	}
+	size_t k = fs->collection ? vol - 1 : vol;
+	if (k >= atomic_load(&fs->n_vols))
+		return none;
+	ll_volume *v = ino == FUSE_ROOT_ID ? ll_version_current(fs->slots[k])
+					   : ll_version_get(fs->slots[k], (uint32_t)gen);
 	if (v && low - 1 < ex_node_count(v->e))
-		return (ll_item){IT_EXPORT, v, (uint32_t)(low - 1)};
+		return (ll_item){IT_EXPORT, v, NULL, (uint32_t)(low - 1)};
 	ll_version_put(v);
 	return none;
 }
@@ -67,26 +81,28 @@ void ll_done(ll_item it)
 {
 	if (it.type == IT_EXPORT)
 		ll_version_put(it.vol);
+	else if (it.type == IT_COLLECTION)
+		ll_catalog_put(it.cat);
 }
 
-/* The inode of a collection node: a dataset's directory is its current
- * version's root. */
-static fuse_ino_t collection_ino(ll_fs *fs, uint32_t node)
+/* The inode of node of catalog c: a dataset's directory is its current
+ * version's root (0 once the member is gone). */
+static fuse_ino_t collection_ino(ll_fs *fs, const ll_catalog *c, uint32_t node)
 {
-	const co_node *n = co_node_at(fs->co, node);
+	const co_node *n = co_node_at(c->co, node);
 	if (n->kind != CO_DATASET)
-		return (fuse_ino_t)node + 1;
-	ll_volume *v = ll_version_current(&fs->slots[n->arg]);
-	fuse_ino_t ino = ll_export_ino(fs, v, 0);
+		return ll_catalog_ino(c, node);
+	ll_volume *v = ll_version_current(fs->slots[n->arg]);
+	fuse_ino_t ino = v ? ll_export_ino(fs, v, 0) : 0;
 	ll_version_put(v);
 	return ino;
 }
 
-int ll_is_dir(ll_fs *fs, ll_item it)
+int ll_is_dir(ll_item it)
 {
 	switch (it.type) {
 	case IT_EXPORT: return ex_node_at(it.vol->e, it.node)->kind == EX_DIR;
-	case IT_COLLECTION: return co_node_at(fs->co, it.node)->kind == CO_DIR;
+	case IT_COLLECTION: return co_node_at(it.cat->co, it.node)->kind == CO_DIR;
 	case IT_STATUS_DIR: return 1;
 	default: return 0;
 	}
@@ -100,8 +116,8 @@ fuse_ino_t ll_child_ino(ll_fs *fs, fuse_ino_t dir, ll_item d, const char *name)
 	if (d.type == IT_STATUS_DIR)
 		return !strcmp(name, STATUS_FILE) ? STATUS_FILE_INO : 0;
 	if (d.type == IT_COLLECTION) {
-		int64_t i = co_lookup(fs->co, d.node, name);
-		return i < 0 ? 0 : collection_ino(fs, (uint32_t)i);
+		int64_t i = co_lookup(d.cat->co, d.node, name);
+		return i < 0 ? 0 : collection_ino(fs, d.cat, (uint32_t)i);
 	}
 	int64_t i = ex_lookup(d.vol->e, d.node, name);
 	return i < 0 ? 0 : ll_export_ino(fs, d.vol, (uint32_t)i);
@@ -121,12 +137,12 @@ int ll_nth_child(ll_fs *fs, ll_item d, size_t k, const char **name, fuse_ino_t *
 	}
 	if (d.type != IT_COLLECTION)
 		return 0;
-	for (uint32_t i = 1; i < co_node_count(fs->co); i++) {
-		const co_node *n = co_node_at(fs->co, i);
+	for (uint32_t i = 1; i < co_node_count(d.cat->co); i++) {
+		const co_node *n = co_node_at(d.cat->co, i);
 		if (n->parent != d.node || k--)
 			continue;
 		*name = n->name;
-		*ino = collection_ino(fs, i);
+		*ino = collection_ino(fs, d.cat, i);
 		*dir = n->kind != CO_DOCUMENT;
 		return 1;
 	}
@@ -140,6 +156,6 @@ fuse_ino_t ll_parent_ino(ll_fs *fs, fuse_ino_t ino, ll_item d)
 	if (d.type == IT_EXPORT)
 		return ll_export_ino(fs, d.vol, ex_node_at(d.vol->e, d.node)->parent);
 	if (d.type == IT_COLLECTION)
-		return (fuse_ino_t)co_node_at(fs->co, d.node)->parent + 1;
+		return ll_catalog_ino(d.cat, co_node_at(d.cat->co, d.node)->parent);
 	return ino == STATUS_DIR_INO ? FUSE_ROOT_ID : ino;
 }

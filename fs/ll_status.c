@@ -20,13 +20,6 @@
 #include "docs.h"
 #include "ll_version.h"
 
-static double seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* "2049-1311-1981214-1733300000.000000000": which version of the file is
  * served, without saying where it is. */
 static void identity_text(ex_identity id, char *buf, size_t len)
@@ -40,7 +33,7 @@ static char *status_text(ll_fs *fs)
 	char identity[128] = "";
 	doc_status_info info = {
 		.version = CELLUCIDFS_VERSION,
-		.uptime = seconds() - fs->started, .errors = atomic_load(&fs->errors),
+		.uptime = ll_now() - fs->started, .errors = atomic_load(&fs->errors),
 		.bytes_served = atomic_load(&fs->bytes_served), .index_permille = 1000,
 		.source_identity = identity,
 	};
@@ -48,19 +41,20 @@ static char *status_text(ll_fs *fs)
 	 * switches); the gene index shows the least advanced one, the cache key
 	 * the first dataset's (the name of its store, CACHE_DIR/<key>/, never
 	 * the path) and the source identity a single file's. */
-	ll_volume *held[fs->n_vols];
-	for (size_t k = 0; k < fs->n_vols; k++) {
+	ll_volume *single = NULL;
+	char cache_key[256] = "";
+	size_t n = atomic_load(&fs->n_vols);
+	for (size_t k = 0; k < n; k++) {
 		fc_stats st;
-		ll_volume *v = held[k] = ll_version_current(&fs->slots[k]);
+		ll_slot *s = fs->slots[k];
+		pthread_mutex_lock(&s->lock);
+		info.switches += s->switches;
+		pthread_mutex_unlock(&s->lock);
+		ll_volume *v = ll_version_current(s);
+		if (!v)
+			continue;
 		ex_export *e = v->e;
 		fc_get_stats(v->cache, &st);
-		pthread_mutex_lock(&fs->slots[k].lock);
-		info.switches += fs->slots[k].switches;
-		pthread_mutex_unlock(&fs->slots[k].lock);
-		if (!fs->co) {
-			info.dataset_id = ex_id(e);
-			identity_text(ex_source_id(e), identity, sizeof identity);
-		}
 		info.files += ex_node_count(e);
 		info.generated += st.generated;
 		info.hits += st.hits;
@@ -69,12 +63,20 @@ static char *status_text(ll_fs *fs)
 		info.memory_bytes += st.memory_bytes;
 		if (ex_index_permille(e) < info.index_permille)
 			info.index_permille = ex_index_permille(e);
-		if (!info.cache_key && ex_store(e)) {
+		if (!cache_key[0] && ex_store(e)) {
 			const char *dir = st_dir(ex_store(e)), *slash = strrchr(dir, '/');
-			info.cache_key = slash ? slash + 1 : dir;
+			snprintf(cache_key, sizeof cache_key, "%s", slash ? slash + 1 : dir);
+			info.cache_key = cache_key;
+		}
+		if (!fs->collection) { /* held until the document is made */
+			single = v;
+			info.dataset_id = ex_id(e);
+			identity_text(ex_source_id(e), identity, sizeof identity);
+		} else {
+			ll_version_put(v);
 		}
 	}
-	if (fs->co)
+	if (fs->collection)
 		info.dataset_id = "";
 	/* A fixed size, padded with the whitespace JSON allows: the kernel
 	 * reads up to the size it last saw, and the counters change between
@@ -86,8 +88,7 @@ static char *status_text(ll_fs *fs)
 		padded[LL_STATUS_SIZE] = '\0';
 	}
 	free(text);
-	for (size_t k = 0; k < fs->n_vols; k++)
-		ll_version_put(held[k]);
+	ll_version_put(single);
 	return padded;
 }
 
@@ -100,12 +101,12 @@ char *ll_status_snapshot(ll_fs *fs)
 	static char *text;
 	static double made;
 	pthread_mutex_lock(&lock);
-	if (!text || seconds() - made > 0.2) {
+	if (!text || ll_now() - made > 0.2) {
 		char *fresh = status_text(fs);
 		if (fresh) {
 			free(text);
 			text = fresh;
-			made = seconds();
+			made = ll_now();
 		}
 	}
 	char *copy = text ? strdup(text) : NULL;

@@ -10,6 +10,10 @@
  * its generation (ll_inode.c), so nothing the kernel still holds of the old
  * version can be taken for the new one.
  *
+ * A member of a directory source may also have no version (its file is
+ * gone, or not usable): ll_members.c adds and removes them, and keeps the
+ * root's catalog.
+ *
  * A replaced version stays resolvable while any request or open file holds
  * it, and for GRACE seconds after the switch: a reader whose kernel opens
  * files without telling us (zero-message opens) reads the old file to its
@@ -23,6 +27,7 @@
  */
 #include "ll_version.h"
 #include "ll_inode.h"
+#include "ll_members.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +41,6 @@
 /* Seconds a replaced version is kept for readers that hold no handle. */
 static const double GRACE = 10;
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* A version over e (taken over: closed on failure); NULL when out of memory. */
 static ll_volume *version_new(ll_fs *fs, ll_slot *s, ex_export *e, uint32_t gen)
 {
@@ -55,15 +53,13 @@ static ll_volume *version_new(ll_fs *fs, ll_slot *s, ex_export *e, uint32_t gen)
 	if (!v || !v->cache || !v->listed) {
 		if (v)
 			fc_free(v->cache), free(v->listed), free(v);
-		if (!fs->co || gen)
-			ex_close(e);
+		ex_close(e);
 		return NULL;
 	}
 	return v;
 }
 
-/* The first version of a collection member is the collection's to close. A
- * replaced version's store goes with it: its source is gone. */
+/* A replaced version's store goes with it: its source is gone. */
 static void version_free(ll_volume *v)
 {
 	pf_stop(v->warm);
@@ -71,43 +67,42 @@ static void version_free(ll_volume *v)
 	free(v->listed);
 	if (v->retired)
 		ex_discard_store(v->e);
-	if (!v->fs->co || v->gen)
-		ex_close(v->e);
-	else if (v->retired) /* the collection closes it, at unmount: the file now */
-		ex_detach_source(v->e);
+	ex_close(v->e);
 	free(v);
+}
+
+ll_slot *ll_slot_add(ll_fs *fs, const char *path, ex_identity seen)
+{
+	size_t k = atomic_load(&fs->n_vols);
+	ll_slot *s = k < (fs->collection ? LL_MAX_SLOTS : 1) ? calloc(1, sizeof *s) : NULL;
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return NULL;
+	}
+	const char *slash = strrchr(s->path, '/');
+	s->name = slash ? slash + 1 : s->path;
+	s->seen = seen;
+	s->vol = (uint32_t)k + (fs->collection ? 1 : 0);
+	pthread_mutex_init(&s->lock, NULL);
+	fs->slots[k] = s;
+	atomic_store(&fs->n_vols, k + 1); /* after the slot is complete */
+	return s;
 }
 
 int ll_slots_open(ll_fs *fs, const char *source, char *err, size_t errlen)
 {
 	struct stat st;
-	ex_export *single = NULL;
-	if (!stat(source, &st) && S_ISDIR(st.st_mode) && !ad_is_store_dir(source)) {
-		if (co_open(source, fs->opt, &fs->co, err, errlen) != EX_OK)
-			return -1;
-		fs->n_vols = co_dataset_count(fs->co);
-	} else {
-		if (ex_open(source, fs->opt, &single, err, errlen) != EX_OK)
-			return -1;
-		fs->n_vols = 1;
-	}
-	if (!(fs->slots = calloc(fs->n_vols, sizeof *fs->slots))) {
-		if (single)
-			ex_close(single);
-		fs->n_vols = 0;
+	pthread_mutex_init(&fs->cat_lock, NULL);
+	if (!stat(source, &st) && S_ISDIR(st.st_mode) && !ad_is_store_dir(source))
+		return ll_members_open(fs, source, err, errlen);
+	ex_export *e;
+	if (ex_open(source, fs->opt, &e, err, errlen) != EX_OK)
+		return -1;
+	ll_slot *s = (fs->slots = calloc(1, sizeof *fs->slots))
+		? ll_slot_add(fs, source, ex_source_id(e)) : NULL;
+	if (!s || ll_version_install(fs, s, e)) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
-	}
-	for (size_t k = 0; k < fs->n_vols; k++) {
-		ll_slot *s = &fs->slots[k];
-		pthread_mutex_init(&s->lock, NULL);
-		s->vol = (uint32_t)k + (fs->co ? 1 : 0);
-		s->path = strdup(fs->co ? co_dataset_path(fs->co, k) : source);
-		s->cur = version_new(fs, s, fs->co ? co_dataset(fs->co, k) : single, 0);
-		if (!s->path || !s->cur) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -115,7 +110,7 @@ int ll_slots_open(ll_fs *fs, const char *source, char *err, size_t errlen)
 void ll_slots_close(ll_fs *fs)
 {
 	for (size_t k = 0; k < fs->n_vols; k++) {
-		ll_slot *s = &fs->slots[k];
+		ll_slot *s = fs->slots[k];
 		while (s->retired) {
 			ll_volume *v = s->retired;
 			s->retired = v->older;
@@ -125,26 +120,39 @@ void ll_slots_close(ll_fs *fs)
 			version_free(s->cur);
 		free(s->path);
 		pthread_mutex_destroy(&s->lock);
+		free(s);
 	}
-	if (fs->co)
-		co_close(fs->co);
+	ll_members_close(fs);
 	free(fs->slots);
+	pthread_mutex_destroy(&fs->cat_lock);
 }
 
 void ll_slots_warm(ll_fs *fs)
 {
 	for (size_t k = 0; k < fs->n_vols; k++) {
-		ll_volume *v = fs->slots[k].cur;
-		v->warm = pf_start(v->e, v->cache, fs->opt->prefetch, ll_file_ready, v);
+		ll_volume *v = fs->slots[k]->cur;
+		if (v)
+			v->warm = pf_start(v->e, v->cache, fs->opt->prefetch, ll_file_ready, v);
+	}
+}
+
+void ll_slots_cool(ll_fs *fs)
+{
+	for (size_t k = 0; k < atomic_load(&fs->n_vols); k++) {
+		ll_volume *v = fs->slots[k]->cur;
+		if (v) {
+			pf_stop(v->warm);
+			v->warm = NULL;
+		}
 	}
 }
 
 ll_volume *ll_version_get(ll_slot *s, uint32_t gen)
 {
 	pthread_mutex_lock(&s->lock);
-	ll_volume *v = s->cur;
+	ll_volume *v = s->cur && (s->cur->gen & 0xffff) == gen ? s->cur : s->retired;
 	while (v && (v->gen & 0xffff) != gen)
-		v = v == s->cur ? s->retired : v->older;
+		v = v->older;
 	if (v)
 		v->refs++;
 	pthread_mutex_unlock(&s->lock);
@@ -155,7 +163,8 @@ ll_volume *ll_version_current(ll_slot *s)
 {
 	pthread_mutex_lock(&s->lock);
 	ll_volume *v = s->cur;
-	v->refs++;
+	if (v)
+		v->refs++;
 	pthread_mutex_unlock(&s->lock);
 	return v;
 }
@@ -176,17 +185,19 @@ void ll_version_put(ll_volume *v)
 	pthread_mutex_unlock(&v->slot->lock);
 }
 
-const char *ll_slot_path(void *fs, size_t k)
+size_t ll_slot_count(void *fs)
 {
-	return ((ll_fs *)fs)->slots[k].path;
+	return atomic_load(&((ll_fs *)fs)->n_vols);
 }
 
-ex_identity ll_slot_identity(void *arg, size_t k)
+const char *ll_slot_path(void *fs, size_t k)
 {
-	ll_volume *v = ll_version_current(&((ll_fs *)arg)->slots[k]);
-	ex_identity id = ex_source_id(v->e);
-	ll_version_put(v);
-	return id;
+	return ((ll_fs *)fs)->slots[k]->path;
+}
+
+ex_identity ll_slot_identity(void *fs, size_t k)
+{
+	return ((ll_fs *)fs)->slots[k]->seen;
 }
 
 /* "52 000": a count as the log shows it. */
@@ -203,16 +214,24 @@ static const char *grouped(size_t n, char *buf, size_t len)
 	return buf;
 }
 
-/* Forget, in the kernel, every node of old and the names of the directory
- * holding it (whose listing changes). Names the new version has and the old
- * had not may be cached as absent: those are forgotten too. */
+void ll_log_version(const ll_slot *s, const char *what)
+{
+	ex_layout l;
+	char cells[32], genes[32];
+	ll_volume *v = s->cur; /* the watcher's thread, the only one that changes it */
+	ex_layout_of(v->e, &l);
+	log_info("%s %s: now %s cells, %s genes", s->name, what,
+		 grouped(l.n_cells, cells, sizeof cells), grouped(l.n_genes, genes, sizeof genes));
+}
+
+/* Forget, in the kernel, every node of old; a single file's root is the
+ * mount's, and its names (those of old and of cur, a new version: a name
+ * cur has and old had not may be cached as absent) and listing are
+ * forgotten too. A collection's root is its catalog's (ll_members.c). */
 static void forget(ll_fs *fs, ll_volume *old, ll_volume *cur)
 {
 	struct fuse_session *se = fs->se;
-	if (fs->co) {
-		const char *id = ex_id(old->e);
-		fuse_lowlevel_notify_inval_entry(se, FUSE_ROOT_ID, id, strlen(id));
-	} else {
+	if (!fs->collection) {
 		ll_volume *both[2] = {old, cur};
 		for (int w = 0; w < 2; w++) {
 			const ex_node *root = ex_node_at(both[w]->e, 0);
@@ -221,64 +240,106 @@ static void forget(ll_fs *fs, ll_volume *old, ll_volume *cur)
 				fuse_lowlevel_notify_inval_entry(se, FUSE_ROOT_ID, name, strlen(name));
 			}
 		}
+		fuse_lowlevel_notify_inval_inode(se, FUSE_ROOT_ID, 0, 0);
 	}
-	fuse_lowlevel_notify_inval_inode(se, FUSE_ROOT_ID, 0, 0);
 	/* Unknown inodes answer ENOENT: the kernel had forgotten them already. */
-	for (uint32_t i = fs->co ? 0 : 1; i < ex_node_count(old->e); i++)
+	for (uint32_t i = fs->collection ? 0 : 1; i < ex_node_count(old->e); i++)
 		fuse_lowlevel_notify_inval_inode(se, ll_export_ino(fs, old, i), 0, 0);
 }
 
+/* Slot s's current version becomes v (or none), the one before retired:
+ * it stays for readers that hold it (ll_reap frees it). */
+static ll_volume *replace(ll_slot *s, ll_volume *v)
+{
+	pthread_mutex_lock(&s->lock);
+	ll_volume *old = s->cur;
+	if (old) {
+		old->retired = ll_now();
+		old->older = s->retired;
+		s->retired = old;
+		s->switches++;
+	}
+	s->cur = v;
+	pthread_mutex_unlock(&s->lock);
+	if (old) {
+		pf_stop(old->warm); /* it would only meet "changed while mounted" */
+		old->warm = NULL;
+	}
+	return old;
+}
+
+int ll_version_install(ll_fs *fs, ll_slot *s, ex_export *e)
+{
+	ll_volume *v = version_new(fs, s, e, s->versions++);
+	if (!v)
+		return -1;
+	s->seen = ex_source_id(e);
+	if (fs->se) /* mounted: else ll_slots_warm starts it */
+		v->warm = pf_start(v->e, v->cache, fs->opt->prefetch, ll_file_ready, v);
+	ll_volume *old = replace(s, v);
+	if (old && fs->se)
+		forget(fs, old, v);
+	return 0;
+}
+
+void ll_version_remove(ll_fs *fs, ll_slot *s)
+{
+	/* Only a member of a directory goes: a single file stays served. */
+	ll_volume *old = replace(s, NULL);
+	if (old)
+		forget(fs, old, NULL);
+}
+
+/* Switch single file k to what is on disk. */
 int ll_switch(void *arg, size_t k)
 {
 	ll_fs *fs = arg;
-	ll_slot *s = &fs->slots[k];
-	const char *slash = strrchr(s->path, '/'), *base = slash ? slash + 1 : s->path;
-	ex_options each = fs->co ? co_member_options(fs->opt) : *fs->opt;
-	ex_export *e;
+	ll_slot *s = fs->slots[k];
+	if (fs->collection)
+		return ll_member_switch(fs, s);
 	char why[512];
 	struct stat st;
-	ex_identity was = ex_source_id(s->cur->e);
-	/* Rewritten in place: the old version's reads fail already, and its
-	 * open file would hand the new open its stale state. */
-	if (!stat(s->path, &st) && st.st_dev == was.dev && st.st_ino == was.ino)
-		ex_detach_source(s->cur->e);
-	if (ex_open(s->path, &each, &e, why, sizeof why) != EX_OK) {
+	ex_export *e;
+	ll_note_disk(s, &st);
+	if (ex_open(s->path, fs->opt, &e, why, sizeof why) != EX_OK) {
 		log_warn("%s changed, but is not usable (%s); still serving the version before",
-			 base, why);
+			 s->name, why);
 		return -1;
 	}
-	uint32_t gen = s->cur->gen + 1; /* cur is only ever replaced here */
-	ll_volume *v = version_new(fs, s, e, gen);
-	if (!v) {
-		log_warn("%s changed, but there is no memory for the new version", base);
+	if (ll_version_install(fs, s, e)) {
+		log_warn("%s changed, but there is no memory for the new version", s->name);
 		return -1;
 	}
-	v->warm = pf_start(v->e, v->cache, fs->opt->prefetch, ll_file_ready, v);
-	pthread_mutex_lock(&s->lock);
-	ll_volume *old = s->cur;
-	old->retired = now();
-	old->older = s->retired;
-	s->retired = old;
-	s->cur = v;
-	s->switches++;
-	pthread_mutex_unlock(&s->lock);
-	pf_stop(old->warm); /* it would only meet "changed while mounted" */
-	old->warm = NULL;
-	forget(fs, old, v);
-	ex_layout l;
-	char cells[32], genes[32];
-	ex_layout_of(e, &l);
-	log_info("%s changed: now %s cells, %s genes", base, grouped(l.n_cells, cells, sizeof cells),
-		 grouped(l.n_genes, genes, sizeof genes));
+	ll_log_version(s, "changed");
+	return 0;
+}
+
+int ll_note_disk(ll_slot *s, struct stat *st)
+{
+	/* The identity is dealt with whether or not it opens: a version that
+	 * is not usable is not tried again until the file changes once more. */
+	if (stat(s->path, st))
+		return -1;
+	s->seen = (ex_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+	/* Rewritten in place, or brought back after a removal: a version still
+	 * reading that inode would hand the new open its state (HDF5 shares an
+	 * open file), and its reads fail already or go stale. Only this thread
+	 * changes the list. */
+	for (ll_volume *v = s->cur ? s->cur : s->retired; v;
+	     v = v == s->cur ? s->retired : v->older) {
+		ex_identity was = ex_source_id(v->e);
+		if (st->st_dev == was.dev && st->st_ino == was.ino)
+			ex_detach_source(v->e);
+	}
 	return 0;
 }
 
 void ll_reap(void *arg)
 {
 	ll_fs *fs = arg;
-	double t = now();
-	for (size_t k = 0; k < fs->n_vols; k++) {
-		ll_slot *s = &fs->slots[k];
+	double t = ll_now();
+	for (size_t k = 0; k < atomic_load(&fs->n_vols); k++) {
+		ll_slot *s = fs->slots[k];
 		ll_volume *done = NULL;
 		pthread_mutex_lock(&s->lock);
 		for (ll_volume **p = &s->retired; *p;) {
@@ -298,4 +359,5 @@ void ll_reap(void *arg)
 			version_free(v);
 		}
 	}
+	ll_members_reap(fs, t, GRACE);
 }

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "prefetch.h"
 #include "store.h"
+#include "ll_members.h"
 #include "watch.h"
 #include "cmd_check.h"
 #include "cmd_export.h"
@@ -169,12 +170,13 @@ static int add_mount_identity(struct fuse_args *args, const char *source)
  * (watch=yes), a single file's directory is readable instead, as a rename
  * over the file brings another inode, and the cache directories' parent is
  * writable, as each new version makes its own store and the old one is
- * deleted. */
+ * deleted, and so is the temporary directory. */
 static int confine_server(ll_fs *fs, const char *source, int watch, char *err, size_t errlen)
 {
-	const char **write = calloc(fs->n_vols + 1, sizeof *write);
-	const char **read = calloc(fs->n_vols + 1, sizeof *read);
-	char (*dirs)[PATH_MAX] = calloc(fs->n_vols + 1, sizeof *dirs);
+	size_t n = atomic_load(&fs->n_vols);
+	const char **write = calloc(n + 1, sizeof *write);
+	const char **read = calloc(n + 1, sizeof *read);
+	char (*dirs)[PATH_MAX] = calloc(2 * n + 1, sizeof *dirs);
 	if (!write || !read || !dirs) {
 		free(write);
 		free(read);
@@ -182,33 +184,37 @@ static int confine_server(ll_fs *fs, const char *source, int watch, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* A directory's members may be links to files outside it (follow_symlinks=all). */
+	/* A directory's members may be links to files outside it
+	 * (follow_symlinks=all); the files that come later are inside. */
 	size_t n_read = 0;
-	if (watch && !fs->co) {
-		snprintf(dirs[fs->n_vols], PATH_MAX, "%s", source);
-		read[n_read++] = dirname(dirs[fs->n_vols]);
+	if (watch && !fs->collection) {
+		snprintf(dirs[2 * n], PATH_MAX, "%s", source);
+		read[n_read++] = dirname(dirs[2 * n]);
 	} else {
 		read[n_read++] = source;
 	}
-	for (size_t k = 0; fs->co && k < fs->n_vols; k++)
-		read[n_read++] = co_dataset_path(fs->co, k);
+	for (size_t k = 0; fs->collection && k < n; k++)
+		if (fs->slots[k]->cur && realpath(fs->slots[k]->path, dirs[n + k]))
+			read[n_read++] = dirs[n + k];
 	size_t n_write = 0;
 	int memory_only = 0;
-	for (size_t k = 0; k < fs->n_vols; k++) {
-		ll_volume *v = ll_version_current(&fs->slots[k]);
-		const st_store *s = ex_store(v->e);
+	for (size_t k = 0; k < n; k++) {
+		ll_volume *v = ll_version_current(fs->slots[k]);
+		const st_store *s = v ? ex_store(v->e) : NULL;
 		if (s && watch) {
 			snprintf(dirs[k], PATH_MAX, "%s", st_dir(s));
 			write[n_write++] = dirname(dirs[k]);
 		} else if (s) {
 			write[n_write++] = st_dir(s);
-		} else {
+		} else if (v) {
 			memory_only = 1;
 		}
 		ll_version_put(v);
 	}
+	/* Followed, a new version may find its store in use (by the version it
+	 * replaces, a file brought back as it was) and keep its files in memory. */
 	const char *tmp = getenv("TMPDIR");
-	if (memory_only)
+	if (memory_only || watch)
 		write[n_write++] = tmp && *tmp ? tmp : "/tmp";
 	cf_paths p = {read, n_read, write, n_write};
 	int r = cf_confine(&p, err, errlen);
@@ -254,8 +260,9 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	}
 	/* Threads start after fuse_daemonize(): a fork keeps only its caller. */
 	ll_slots_warm(fs);
-	wt_hooks hooks = {ll_slot_path, ll_slot_identity, ll_switch, ll_reap};
-	wt_watch *w = opt->watch ? wt_start(fs->n_vols, opt->settle, hooks, fs) : NULL;
+	wt_hooks hooks = {ll_slot_count, ll_slot_path, ll_slot_identity, ll_switch,
+			  fs->collection ? ll_members_rescan : NULL, ll_reap};
+	wt_watch *w = opt->watch ? wt_start(fs->dir, opt->settle, hooks, fs) : NULL;
 	if (o->singlethread) {
 		status = fuse_session_loop(se);
 	} else {
@@ -271,6 +278,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	if (status > 0)
 		status = 0;
 	wt_stop(w);
+	ll_slots_cool(fs);
 	cf_guard_stop(&guard, still_mounted(se));
 out_unmount:
 	fuse_session_unmount(se);

@@ -10,8 +10,15 @@
  * which is also polled every `settle` seconds for the file systems that
  * deliver no events (NFS, SMB, FUSE). A new identity is taken once it has
  * stayed the same, and nothing happened in the directories, for `settle`
- * seconds; a version that does not open as a usable dataset is not tried
- * again until the file changes once more.
+ * seconds (the caller takes note of an identity it could not open, and is
+ * not asked again until the file changes once more).
+ *
+ * A directory source's own directory is watched too, and listed (the
+ * caller's rescan) at every wake-up: a new name is one more file to follow,
+ * whose identity last dealt with is none, so it is taken - opened - once it
+ * has settled like any change; a file that is gone is a change to
+ * identity none, which settles too (a save that deletes and writes anew is
+ * not taken for a removal). A Zarr store's identity is its directory's.
  */
 #include "watch.h"
 
@@ -31,15 +38,14 @@
 
 /* What was seen of one file. */
 typedef struct {
-	ex_identity pending;      /* the identity on disk, other than the one served */
+	ex_identity pending;      /* the identity on disk, other than the one dealt with */
 	double since;             /* when it was first seen */
 	int has_pending;
-	ex_identity failed;       /* the identity that did not open */
-	int has_failed;
 } wt_file;
 
 struct wt_watch {
-	size_t n;
+	const char *dir;          /* a directory source, or NULL */
+	size_t n, cap;            /* files[] followed, allocated */
 	int settle;
 	wt_hooks h;
 	void *ctx;
@@ -62,11 +68,19 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Watch path and its directory; a failure leaves polling to notice. */
+/* Watch path and its directory; a failure leaves polling to notice. A
+ * directory source's watch sees its files: only a Zarr store, itself a
+ * directory, needs its own. */
 static void add_watches(wt_watch *w, const char *path)
 {
+	struct stat st;
 	if (w->ino_fd < 0)
 		return;
+	if (w->dir) {
+		if (!stat(path, &st) && S_ISDIR(st.st_mode))
+			inotify_add_watch(w->ino_fd, path, DIR_EVENTS);
+		return;
+	}
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : 0;
@@ -78,10 +92,12 @@ static void add_watches(wt_watch *w, const char *path)
 	inotify_add_watch(w->ino_fd, path, FILE_EVENTS);
 }
 
+/* The identity of the file (or Zarr store) at path; none when it is gone. */
 static int read_identity(const char *path, ex_identity *id)
 {
 	struct stat st;
-	if (stat(path, &st) || !S_ISREG(st.st_mode))
+	*id = (ex_identity){0};
+	if (stat(path, &st) || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		return -1;
 	*id = (ex_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
 	return 0;
@@ -93,8 +109,10 @@ static void look(wt_watch *w, size_t k, double t)
 	wt_file *f = &w->files[k];
 	const char *path = w->h.path(w->ctx, k);
 	ex_identity id;
-	if (read_identity(path, &id) || ex_identity_same(id, w->h.current(w->ctx, k))) {
-		f->has_pending = 0; /* gone (the version served stays) or back to it */
+	/* A single file gone is being replaced: the version served stays. */
+	if ((read_identity(path, &id) && !w->dir) ||
+	    ex_identity_same(id, w->h.current(w->ctx, k))) {
+		f->has_pending = 0;
 		return;
 	}
 	if (!f->has_pending || !ex_identity_same(id, f->pending)) {
@@ -104,14 +122,31 @@ static void look(wt_watch *w, size_t k, double t)
 		add_watches(w, path); /* a file renamed over is a new inode */
 		return;
 	}
-	if (t - f->since < w->settle || t - w->last_event < w->settle ||
-	    (f->has_failed && ex_identity_same(id, f->failed)))
+	if (t - f->since < w->settle || t - w->last_event < w->settle)
 		return;
-	if (w->h.changed(w->ctx, k)) {
-		f->failed = id;
-		f->has_failed = 1;
-	}
+	w->h.changed(w->ctx, k);
 	f->has_pending = 0;
+}
+
+/* Follow the files the caller has added since: a directory source's new
+ * names. 0, or -1 when out of memory (they are followed later). */
+static int grow(wt_watch *w)
+{
+	if (w->h.rescan)
+		w->h.rescan(w->ctx);
+	size_t n = w->h.count(w->ctx);
+	if (n > w->cap) {
+		size_t cap = n > 2 * w->cap ? n : 2 * w->cap;
+		wt_file *more = realloc(w->files, cap * sizeof *more);
+		if (!more)
+			return -1;
+		memset(more + w->cap, 0, (cap - w->cap) * sizeof *more);
+		w->files = more;
+		w->cap = cap;
+	}
+	for (; w->n < n; w->n++)
+		add_watches(w, w->h.path(w->ctx, w->n));
+	return 0;
 }
 
 static int any_pending(const wt_watch *w)
@@ -143,6 +178,7 @@ static void *watch_main(void *arg)
 			break;
 		if (w->ino_fd >= 0 && p[1].revents)
 			drain(w);
+		grow(w);
 		double t = now();
 		for (size_t k = 0; k < w->n; k++)
 			look(w, k, t);
@@ -151,23 +187,26 @@ static void *watch_main(void *arg)
 	return NULL;
 }
 
-wt_watch *wt_start(size_t n, int settle, wt_hooks hooks, void *ctx)
+wt_watch *wt_start(const char *dir, int settle, wt_hooks hooks, void *ctx)
 {
 	wt_watch *w = calloc(1, sizeof *w);
-	if (!w || !(w->files = calloc(n ? n : 1, sizeof *w->files)) ||
-	    pipe2(w->stop, O_CLOEXEC)) {
+	if (!w || pipe2(w->stop, O_CLOEXEC)) {
 		log_warn("the source is not followed: %s", strerror(errno));
-		if (w)
-			free(w->files);
 		free(w);
 		return NULL;
 	}
-	*w = (wt_watch){n, settle, hooks, ctx, w->files, -1, {w->stop[0], w->stop[1]}, 0, 0};
+	*w = (wt_watch){dir, 0, 0, settle, hooks, ctx, NULL, -1, {w->stop[0], w->stop[1]}, 0, 0};
 	w->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->ino_fd < 0)
 		log_warn("no inotify (%s): the source is polled every %d s", strerror(errno), settle);
-	for (size_t k = 0; k < n; k++)
-		add_watches(w, hooks.path(ctx, k));
+	else if (dir)
+		inotify_add_watch(w->ino_fd, dir, DIR_EVENTS);
+	if (grow(w)) {
+		log_warn("the source is not followed: out of memory");
+		w->thread = 0;
+		wt_stop(w);
+		return NULL;
+	}
 	if (pthread_create(&w->thread, NULL, watch_main, w)) {
 		log_warn("the source is not followed: cannot start a thread");
 		w->thread = 0;

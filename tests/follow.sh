@@ -11,11 +11,14 @@
 #   - watch=no: the old version is served from what was generated, and what
 #     would need the changed file fails with EIO and "changed while mounted";
 #   - a rewritten member of a directory source switches;
-#   - nginx under 16 connections while the source is replaced six times:
-#     every response is 200 or 404 and equals a version's file;
+#   - dataset_identity.json gets the new file's created_at;
+#   - nginx under 16 connections while the source is replaced ten times:
+#     every response is 200 or 404 and equals a version's file (a directory
+#     source gaining and losing files: tests/follow_dir.sh);
 #   - bad watch= and settle= values are refused; every daemon exits 0 on
 #     unmount (the watcher joined).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/follow_lib.sh"
 mount_test_setup "follow the source"
 if ! $PY -c "import anndata" 2>/dev/null; then
 	skip "follow the source: $PY lacks anndata (apt-get install python3-anndata)"; exit 0
@@ -32,6 +35,7 @@ b = $3
 b.write_h5ad('$2')") 2>&1 | grep -v Warning
 	return "${PIPESTATUS[0]}"
 }
+created_at() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["created_at"])' "$1/dataset_identity.json"; }
 n_cells() { grep -o '"n_cells":[[:space:]]*[0-9]*' "$1/dataset_identity.json" | grep -o '[0-9]*$'; }
 has_cells() { test "$(n_cells "$1")" = "$2"; }
 export_of() { rm -rf "$2"; "$BIN" export "$1" "$2" -o cache_dir=none >/dev/null 2>&1; }
@@ -61,6 +65,7 @@ if mount_fs "$T/src/data.h5ad" "$T/mnt"; then
 	check "before any change, the mount equals the export" same_tree "$T/mnt" "$T/exp0"
 	id0=$(status "$T/mnt" | grep -o '"source_identity":[^,]*')
 	exec 3<"$T/mnt/obs_manifest.json"
+	created0=$(created_at "$T/mnt")
 
 	if write_h5ad "$T/src/data.h5ad" "$T/src/data.h5ad" \
 		"a[:500].copy(); b.obs['newcol'] = np.arange(500, dtype='float32')"; then
@@ -69,6 +74,9 @@ if mount_fs "$T/src/data.h5ad" "$T/mnt"; then
 		fail "anndata's write_h5ad onto the mounted file fails"
 	fi
 	switched "in-place rewrite" "$T/mnt" 500 "$T/src/data.h5ad" "$T/exp1"
+	check "in-place rewrite: dataset_identity.json has the new file's created_at" test \
+		"$(created_at "$T/mnt")" != "$created0" -a \
+		"$(created_at "$T/mnt")" = "$(date -u -d "@$(stat -c %Y "$T/src/data.h5ad")" +%Y-%m-%dT%H:%M:%SZ)"
 	check "in-place rewrite: the new obs column is listed" grep -q "\"newcol\"" "$T/mnt/obs_manifest.json"
 	check "in-place rewrite: files have the new file's mtime" test \
 		"$(stat -c %Y "$T/mnt/var_manifest.json")" = "$(stat -c %Y "$T/src/data.h5ad")"
@@ -153,42 +161,24 @@ if ! command -v nginx >/dev/null; then
 	skip "follow the source under nginx load: nginx is not installed"
 	finish; exit
 fi
-mkdir -p "$T/va" "$T/vb" "$T/load" "$T/ngx/tmp"
+mkdir -p "$T/va" "$T/vb" "$T/load"
 cp -p "$PBMC" "$T/va/data.h5ad"
 write_h5ad "$T/va/data.h5ad" "$T/vb/data.h5ad" "a[:450].copy(); b.obs['extra'] = np.arange(450.0)"
 export_of "$T/va/data.h5ad" "$T/exp_a"
 export_of "$T/vb/data.h5ad" "$T/exp_b"
 cp -p "$T/va/data.h5ad" "$T/load/data.h5ad"
-chmod -R a+rX "$T/va" "$T/vb" "$T/load" "$T/ngx"
-run_nginx() { nginx -p "$T/ngx/" -c "$T/ngx/nginx.conf" -e "$T/ngx/error.log" "$@"; }
+chmod -R a+rX "$T/va" "$T/vb" "$T/load"
+# The k-th change: version b, then a, ... renamed over the source.
+replace() {
+	local v=$([ $(($1 % 2)) -eq 1 ] && echo vb || echo va)
+	cp -p "$T/$v/data.h5ad" "$T/load/.next.h5ad" && mv "$T/load/.next.h5ad" "$T/load/data.h5ad"
+}
 if mount_fs "$T/load/data.h5ad" "$T/mnt4" -o allow_other; then
-	port=
-	for p in $(seq 18180 18199); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-		bash "$ROOT/scripts/demo.sh" conf "$T/mnt4" "$p" "$T/ngx" >"$T/ngx/nginx.conf" &&
-			run_nginx 2>/dev/null && { port=$p; break; }
-	done
-	if [ -n "$port" ]; then
-		$PY tests/follow_load.py "$port" 24 "$T/exp_a" "$T/exp_b" >"$T/load.out" 2>&1 &
-		client=$!
-		for k in 1 2 3 4 5 6; do
-			sleep 3.5
-			v=$([ $((k % 2)) -eq 1 ] && echo vb || echo va)
-			cp -p "$T/$v/data.h5ad" "$T/load/.next.h5ad" && mv "$T/load/.next.h5ad" "$T/load/data.h5ad"
-		done
-		wait "$client"; rc=$?
-		sed 's/^/    /' "$T/load.out"
-		check "nginx under 16 connections, source replaced 6 times: every response 200 or 404, each body one version's file" \
-			test "$rc" -eq 0
+	if load_while_changing "$T/mnt4" 18180 replace "$T/exp_a" "$T/exp_b"; then
 		check "nginx under load: the mount ends on the last version" \
 			wait_until 10 same_tree "$T/mnt4" "$T/exp_a"
 		switches=$(status "$T/mnt4" | grep -o '"switches":[[:space:]]*[0-9]*' | grep -o '[0-9]*$')
-		check "nginx under load: 6 switches ($switches)" test "$switches" = 6
-		check "nginx logged no truncated file" bash -c "! grep -q truncated '$T/ngx/error.log'"
-		run_nginx -s quit 2>/dev/null
-		wait_until 10 bash -c "! test -e '$T/ngx/nginx.pid'"
-	else
-		fail "nginx does not start: $(tail -n 2 "$T/ngx/error.log" 2>/dev/null | tr '\n' ' ')"
+		check "nginx under load: $LOAD_CHANGES switches ($switches)" test "$switches" = $LOAD_CHANGES
 	fi
 	unmount_fs "$T/mnt4"; rc=$?
 	check "under load: the daemon exits 0 on unmount (status $rc)" test "$rc" -eq 0

@@ -37,6 +37,7 @@ run "persistent cache" bash tests/cache.sh
 run "expression, gene_id_column and obs_keys options" bash tests/options.sh
 run "directory source" bash tests/collection.sh
 run "follow the source: rewrites, renames, nginx load" bash tests/follow.sh
+run "follow a directory source: datasets come and go, nginx load" bash tests/follow_dir.sh
 run "Zarr stores (v2 every compressor, v3 every codec)" bash tests/zarr.sh
 run "the daemon confines itself" bash tests/confine.sh
 run "a drop directory tried by an unprivileged user" bash tests/drop.sh
