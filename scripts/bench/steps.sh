@@ -1,0 +1,247 @@
+# shellcheck shell=bash
+# scripts/bench/steps.sh - sourced by scripts/bench.sh: the timed steps.
+# Each takes a run count and a list of keys - a key is one dataset read by
+# one binary (SRC[KEY], EXE[KEY]; its daemons log to build/bench/KEY.log) -
+# and runs them interleaved: run 1 of every key, then run 2 of every key, so
+# that the drift of a 2-core VM (10 % from one minute to the next) and other
+# work hit every key alike. R[KEY.MEASURE] is the median of the runs (the
+# lower middle one of an even count), the runs go to the notes.
+#
+#   cold_runs 2 main base zarr   # R[main.ready_empty]; with WARM[main]: (b)
+#   warm_runs 3 main base zarr   # R[main.ready_warm]
+#   copy_runs 3 main base        # R[main.cp_seconds], cp_rss_kb; SERVE[main]: (d)
+#   floor main                   # R[main.floor_seconds], zlib_bytes, served_bytes
+#   export_runs 2 main gzip      # R[main.export], export_cpu
+
+declare -A RUNS_OF   # "KEY.MEASURE" -> the runs' values, space-separated
+READY_T0=            # when ready started its daemon ($EPOCHREALTIME)
+READY_SECS=          # what ready measured, or error
+
+# median V...
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# elapsed T0: seconds since T0 ($EPOCHREALTIME), as 1.23.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# keep KEY MEASURE VALUE: one more run's value.
+keep() { RUNS_OF[$1.$2]+="${RUNS_OF[$1.$2]:+ }$3"; }
+
+# settled KEY MEASURE N WHAT [MORE]: R[KEY.MEASURE] = the median of the N
+# runs kept, error when fewer succeeded; with more than one, a note lists
+# them (and MORE).
+settled() {
+	local -a v
+	read -r -a v <<<"${RUNS_OF[$1.$2]:-}"
+	if [ "${#v[@]}" -eq "$3" ] && [ "$3" -gt 0 ]; then
+		R[$1.$2]=$(median "${v[@]}")
+	else
+		R[$1.$2]=error
+	fi
+	[ "$3" -le 1 ] || NOTES+=("$1 $4: runs $(sed 's/ /, /g' <<<"${v[*]}") s${5:-}; the table shows the median")
+}
+
+# ready KEY CACHE STEP: READY_SECS = seconds from starting the daemon to the
+# viewer's first files read (scripts/bench/probe.py ready); the mount stays up.
+ready() {
+	local out files bytes log=$OUT/$1.log
+	settle "${SRC[$1]}"
+	READY_T0=$EPOCHREALTIME
+	start_daemon "${EXE[$1]}" "${SRC[$1]}" "$TMP/mnt" "$log" "cache_dir=$2" "$3"
+	if out=$("$PY" "$PROBE" ready "$TMP/mnt" "$READY_T0" "$DAEMON_PID" 2>>"$log"); then
+		read -r READY_SECS files bytes <<<"$out"
+		say "$1: viewer-ready in $READY_SECS s ($files files, $bytes bytes)"
+	else
+		READY_SECS=error
+		say "$1: viewer-ready failed (log: $log)"
+	fi
+}
+
+# first_genes KEY: (b) on ready's mount, right after the viewer's files:
+# GENE_SAMPLE random gene files read one by one; R[KEY.first_gene] is the
+# time from the daemon's start to the end of the first of them.
+first_genes() {
+	local out p50 p99 max n bytes first
+	say "$1: (b) first reads of $GENE_SAMPLE random genes"
+	mark "$OUT/$1.log" "(b) first reads of $GENE_SAMPLE random genes"
+	if out=$("$PY" "$PROBE" genes "$TMP/mnt" "$GENE_SAMPLE" "$SEED" "$READY_T0" 2>>"$OUT/$1.log"); then
+		read -r p50 p99 max n bytes first <<<"$out"
+		R[$1.gene_p50]=$p50 R[$1.gene_p99]=$p99 R[$1.gene_max]=$max R[$1.first_gene]=$first
+		say "$1: $n genes: p50 $p50 ms, p99 $p99 ms, max $max ms; the first done $first s after the start"
+	else
+		R[$1.gene_p50]=error R[$1.gene_p99]=error R[$1.gene_max]=error R[$1.first_gene]=error
+	fi
+}
+
+# cold_runs N KEY...: (a) with an empty cache_dir. On run 1 of a key in
+# WARM, (b) follows on the same mount, and its cache_dir is kept, with the
+# gene index merged into it, for warm_runs.
+cold_runs() {
+	local n=$1 run k cache
+	shift
+	for ((run = 1; run <= n; run++)); do
+		for k; do
+			cache=$TMP/cache-$k
+			[ "$run" -eq 1 ] && [ -n "${WARM[$k]:-}" ] || cache=$TMP/cache-cold
+			rm -rf "$cache"
+			say "$k: (a) viewer-ready, empty cache_dir (run $run of $n)"
+			ready "$k" "$cache" "(a) empty cache_dir, run $run"
+			[ "$READY_SECS" = error ] || keep "$k" ready_empty "$READY_SECS"
+			[ "$run" -gt 1 ] || R[$k.ready_first]=$READY_SECS
+			if [ "$cache" = "$TMP/cache-$k" ] && mountpoint -q "$TMP/mnt"; then
+				first_genes "$k"
+				wait_index "$cache" "$OUT/$k.log" 1800 ||
+					NOTES+=("$k: the gene index never reached the cache_dir, so (a) warm had to rebuild it")
+			fi
+			unmount "$k" "(a) empty"
+			[ "$cache" = "$TMP/cache-$k" ] || rm -rf "$cache"
+		done
+	done
+	for k; do settled "$k" ready_empty "$n" "(a) empty"; done
+}
+
+# warm_runs N KEY...: (a) again on cold_runs's cache_dir, N remounts each.
+warm_runs() {
+	local n=$1 run k
+	shift
+	for ((run = 1; run <= n; run++)); do
+		for k; do
+			say "$k: (a) viewer-ready, warm cache_dir (run $run of $n)"
+			ready "$k" "$TMP/cache-$k" "(a) warm cache_dir, run $run"
+			[ "$READY_SECS" = error ] || keep "$k" ready_warm "$READY_SECS"
+			unmount "$k" "(a) warm"
+		done
+	done
+	for k; do
+		settled "$k" ready_warm "$n" "(a) warm"
+		rm -rf "$TMP/cache-$k"
+	done
+}
+
+# copy_runs N KEY...: (c), cp -r of a fresh mount with an empty cache_dir,
+# started as soon as it appears, into COPY; R[KEY.cp_rss_kb] is the highest
+# peak RSS. On the last run, a key in SERVE gets (d) on that mount, and the
+# first key's copy is kept (COPY/copy-KEY) for (d) and floor.
+copy_runs() {
+	local n=$1 run k t0 secs rss log
+	shift
+	for ((run = 1; run <= n; run++)); do
+		for k; do
+			log=$OUT/$k.log
+			say "$k: (c) cp -r of a fresh mount, empty cache_dir (run $run of $n)"
+			rm -rf "$TMP/cache-c" "$COPY/copy-$k"
+			settle "${SRC[$k]}"
+			start_daemon "${EXE[$k]}" "${SRC[$k]}" "$TMP/mnt" "$log" \
+				"cache_dir=$TMP/cache-c,allow_other,default_permissions" "(c) run $run"
+			if wait_mount "$log"; then
+				mark "$log" "(c) cp -r, run $run"
+				t0=$EPOCHREALTIME
+				if cp -r "$TMP/mnt" "$COPY/copy-$k" 2>>"$log"; then
+					secs=$(elapsed "$t0") rss=$(peak_rss_kb)
+					keep "$k" cp_seconds "$secs"
+					[ "$rss" -le "${R[$k.cp_rss_kb]:-0}" ] || R[$k.cp_rss_kb]=$rss
+					say "$k: cp -r in $secs s ($(du -sh "$COPY/copy-$k" | cut -f1)), daemon peak RSS $rss kB"
+					[ "$run" -lt "$n" ] || [ -z "${SERVE[$k]:-}" ] || serve_mount "$k"
+				else
+					say "$k: cp -r failed (log: $log)"
+				fi
+			fi
+			unmount "$k" "(c)"
+			rm -rf "$TMP/cache-c"
+			[ "$k" = "$1" ] && [ "$run" -eq "$n" ] || rm -rf "$COPY/copy-$k"
+		done
+	done
+	for k; do
+		settled "$k" cp_seconds "$n" "(c) cp -r"
+		[ "${R[$k.cp_seconds]}" != error ] || R[$k.cp_rss_kb]=error
+	done
+}
+
+# serve_mount KEY: (d) on the mount copy_runs has just copied, so that
+# every gene has been generated once: this measures serving, not generating.
+serve_mount() {
+	find "$COPY/copy-$1/var" -type f -printf '/var/%f\n' | sort >"$TMP/genes.list"
+	say "$1: (d) nginx + wrk on the mount (${WRK_SECONDS} s)"
+	serve_rate "$1" rps_mount "$TMP/mnt" "$TMP/genes.list" "the mount"
+	NOTES+=("$1: daemon peak RSS after (c) and (d) together: $(fmt kb "$(peak_rss_kb)")")
+}
+
+# serve_plain KEY: (d) on KEY's copy in a plain directory.
+serve_plain() {
+	find "$COPY/copy-$1/var" -type f -printf '/var/%f\n' | sort >"$TMP/genes.list"
+	say "$1: (d) nginx + wrk on the plain copy (${WRK_SECONDS} s)"
+	serve_rate "$1" rps_plain "$COPY/copy-$1" "$TMP/genes.list" "the plain copy"
+}
+
+# floor KEY: build/deflate-floor on KEY's copy's gene files: the daemon's
+# own encoder, libdeflate and zlib make them again at level 6, one thread
+# per core (and it checks that the daemon's encoder gives the copy's bytes);
+# R[KEY.served_bytes] is what the copy's gene files hold.
+floor() {
+	local var=$COPY/copy-$1/var out name took files bytes differ
+	R[$1.floor_seconds]=error R[$1.own_seconds]=error R[$1.zlib_bytes]=error R[$1.served_bytes]=error
+	[ -d "$var" ] || return 0
+	R[$1.served_bytes]=$(find "$var" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	say "$1: (c) floor: the gene files made again by cellucidfs's encoder, libdeflate and zlib at level 6, $(nproc) threads"
+	out=$("$FLOOR" 6 "$var" 2>>"$OUT/$1.log") || return 0
+	# encoder seconds MB/s files bytes_in bytes_out differ
+	while read -r name took _ files _ bytes differ; do
+		case $name in
+		cellucidfs)
+			R[$1.own_seconds]=$took
+			[ "$differ" -eq 0 ] ||
+				NOTES+=("$1 (c) floor: $differ of $files gene files differ from what cellucidfs's encoder makes of them") ;;
+		libdeflate) R[$1.floor_seconds]=$took ;;
+		zlib) R[$1.zlib_bytes]=$bytes ;;
+		esac
+	done <<<"$out"
+}
+
+# export_runs N KEY...: `cellucidfs export` (compression 6, the default)
+# with an empty cache_dir of its own, into COPY; CPU seconds to the notes.
+export_runs() {
+	local n=$1 run k wall user sys TIMEFORMAT='%R %U %S'
+	shift
+	for ((run = 1; run <= n; run++)); do
+		for k; do
+			say "$k: cellucidfs export, empty cache_dir (run $run of $n)"
+			rm -rf "$TMP/cache-x" "$COPY/export"
+			settle "${SRC[$k]}"
+			mark "$OUT/$k.log" "export, run $run"
+			if { time "${EXE[$k]}" export "${SRC[$k]}" "$COPY/export" -o "cache_dir=$TMP/cache-x" \
+				>>"$OUT/$k.log" 2>&1; } 2>"$TMP/time"; then
+				read -r wall user sys <"$TMP/time"
+				keep "$k" export "$wall"
+				keep "$k" export_cpu "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
+				say "$k: exported in $wall s"
+			else
+				say "$k: export failed (log: build/bench/$k.log)"
+			fi
+			rm -rf "$TMP/cache-x" "$COPY/export"
+		done
+	done
+	for k; do
+		settled "$k" export "$n" "export" " (CPU $(sed 's/ /, /g' <<<"${RUNS_OF[$k.export_cpu]:-}") s)"
+	done
+}
+
+# log_notes KEY: a note for anything but progress reports (and the NaNs
+# gen-h5ad puts in obs/pct_mito on purpose) in KEY's log, with the step it
+# came in, and the log itself on stderr.
+log_notes() {
+	local log=$OUT/$1.log n first
+	local progress='^cellucidfs: (prefetch: |gene index: |export [0-9]+%|exported |.*: obs field .pct_mito.: [0-9]+ of [0-9]+ values are NaN)'
+	[ -s "$log" ] || return 0
+	n=$(grep -c -v -E "^---|$progress" "$log" || true)
+	if [ "$n" -gt 0 ]; then
+		first=$(awk -v p="$progress" '/^---/ { step = substr($0, 14); next }
+			$0 !~ p { print "in \"" step "\": " $0; exit }' "$log")
+		NOTES+=("$1: $n warnings or errors in build/bench/$1.log, the first $first")
+	fi
+	# The log, with the step markers, less the progress lines.
+	grep -v -E "$progress" "$log" >"$TMP/log" || true
+	if grep -v -q '^---' "$TMP/log"; then
+		say "$1: the daemons said (build/bench/$1.log):"
+		head -n 40 "$TMP/log" | sed 's/^/    /' >&2
+		[ "$(wc -l <"$TMP/log")" -le 40 ] || say "    ... $(($(wc -l <"$TMP/log") - 40)) more lines"
+	fi
+}
