@@ -79,6 +79,10 @@
 #   BENCH_EXPORT_RUNS          runs of export (2)
 #   BENCH_1M_RUNS              runs of the 1M dataset's (a) empty and (c) (1)
 #   BENCH_WRK_SECONDS          length of each wrk run (10)
+#   BENCH_STEP_LIMIT, BENCH_1M_STEP_LIMIT
+#                              seconds a timed step may take (120; 900 for
+#                              the 1M dataset): past that it is cut, and the
+#                              dataset's later steps skipped ("timeout")
 #   BENCH_PORT                 first port tried for nginx (18180)
 #   BENCH_TMPDIR               where the temporary directory (cache dirs,
 #                              mountpoints) goes ($TMPDIR or /tmp)
@@ -114,6 +118,8 @@ COLD_RUNS=${BENCH_COLD_RUNS:-2}
 EXPORT_RUNS=${BENCH_EXPORT_RUNS:-2}
 BIG_RUNS=${BENCH_1M_RUNS:-1}
 WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+STEP_LIMIT=${BENCH_STEP_LIMIT:-120}
+BIG_STEP_LIMIT=${BENCH_1M_STEP_LIMIT:-900}
 FIRST_PORT=${BENCH_PORT:-18180}
 GENE_SAMPLE=200
 
@@ -136,7 +142,7 @@ source "$ROOT/scripts/bench/variants.sh"
 TMP=             # the temporary directory
 COPY=            # where the copies go (see copy_base)
 declare -A R     # measured values by "KEY.MEASURE"; absent: not measured
-declare -A SRC EXE WARM SERVE SHAPE SKIPPED   # by key: see member
+declare -A SRC EXE LIMIT WARM SERVE SHAPE SKIPPED   # by key: see member
 NOTES=()         # lines printed under the tables
 TIMES=()         # "section|wall time"
 
@@ -161,9 +167,9 @@ section() {
 }
 
 # member KEY DATA BIN CELLS GENES PER_CELL: KEY is DATA read by BIN, for
-# the steps; its log starts empty.
+# the steps, each cut after STEP_LIMIT seconds; its log starts empty.
 member() {
-	SRC[$1]=$2 EXE[$1]=$3
+	SRC[$1]=$2 EXE[$1]=$3 LIMIT[$1]=$STEP_LIMIT
 	SHAPE[$1]="$(group "$4") × $(group "$5") × $(group "$6"), $(size_of "$2")"
 	: >"$OUT/$1.log"
 	: >"$OUT/$1-wrk.log"
@@ -183,7 +189,7 @@ done
 COMMAND=""   # what produced the tables, for results.md
 for v in BENCH_BASE_BIN BENCH_1M BENCH_ZARR BENCH_VARIANTS BENCH_SCALING BENCH_CELLS BENCH_GENES BENCH_PER_CELL \
 	BENCH_SEED BENCH_SMALL_CELLS BENCH_1M_CELLS BENCH_1M_GENES BENCH_1M_PER_CELL BENCH_RUNS BENCH_COLD_RUNS \
-	BENCH_EXPORT_RUNS BENCH_1M_RUNS BENCH_WRK_SECONDS; do
+	BENCH_EXPORT_RUNS BENCH_1M_RUNS BENCH_WRK_SECONDS BENCH_STEP_LIMIT BENCH_1M_STEP_LIMIT; do
 	[ -z "${!v:-}" ] || COMMAND+="$v=${!v} "
 done
 COMMAND+="make bench"
@@ -256,7 +262,7 @@ elif why=$(room "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL" "$BIG_DATA" 1) && [ -n
 else
 	generate "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL" "$BIG_DATA"
 	member big "$BIG_DATA" "$BIN" "$BIG_CELLS" "$BIG_GENES" "$BIG_PER_CELL"
-	WARM[big]=1
+	WARM[big]=1 LIMIT[big]=$BIG_STEP_LIMIT
 fi
 
 # --- the main dataset, its other forms and the base binary, interleaved ------------

@@ -5,7 +5,9 @@
 # and runs them interleaved: run 1 of every key, then run 2 of every key, so
 # that the drift of a 2-core VM (10 % from one minute to the next) and other
 # work hit every key alike. R[KEY.MEASURE] is the median of the runs (the
-# lower middle one of an even count), the runs go to the notes.
+# lower middle one of an even count), the runs go to the notes. A timed
+# step that takes longer than LIMIT[KEY] seconds is cut, its daemon killed,
+# and the key's later steps skipped: its figures read "over N s".
 #
 #   cold_runs 2 main base zarr   # R[main.ready_empty]; with WARM[main]: (b)
 #   warm_runs 3 main base zarr   # R[main.ready_warm]
@@ -14,6 +16,7 @@
 #   export_runs 2 main gzip      # R[main.export], export_cpu
 
 declare -A RUNS_OF   # "KEY.MEASURE" -> the runs' values, space-separated
+declare -A GAVE_UP   # KEY -> the step that took longer than LIMIT[KEY]
 READY_T0=            # when ready started its daemon ($EPOCHREALTIME)
 READY_SECS=          # what ready measured, or error
 
@@ -27,17 +30,40 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
 keep() { RUNS_OF[$1.$2]+="${RUNS_OF[$1.$2]:+ }$3"; }
 
 # settled KEY MEASURE N WHAT [MORE]: R[KEY.MEASURE] = the median of the N
-# runs kept, error when fewer succeeded; with more than one, a note lists
-# them (and MORE).
+# runs kept, error when fewer succeeded, timeout when the key was given up;
+# with more than one, a note lists them (and MORE).
 settled() {
 	local -a v
 	read -r -a v <<<"${RUNS_OF[$1.$2]:-}"
 	if [ "${#v[@]}" -eq "$3" ] && [ "$3" -gt 0 ]; then
 		R[$1.$2]=$(median "${v[@]}")
+	elif [ -n "${GAVE_UP[$1]:-}" ]; then
+		R[$1.$2]=timeout
 	else
 		R[$1.$2]=error
 	fi
 	[ "$3" -le 1 ] || NOTES+=("$1 $4: runs $(sed 's/ /, /g' <<<"${v[*]}") s${5:-}; the table shows the median")
+}
+
+# limited KEY STEP LOG CMD...: CMD (its output to TMP/out, its errors to
+# LOG), cut after LIMIT[KEY] seconds; then KEY is given up (GAVE_UP[KEY] =
+# STEP) and its daemon, if any, killed. LIMITED_WALL and LIMITED_CPU: CMD's
+# wall and CPU seconds.
+limited() {
+	local status=0 user sys TIMEFORMAT='%R %U %S'
+	# --foreground: in the bench's process group, so Ctrl-C reaches CMD.
+	{ time timeout --foreground "${LIMIT[$1]}" "${@:4}" >"$TMP/out" 2>>"$3"; } 2>"$TMP/time" || status=$?
+	read -r LIMITED_WALL user sys <"$TMP/time"
+	LIMITED_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+	[ "$status" -eq 124 ] || return "$status"
+	GAVE_UP[$1]=$2
+	say "$1: $2 took over ${LIMIT[$1]} s: cut, and $1's later steps skipped"
+	NOTES+=("$1: $2 took over ${LIMIT[$1]} s (BENCH_STEP_LIMIT): cut, and its later steps skipped")
+	if [ -n "$DAEMON_PID" ]; then
+		kill -KILL "$DAEMON_PID" 2>/dev/null || true
+		stop_daemon || true
+	fi
+	return "$status"
 }
 
 # ready KEY CACHE STEP: READY_SECS = seconds from starting the daemon to the
@@ -47,8 +73,8 @@ ready() {
 	settle "${SRC[$1]}"
 	READY_T0=$EPOCHREALTIME
 	start_daemon "${EXE[$1]}" "${SRC[$1]}" "$TMP/mnt" "$log" "cache_dir=$2" "$3"
-	if out=$("$PY" "$PROBE" ready "$TMP/mnt" "$READY_T0" "$DAEMON_PID" 2>>"$log"); then
-		read -r READY_SECS files bytes <<<"$out"
+	if limited "$1" "$3" "$log" "$PY" "$PROBE" ready "$TMP/mnt" "$READY_T0" "$DAEMON_PID"; then
+		read -r READY_SECS files bytes <"$TMP/out"
 		say "$1: viewer-ready in $READY_SECS s ($files files, $bytes bytes)"
 	else
 		READY_SECS=error
@@ -60,15 +86,17 @@ ready() {
 # GENE_SAMPLE random gene files read one by one; R[KEY.first_gene] is the
 # time from the daemon's start to the end of the first of them.
 first_genes() {
-	local out p50 p99 max n bytes first
+	local p50 p99 max n bytes first v
 	say "$1: (b) first reads of $GENE_SAMPLE random genes"
 	mark "$OUT/$1.log" "(b) first reads of $GENE_SAMPLE random genes"
-	if out=$("$PY" "$PROBE" genes "$TMP/mnt" "$GENE_SAMPLE" "$SEED" "$READY_T0" 2>>"$OUT/$1.log"); then
-		read -r p50 p99 max n bytes first <<<"$out"
+	if limited "$1" "(b)" "$OUT/$1.log" "$PY" "$PROBE" genes "$TMP/mnt" "$GENE_SAMPLE" "$SEED" "$READY_T0"; then
+		read -r p50 p99 max n bytes first <"$TMP/out"
 		R[$1.gene_p50]=$p50 R[$1.gene_p99]=$p99 R[$1.gene_max]=$max R[$1.first_gene]=$first
 		say "$1: $n genes: p50 $p50 ms, p99 $p99 ms, max $max ms; the first done $first s after the start"
 	else
-		R[$1.gene_p50]=error R[$1.gene_p99]=error R[$1.gene_max]=error R[$1.first_gene]=error
+		v=error
+		[ -z "${GAVE_UP[$1]:-}" ] || v=timeout
+		R[$1.gene_p50]=$v R[$1.gene_p99]=$v R[$1.gene_max]=$v R[$1.first_gene]=$v
 	fi
 }
 
@@ -80,6 +108,7 @@ cold_runs() {
 	shift
 	for ((run = 1; run <= n; run++)); do
 		for k; do
+			[ -z "${GAVE_UP[$k]:-}" ] || continue
 			cache=$TMP/cache-$k
 			[ "$run" -eq 1 ] && [ -n "${WARM[$k]:-}" ] || cache=$TMP/cache-cold
 			rm -rf "$cache"
@@ -105,6 +134,7 @@ warm_runs() {
 	shift
 	for ((run = 1; run <= n; run++)); do
 		for k; do
+			[ -z "${GAVE_UP[$k]:-}" ] || continue
 			say "$k: (a) viewer-ready, warm cache_dir (run $run of $n)"
 			ready "$k" "$TMP/cache-$k" "(a) warm cache_dir, run $run"
 			[ "$READY_SECS" = error ] || keep "$k" ready_warm "$READY_SECS"
@@ -122,10 +152,11 @@ warm_runs() {
 # peak RSS. On the last run, a key in SERVE gets (d) on that mount, and the
 # first key's copy is kept (COPY/copy-KEY) for (d) and floor.
 copy_runs() {
-	local n=$1 run k t0 secs rss log
+	local n=$1 run k secs rss log
 	shift
 	for ((run = 1; run <= n; run++)); do
 		for k; do
+			[ -z "${GAVE_UP[$k]:-}" ] || continue
 			log=$OUT/$k.log
 			say "$k: (c) cp -r of a fresh mount, empty cache_dir (run $run of $n)"
 			rm -rf "$TMP/cache-c" "$COPY/copy-$k"
@@ -134,9 +165,8 @@ copy_runs() {
 				"cache_dir=$TMP/cache-c,allow_other,default_permissions" "(c) run $run"
 			if wait_mount "$log"; then
 				mark "$log" "(c) cp -r, run $run"
-				t0=$EPOCHREALTIME
-				if cp -r "$TMP/mnt" "$COPY/copy-$k" 2>>"$log"; then
-					secs=$(elapsed "$t0") rss=$(peak_rss_kb)
+				if limited "$k" "(c) cp -r, run $run" "$log" cp -r "$TMP/mnt" "$COPY/copy-$k"; then
+					secs=$LIMITED_WALL rss=$(peak_rss_kb)
 					keep "$k" cp_seconds "$secs"
 					[ "$rss" -le "${R[$k.cp_rss_kb]:-0}" ] || R[$k.cp_rss_kb]=$rss
 					say "$k: cp -r in $secs s ($(du -sh "$COPY/copy-$k" | cut -f1)), daemon peak RSS $rss kB"
@@ -199,20 +229,20 @@ floor() {
 # export_runs N KEY...: `cellucidfs export` (compression 6, the default)
 # with an empty cache_dir of its own, into COPY; CPU seconds to the notes.
 export_runs() {
-	local n=$1 run k wall user sys TIMEFORMAT='%R %U %S'
+	local n=$1 run k
 	shift
 	for ((run = 1; run <= n; run++)); do
 		for k; do
+			[ -z "${GAVE_UP[$k]:-}" ] || continue
 			say "$k: cellucidfs export, empty cache_dir (run $run of $n)"
 			rm -rf "$TMP/cache-x" "$COPY/export"
 			settle "${SRC[$k]}"
 			mark "$OUT/$k.log" "export, run $run"
-			if { time "${EXE[$k]}" export "${SRC[$k]}" "$COPY/export" -o "cache_dir=$TMP/cache-x" \
-				>>"$OUT/$k.log" 2>&1; } 2>"$TMP/time"; then
-				read -r wall user sys <"$TMP/time"
-				keep "$k" export "$wall"
-				keep "$k" export_cpu "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
-				say "$k: exported in $wall s"
+			if limited "$k" "export, run $run" "$OUT/$k.log" \
+				"${EXE[$k]}" export "${SRC[$k]}" "$COPY/export" -o "cache_dir=$TMP/cache-x"; then
+				keep "$k" export "$LIMITED_WALL"
+				keep "$k" export_cpu "$LIMITED_CPU"
+				say "$k: exported in $LIMITED_WALL s"
 			else
 				say "$k: export failed (log: build/bench/$k.log)"
 			fi

@@ -17,7 +17,7 @@ describe() { echo "$(group "$1") cells × $(group "$2") genes × $(group "$3") v
 
 # fmt KIND VALUE: a measured value with its unit.
 fmt() {
-	case "$2" in error | "") echo "${2:-not measured}"; return ;; esac
+	case "$2" in error | timeout | "") echo "${2:-not measured}"; return ;; esac
 	case "$1" in
 	s) awk -v v="$2" 'BEGIN { printf(v < 10 ? "%.2f s" : "%.1f s", v) }' ;;
 	ms) awk -v v="$2" 'BEGIN { printf(v < 100 ? "%.1f ms" : "%.0f ms", v) }' ;;
@@ -28,16 +28,18 @@ fmt() {
 	esac
 }
 
-# met VALUE OP LIMIT: yes/NO against the bar, empty without a value.
+# met VALUE OP LIMIT: yes/NO against the bar, empty without a value (a
+# step cut by BENCH_STEP_LIMIT missed an upper bar).
 met() {
-	case "$1" in error | "") return 0 ;; esac
+	case "$1" in error | "") return 0 ;; timeout) [ "$2" = ge ] || echo NO; return 0 ;; esac
 	awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = op == "le" ? v <= l : v >= l; print(ok ? "yes" : "NO") }'
 }
 
-# ratio A B: 100 * A / B; "error" or nothing when either is.
+# ratio A B: 100 * A / B; "timeout", "error" or nothing when either is.
 ratio() {
 	case "$1/$2" in
-	*error*) echo error ;;
+	timeout/*) echo timeout ;;
+	*error* | */timeout) echo error ;;
 	?*/?*) awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "error"; else printf "%.1f", 100 * a / b }' ;;
 	esac
 }
