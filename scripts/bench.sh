@@ -147,6 +147,8 @@ NOTES=()         # lines printed under the tables
 TIMES=()         # "section|wall time"
 
 cleanup() {
+	# shellcheck disable=SC2086 # pids
+	[ -z "$LIMITED_PIDS" ] || kill -KILL $LIMITED_PIDS 2>/dev/null || true
 	stop_nginx
 	stop_daemon || true
 	# --one-file-system: never descend into a mount that would not go away.

@@ -7,7 +7,7 @@
 # work hit every key alike. R[KEY.MEASURE] is the median of the runs (the
 # lower middle one of an even count), the runs go to the notes. A timed
 # step that takes longer than LIMIT[KEY] seconds is cut, its daemon killed,
-# and the key's later steps skipped: its figures read "over N s".
+# and the key's later steps skipped: its figures read "timeout".
 #
 #   cold_runs 2 main base zarr   # R[main.ready_empty]; with WARM[main]: (b)
 #   warm_runs 3 main base zarr   # R[main.ready_warm]
@@ -17,6 +17,7 @@
 
 declare -A RUNS_OF   # "KEY.MEASURE" -> the runs' values, space-separated
 declare -A GAVE_UP   # KEY -> the step that took longer than LIMIT[KEY]
+LIMITED_PIDS=        # what limited is waiting for (cleanup ends them)
 READY_T0=            # when ready started its daemon ($EPOCHREALTIME)
 READY_SECS=          # what ready measured, or error
 
@@ -42,34 +43,54 @@ settled() {
 	else
 		R[$1.$2]=error
 	fi
-	[ "$3" -le 1 ] || NOTES+=("$1 $4: runs $(sed 's/ /, /g' <<<"${v[*]}") s${5:-}; the table shows the median")
+	[ "$3" -le 1 ] || [ "${#v[@]}" -eq 0 ] || NOTES+=("$1 $4: runs $(sed 's/ /, /g' <<<"${v[*]}") s${5:-}; the table shows the median")
 }
 
 # limited KEY STEP LOG CMD...: CMD (its output to TMP/out, its errors to
 # LOG), cut after LIMIT[KEY] seconds; then KEY is given up (GAVE_UP[KEY] =
-# STEP) and its daemon, if any, killed. LIMITED_WALL and LIMITED_CPU: CMD's
-# wall and CPU seconds.
+# STEP). LIMITED_WALL and LIMITED_CPU: CMD's wall and CPU seconds.
 limited() {
-	local status=0 user sys TIMEFORMAT='%R %U %S'
-	# --foreground: in the bench's process group, so Ctrl-C reaches CMD.
-	{ time timeout --foreground "${LIMIT[$1]}" "${@:4}" >"$TMP/out" 2>>"$3"; } 2>"$TMP/time" || status=$?
-	read -r LIMITED_WALL user sys <"$TMP/time"
-	LIMITED_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-	[ "$status" -eq 124 ] || return "$status"
+	local status=0 pid sleeper done t0=$EPOCHREALTIME cpu0
+	times >"$TMP/times"
+	cpu0=$(children_cpu)
+	"${@:4}" >"$TMP/out" 2>>"$3" &
+	pid=$!
+	sleep "${LIMIT[$1]}" &
+	sleeper=$!
+	LIMITED_PIDS="$pid $sleeper"
+	wait -n -p done "$pid" "$sleeper" || status=$?
+	LIMITED_PIDS=
+	if [ "$done" = "$pid" ]; then
+		kill "$sleeper" 2>/dev/null || true
+		wait "$sleeper" 2>/dev/null || true
+		LIMITED_WALL=$(elapsed "$t0")
+		times >"$TMP/times"
+		LIMITED_CPU=$(awk -v a="$cpu0" -v b="$(children_cpu)" 'BEGIN { printf "%.2f", b - a }')
+		return "$status"
+	fi
+	# The daemon dies first: a reader blocked in a request the daemon has
+	# taken cannot be killed until that request is answered.
+	[ -z "$DAEMON_PID" ] || kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	stop_daemon || true
 	GAVE_UP[$1]=$2
 	say "$1: $2 took over ${LIMIT[$1]} s: cut, and $1's later steps skipped"
 	NOTES+=("$1: $2 took over ${LIMIT[$1]} s (BENCH_STEP_LIMIT): cut, and its later steps skipped")
-	if [ -n "$DAEMON_PID" ]; then
-		kill -KILL "$DAEMON_PID" 2>/dev/null || true
-		stop_daemon || true
-	fi
-	return "$status"
+	return 124
+}
+
+# children_cpu: the CPU seconds of the shell's reaped children, from the
+# output of `times` in TMP/times (run in this shell, not a subshell).
+children_cpu() {
+	awk 'function sec(t) { split(t, a, "m"); return a[1] * 60 + a[2] }
+		NR == 2 { print sec($1) + sec($2) }' "$TMP/times"
 }
 
 # ready KEY CACHE STEP: READY_SECS = seconds from starting the daemon to the
 # viewer's first files read (scripts/bench/probe.py ready); the mount stays up.
 ready() {
-	local out files bytes log=$OUT/$1.log
+	local files bytes log=$OUT/$1.log
 	settle "${SRC[$1]}"
 	READY_T0=$EPOCHREALTIME
 	start_daemon "${EXE[$1]}" "${SRC[$1]}" "$TMP/mnt" "$log" "cache_dir=$2" "$3"
@@ -197,6 +218,8 @@ serve_mount() {
 
 # serve_plain KEY: (d) on KEY's copy in a plain directory.
 serve_plain() {
+	R[$1.rps_plain]=error
+	[ -d "$COPY/copy-$1/var" ] || return 0
 	find "$COPY/copy-$1/var" -type f -printf '/var/%f\n' | sort >"$TMP/genes.list"
 	say "$1: (d) nginx + wrk on the plain copy (${WRK_SECONDS} s)"
 	serve_rate "$1" rps_plain "$COPY/copy-$1" "$TMP/genes.list" "the plain copy"
