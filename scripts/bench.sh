@@ -59,8 +59,9 @@
 # Ctrl-C. Needs root (nginx workers run as www-data and read the mount
 # through allow_other), FUSE, nginx, wrk, curl and /usr/bin/python3 with
 # anndata and zarr: `make bench` installs them and builds ./cellucidfs,
-# build/gen-h5ad and build/deflate-floor first. About 10 minutes on 2 cores
-# with the datasets made (their first making: 4 more), 15 more with BENCH_1M=1.
+# build/gen-h5ad and build/deflate-floor first. With BENCH_1M=1 and
+# BENCH_BASE_BIN, 32 minutes on these 2 cores under a load of 13-19 from
+# other work (not yet timed quiet); the 1M file's first making, 15 more.
 #
 # Environment:
 #   BENCH_BASE_BIN=PATH        also run (a)-(d) with that binary: (g)

@@ -17,6 +17,7 @@
 
 declare -A RUNS_OF   # "KEY.MEASURE" -> the runs' values, space-separated
 declare -A GAVE_UP   # KEY -> the step that took longer than LIMIT[KEY]
+declare -A NO_MOUNT  # KEY -> why its daemon exited before mounting: its later steps are skipped
 LIMITED_PIDS=        # what limited is waiting for (cleanup ends them)
 READY_T0=            # when ready started its daemon ($EPOCHREALTIME)
 READY_SECS=          # what ready measured, or error
@@ -38,7 +39,7 @@ settled() {
 	read -r -a v <<<"${RUNS_OF[$1.$2]:-}"
 	if [ "${#v[@]}" -eq "$3" ] && [ "$3" -gt 0 ]; then
 		R[$1.$2]=$(median "${v[@]}")
-	elif [ -n "${GAVE_UP[$1]:-}" ]; then
+	elif [ -n "${GAVE_UP[$1]:-}" ] && [ -z "${NO_MOUNT[$1]:-}" ]; then
 		R[$1.$2]=timeout
 	else
 		R[$1.$2]=error
@@ -100,6 +101,12 @@ ready() {
 	else
 		READY_SECS=error
 		say "$1: viewer-ready failed (log: $log)"
+		# A source the daemon refuses is refused every time: say it once.
+		if [ -n "$DAEMON_PID" ] && ! mounted && ! alive "$DAEMON_PID"; then
+			NO_MOUNT[$1]=$(grep '^cellucidfs: ' "$log" | tail -n 1)
+			GAVE_UP[$1]=$3
+			NOTES+=("$1: the daemon exited before mounting, so its later steps were skipped: ${NO_MOUNT[$1]}")
+		fi
 	fi
 }
 
