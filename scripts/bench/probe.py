@@ -13,15 +13,17 @@ every file itself, in full, the way a web server or the viewer would.
       SECONDS runs from T0 (a Unix time, bash's $EPOCHREALTIME taken just
       before the daemon was started) to the last byte read.
 
-  probe.py genes MNT N SEED
+  probe.py genes MNT N SEED [T0]
       Read N gene files of MNT/var, picked at random (seeded) from its sorted
       listing, timing each open + full read on its own. Prints
-      "P50_MS P99_MS MAX_MS N BYTES" (nearest-rank percentiles).
+      "P50_MS P99_MS MAX_MS N BYTES" (nearest-rank percentiles), and with T0
+      (as for ready) " FIRST_SECONDS": from T0 to the end of the first read,
+      what a viewer user waits from the mount's start for the first gene.
 
   $ scripts/bench/probe.py ready /mnt/cell "$t0" "$pid"
   3.975 16 3341097
-  $ scripts/bench/probe.py genes /mnt/cell 200 3
-  2.08 14.88 22.36 200 1857639
+  $ scripts/bench/probe.py genes /mnt/cell 200 3 "$t0"
+  2.08 14.88 22.36 200 1857639 4.102
 
 Errors (a file that cannot be read, a daemon that dies) go to stderr with
 exit status 1.
@@ -75,28 +77,30 @@ def percentile(sorted_values, p):
     return sorted_values[max(0, math.ceil(p / 100 * len(sorted_values)) - 1)]
 
 
-def genes(mnt, n, seed):
+def genes(mnt, n, seed, t0):
     var = os.path.join(mnt, "var")
     names = sorted(os.listdir(var))
     picked = random.Random(seed).sample(names, min(n, len(names)))
-    times, total = [], 0
+    times, total, first = [], 0, ""
     for name in picked:
         start = time.perf_counter()
         total += read_file(os.path.join(var, name))
         times.append((time.perf_counter() - start) * 1000)
+        if t0 is not None and not first:
+            first = f" {time.time() - t0:.3f}"
     times.sort()
     print(f"{percentile(times, 50):.2f} {percentile(times, 99):.2f} {times[-1]:.2f} "
-          f"{len(times)} {total}")
+          f"{len(times)} {total}{first}")
 
 
 def main(argv):
     try:
         if len(argv) == 5 and argv[1] == "ready":
             ready(argv[2], float(argv[3]), int(argv[4]))
-        elif len(argv) == 5 and argv[1] == "genes":
-            genes(argv[2], int(argv[3]), int(argv[4]))
+        elif len(argv) in (5, 6) and argv[1] == "genes":
+            genes(argv[2], int(argv[3]), int(argv[4]), float(argv[5]) if len(argv) == 6 else None)
         else:
-            sys.exit("usage: probe.py ready MNT T0 PID | genes MNT N SEED")
+            sys.exit("usage: probe.py ready MNT T0 PID | genes MNT N SEED [T0]")
     except OSError as e:
         sys.exit(f"probe: {e}")
 
