@@ -1,7 +1,7 @@
 /*
  * cn_range.c - a range of a 1-d chunked array read chunk by chunk, the
  * chunks decoded on every core: what the X scans use for the long runs of
- * X/data and X/indices and dense X, where decoding (inflate, LZF) is the cost.
+ * X/data and X/indices and dense X, where decoding (inflate) is the cost.
  *
  * The chunks under the range are fetched first (cn_chunk_fetch: the I/O,
  * under the caller's lock as every call on the store), then decoded with
