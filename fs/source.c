@@ -6,8 +6,9 @@
  *
  * A file rewritten in place while mounted (anndata truncates and writes
  * again) would hand HDF5 bytes of two versions: every read checks, by
- * fstat of the descriptor HDF5 reads (stat of the path for a Zarr store),
- * that the identity is unchanged before and after it, and fails
+ * fstat of the descriptor HDF5 reads (for a Zarr directory store, the
+ * stat of every entry of its tree), that the identity is unchanged before
+ * and after it, and fails
  * ("data.h5ad changed while mounted") otherwise. A file replaced by a
  * rename keeps its old inode, which still reads right while open (once
  * closed by the LRU, reopening it fails). Following the new version is
@@ -47,15 +48,28 @@ static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static source *newest, *oldest;
 static size_t n_open;
 
-static src_identity identity_of(const struct stat *st)
+/* The identity of the source at path, stat'ed into st. A Zarr directory
+ * store's covers every file in it (the root's stat moves only when its own
+ * entries do, not when a chunk or .zattrs is rewritten in place), and its
+ * size is its files' bytes. -1 when the tree cannot be read. */
+static int identity_of(const char *path, const struct stat *st, src_identity *id)
 {
-	return (src_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+	ad_stamp t;
+	*id = (src_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim, 0};
+	if (!S_ISDIR(st->st_mode))
+		return 0;
+	if (ad_store_stamp(path, &t))
+		return -1;
+	id->size = (off_t)t.bytes;
+	id->tree = t.digest;
+	return 0;
 }
 
 int src_same(src_identity a, src_identity b)
 {
 	return a.dev == b.dev && a.ino == b.ino && a.size == b.size &&
-	       a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec;
+	       a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec &&
+	       a.tree == b.tree;
 }
 
 static void unlist(source *s)
@@ -98,9 +112,10 @@ static void touch(source *s)
 static int moved(source *s)
 {
 	struct stat st;
+	src_identity now;
 	int fd = s->detached ? -1 : ad_file_fd(s->ad);
 	if (!s->changed && !s->detached && !(fd >= 0 ? fstat(fd, &st) : stat(s->path, &st)) &&
-	    src_same(identity_of(&st), s->id))
+	    !identity_of(s->path, &st, &now) && src_same(now, s->id))
 		return 0;
 	const char *slash = strrchr(s->path, '/');
 	snprintf(s->why, sizeof s->why, "%s changed while mounted", slash ? slash + 1 : s->path);
@@ -193,12 +208,16 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
 	}
-	s->id = identity_of(&st);
 	pthread_mutex_init(&s->lock, NULL);
 	if (!(s->path = strdup(path))) {
 		src_close(s);
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
+	}
+	if (identity_of(path, &st, &s->id)) {
+		src_close(s);
+		snprintf(err, errlen, "its tree cannot be read: %s", strerror(errno));
+		return EX_EIO;
 	}
 	if (ad_open(path, &s->ad, err, errlen) != AD_OK || claims_fit(s, err, errlen)) {
 		src_close(s);

@@ -83,7 +83,7 @@ static int read_identity(const char *path, ex_identity *id)
 	struct stat st;
 	if (stat(path, &st) || !S_ISREG(st.st_mode))
 		return -1;
-	*id = (ex_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	*id = (ex_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim, 0};
 	return 0;
 }
 
