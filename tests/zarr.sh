@@ -204,6 +204,12 @@ EOF
 out=$("$BIN" check "$B" 2>&1)
 check "a field with an unknown compressor is left out, naming the array and the codec" \
 	grep -q "obs/louvain/codes: unknown compressor 'foo'" <<<"$out"
+M=$T/missing.zarr
+cp -r "$Z" "$M"
+rm "$M/obs/louvain/categories/0"
+out=$("$BIN" check "$M" 2>&1)
+check "a missing chunk of an array without a fill value leaves the field out, naming the array" \
+	grep -q "obs/louvain/categories: chunk 0 is missing and the array has no fill_value" <<<"$out"
 echo '{"zarr_format": 2' >"$B/.zgroup"
 # (lib.sh's refused, with a time limit: a store that mounts after all would
 # hold the test.)
