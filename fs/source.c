@@ -106,16 +106,29 @@ static void touch(source *s)
 	pthread_mutex_unlock(&open_lock);
 }
 
+/* Whether the stat of a directory store's root is still the one opened,
+ * without the walk of its tree. */
+static int same_root(const struct stat *st, const src_identity *id)
+{
+	return st->st_dev == id->dev && st->st_ino == id->ino &&
+	       st->st_mtim.tv_sec == id->mtime.tv_sec && st->st_mtim.tv_nsec == id->mtime.tv_nsec;
+}
+
 /* Whether s (locked) is no longer the version opened: the inode HDF5
  * reads, or the path while the file is closed (or a Zarr store). Once
- * moved, for good, with the reason kept for the read that sees it. */
-static int moved(source *s)
+ * moved, for good, with the reason kept for the read that sees it.
+ * Shallow (deep 0), a Zarr store's tree is not walked: the check after a
+ * read is the one that vouches for its bytes (a ctime never moves back,
+ * so a change before or during the read still shows then), and a scan of
+ * X takes the lock once per block. */
+static int moved(source *s, int deep)
 {
 	struct stat st;
 	src_identity now;
 	int fd = s->detached ? -1 : ad_file_fd(s->ad);
 	if (!s->changed && !s->detached && !(fd >= 0 ? fstat(fd, &st) : stat(s->path, &st)) &&
-	    !identity_of(s->path, &st, &now) && src_same(now, s->id))
+	    (!deep && S_ISDIR(st.st_mode) ? same_root(&st, &s->id)
+	     : !identity_of(s->path, &st, &now) && src_same(now, s->id)))
 		return 0;
 	const char *slash = strrchr(s->path, '/');
 	snprintf(s->why, sizeof s->why, "%s changed while mounted", slash ? slash + 1 : s->path);
@@ -129,7 +142,7 @@ static ad_err reopen(source *s)
 {
 	if (ad_file_is_open(s->ad))
 		return AD_OK;
-	if (moved(s) || ad_reopen_file(s->ad, s->path) != AD_OK)
+	if (moved(s, 1) || ad_reopen_file(s->ad, s->path) != AD_OK)
 		return AD_EIO;
 	return AD_OK;
 }
@@ -144,7 +157,7 @@ static ad_err lock(source *s)
 	ad_err r = reopen(s);
 	if (r == AD_OK)
 		touch(s);
-	return r == AD_OK && moved(s) ? AD_EIO : r;
+	return r == AD_OK && moved(s, 0) ? AD_EIO : r;
 }
 
 /* call, made under the lock when the file could be opened. */
@@ -171,7 +184,7 @@ static void retake_lock(void *p)
  * another read can replace it. A change during the read voids it. */
 static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
 {
-	if (moved(s))
+	if (moved(s, 1))
 		r = AD_EIO;
 	if (r != AD_OK)
 		snprintf(err, errlen, "%s", s->why[0] ? s->why : ad_last_error(s->ad));
@@ -224,7 +237,7 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		return EX_EINVAL;
 	}
 	/* ad_open went by the path: the inode it opened must be this one. */
-	if (moved(s)) {
+	if (moved(s, 1)) {
 		const char *slash = strrchr(path, '/');
 		snprintf(err, errlen, "%s changed while it was opened", slash ? slash + 1 : path);
 		src_close(s);
