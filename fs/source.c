@@ -6,9 +6,9 @@
  *
  * A file rewritten in place while mounted (anndata truncates and writes
  * again) would hand HDF5 bytes of two versions: every read checks, by
- * fstat of the descriptor HDF5 reads (for a Zarr directory store, the
- * stat of every entry of its tree), that the identity is unchanged before
- * and after it, and fails
+ * fstat of the descriptor HDF5 reads, that the identity is unchanged
+ * before and after it (a Zarr directory store: its root's stat before, the
+ * stat of every entry of its tree after), and fails
  * ("data.h5ad changed while mounted") otherwise. A file replaced by a
  * rename keeps its old inode, which still reads right while open (once
  * closed by the LRU, reopening it fails). Following the new version is
