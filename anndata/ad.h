@@ -36,6 +36,16 @@ void ad_thread_init(void);
  * a folder of them. */
 int ad_is_store_dir(const char *path);
 
+/* Which version of the directory store at path is on disk (zarr_stamp.c):
+ * its entries, the bytes of its regular files, and a digest (never 0) of
+ * every entry's path, inode, type, size, mtime and ctime, so that an edit
+ * in place of any chunk or metadata file gives another digest. -1 when path
+ * is no directory or its tree cannot be read. */
+typedef struct {
+	uint64_t entries, bytes, digest;
+} ad_stamp;
+int ad_store_stamp(const char *path, ad_stamp *out);
+
 /* Open path read-only and read the layout (shapes, names, kinds), not the data.
  * On failure *out is NULL and err holds a one-line reason without the path,
  * e.g. "not an HDF5 file" or "no obs dataframe". */

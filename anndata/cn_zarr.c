@@ -15,6 +15,7 @@
  * cn_chunk_fetch only notes the chunk, and cn_chunk_decode reads and
  * decodes it in the caller's thread, its errors in the chunk's own buffer.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,10 @@ static int whole(const cJSON *j, int64_t *v)
 		*v = cJSON_IsTrue(j);
 		return 1;
 	}
-	if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int64_t)j->valuedouble)
+	/* NaN and the infinities (zarr_json.c) and numbers out of range are
+	 * no integers, and may not be cast to one. */
+	if (!cJSON_IsNumber(j) || !(fabs(j->valuedouble) < 9223372036854775808.0) ||
+	    j->valuedouble != (double)(int64_t)j->valuedouble)
 		return 0;
 	*v = (int64_t)j->valuedouble;
 	return 1;

@@ -5,6 +5,7 @@
  *
  *   zarr_store.c  keys of a directory tree (no symlink followed) or a zip
  *   zarr_zip.c    the zip central directory and its entries
+ *   zarr_json.c   JSON with Python's bare NaN, Infinity, -Infinity
  *   zarr_meta.c   .zarray/.zgroup/.zattrs/.zmetadata and zarr.json -> nodes
  *   zarr_dtype.c  data types, fill values, v2 array metadata
  *   zarr_v3.c     v3 array metadata: data types, codec chains, sharding
@@ -29,6 +30,11 @@
 /* Set err from fmt and return rc. */
 zr_rc zr_fail(char *err, zr_rc rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* len bytes of JSON as cJSON, bare NaN, Infinity and -Infinity outside
+ * strings read as those numbers (zarr-python writes them); NULL when it is
+ * not JSON or memory runs out. */
+cJSON *zr_json_parse(const char *buf, size_t len);
 
 /* ---- zarr_store.c / zarr_zip.c: keys ---- */
 

@@ -39,7 +39,7 @@ struct zr_store {
 	size_t n, cap;
 };
 
-/* Read key as JSON; ZR_ENOENT when absent. */
+/* Read key as JSON (with Python's NaN and Infinity); ZR_ENOENT when absent. */
 static zr_rc get_json(const zr_store *s, const char *key, cJSON **out, char *err)
 {
 	void *buf;
@@ -48,7 +48,7 @@ static zr_rc get_json(const zr_store *s, const char *key, cJSON **out, char *err
 
 	if (rc != ZR_OK)
 		return rc;
-	*out = cJSON_ParseWithLength(buf, len);
+	*out = zr_json_parse(buf, len);
 	free(buf);
 	if (!*out)
 		return zr_fail(err, ZR_EFORMAT, "%s: not valid JSON", key);

@@ -345,9 +345,7 @@ zr_rc zr_zip_list(const struct zr_zip *z, const char *prefix,
 	size_t plen = strlen(prefix), lo = 0, hi = z->n;
 	const char *prev = NULL;
 	size_t prevlen = 0;
-	char name[256];
 
-	(void)err;
 	while (lo < hi) {  /* the first entry with a name >= prefix */
 		size_t mid = lo + (hi - lo) / 2;
 		if (strcmp(z->e[mid].name, prefix) < 0)
@@ -366,13 +364,20 @@ zr_rc zr_zip_list(const struct zr_zip *z, const char *prefix,
 		if (!slash)
 			continue;  /* a key of prefix itself */
 		size_t clen = (size_t)(slash - child);
-		if (clen == 0 || clen >= sizeof name || (prev && clen == prevlen && !memcmp(prev, child, clen)))
+		if (clen == 0 || (prev && clen == prevlen && !memcmp(prev, child, clen)))
 			continue;
 		prev = child;
 		prevlen = clen;
+		/* Any length: a zip entry's name, unlike a directory entry's, may
+		 * pass 255 bytes (an obs key of 300). */
+		char *name = malloc(clen + 1);
+		if (!name)
+			return zr_fail(err, ZR_ENOMEM, "%s: out of memory", prefix);
 		memcpy(name, child, clen);
 		name[clen] = '\0';
-		if (fn(name, ctx))
+		int stop = fn(name, ctx);
+		free(name);
+		if (stop)
 			break;
 	}
 	return ZR_OK;

@@ -43,17 +43,20 @@ static char *cache_key(const ex_export *e)
 {
 	const ex_options *o = &e->opt;
 	src_identity id = src_id(e->src);
-	char *key;
+	char *key, tree[32] = "";
+	/* A directory store's files (a file's key stays as it was). */
+	if (id.tree)
+		snprintf(tree, sizeof tree, " tree=%016jx", (uintmax_t)id.tree);
 	int n = asprintf(&key,
 		"cellucidfs cache, format %s\n"
-		"source dev=%ju ino=%ju size=%jd mtime=%jd.%09ld\n"
+		"source dev=%ju ino=%ju size=%jd mtime=%jd.%09ld%s\n"
 		"compression=%d var_bits=%d obs_bits=%d\n"
 		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n"
 		"expression=%s\ngene_id_column=%s\nobs_keys=%s\n"
 		"quantisation=%s edges=%s\n"
 		"tree=%016jx\n",
 		CELLUCIDFS_VERSION, (uintmax_t)id.dev, (uintmax_t)id.ino, (intmax_t)id.size,
-		(intmax_t)id.mtime.tv_sec, id.mtime.tv_nsec, o->compression, o->var_bits, o->obs_bits,
+		(intmax_t)id.mtime.tv_sec, id.mtime.tv_nsec, tree, o->compression, o->var_bits, o->obs_bits,
 		o->latent ? o->latent : "", o->embedding ? o->embedding : "", e->id, e->name,
 		o->host, o->port, o->expression ? o->expression : "X",
 		o->gene_id_column ? o->gene_id_column : "", o->obs_keys ? o->obs_keys : "",

@@ -112,6 +112,7 @@ typedef struct {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	uint64_t tree;   /* a directory store: ad_store_stamp's digest; a file: 0 */
 } ex_identity;
 
 /* The identity of the file the export was opened from, and whether two

@@ -6,8 +6,9 @@
  *
  * A file rewritten in place while mounted (anndata truncates and writes
  * again) would hand HDF5 bytes of two versions: every read checks, by
- * fstat of the descriptor HDF5 reads (stat of the path for a Zarr store),
- * that the identity is unchanged before and after it, and fails
+ * fstat of the descriptor HDF5 reads, that the identity is unchanged
+ * before and after it (a Zarr directory store: its root's stat before, the
+ * stat of every entry of its tree after), and fails
  * ("data.h5ad changed while mounted") otherwise. A file replaced by a
  * rename keeps its old inode, which still reads right while open (once
  * closed by the LRU, reopening it fails). Following the new version is
@@ -47,15 +48,28 @@ static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static source *newest, *oldest;
 static size_t n_open;
 
-static src_identity identity_of(const struct stat *st)
+/* The identity of the source at path, stat'ed into st. A Zarr directory
+ * store's covers every file in it (the root's stat moves only when its own
+ * entries do, not when a chunk or .zattrs is rewritten in place), and its
+ * size is its files' bytes. -1 when the tree cannot be read. */
+static int identity_of(const char *path, const struct stat *st, src_identity *id)
 {
-	return (src_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
+	ad_stamp t;
+	*id = (src_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim, 0};
+	if (!S_ISDIR(st->st_mode))
+		return 0;
+	if (ad_store_stamp(path, &t))
+		return -1;
+	id->size = (off_t)t.bytes;
+	id->tree = t.digest;
+	return 0;
 }
 
 int src_same(src_identity a, src_identity b)
 {
 	return a.dev == b.dev && a.ino == b.ino && a.size == b.size &&
-	       a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec;
+	       a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec &&
+	       a.tree == b.tree;
 }
 
 static void unlist(source *s)
@@ -92,15 +106,29 @@ static void touch(source *s)
 	pthread_mutex_unlock(&open_lock);
 }
 
+/* Whether the stat of a directory store's root is still the one opened,
+ * without the walk of its tree. */
+static int same_root(const struct stat *st, const src_identity *id)
+{
+	return st->st_dev == id->dev && st->st_ino == id->ino &&
+	       st->st_mtim.tv_sec == id->mtime.tv_sec && st->st_mtim.tv_nsec == id->mtime.tv_nsec;
+}
+
 /* Whether s (locked) is no longer the version opened: the inode HDF5
  * reads, or the path while the file is closed (or a Zarr store). Once
- * moved, for good, with the reason kept for the read that sees it. */
-static int moved(source *s)
+ * moved, for good, with the reason kept for the read that sees it.
+ * Shallow (deep 0), a Zarr store's tree is not walked: the check after a
+ * read is the one that vouches for its bytes (a ctime never moves back,
+ * so a change before or during the read still shows then), and a scan of
+ * X takes the lock once per block. */
+static int moved(source *s, int deep)
 {
 	struct stat st;
+	src_identity now;
 	int fd = s->detached ? -1 : ad_file_fd(s->ad);
 	if (!s->changed && !s->detached && !(fd >= 0 ? fstat(fd, &st) : stat(s->path, &st)) &&
-	    src_same(identity_of(&st), s->id))
+	    (!deep && S_ISDIR(st.st_mode) ? same_root(&st, &s->id)
+	     : !identity_of(s->path, &st, &now) && src_same(now, s->id)))
 		return 0;
 	const char *slash = strrchr(s->path, '/');
 	snprintf(s->why, sizeof s->why, "%s changed while mounted", slash ? slash + 1 : s->path);
@@ -114,7 +142,7 @@ static ad_err reopen(source *s)
 {
 	if (ad_file_is_open(s->ad))
 		return AD_OK;
-	if (moved(s) || ad_reopen_file(s->ad, s->path) != AD_OK)
+	if (moved(s, 1) || ad_reopen_file(s->ad, s->path) != AD_OK)
 		return AD_EIO;
 	return AD_OK;
 }
@@ -129,7 +157,7 @@ static ad_err lock(source *s)
 	ad_err r = reopen(s);
 	if (r == AD_OK)
 		touch(s);
-	return r == AD_OK && moved(s) ? AD_EIO : r;
+	return r == AD_OK && moved(s, 0) ? AD_EIO : r;
 }
 
 /* call, made under the lock when the file could be opened. */
@@ -156,7 +184,7 @@ static void retake_lock(void *p)
  * another read can replace it. A change during the read voids it. */
 static ex_err unlock(source *s, ad_err r, char *err, size_t errlen)
 {
-	if (moved(s))
+	if (moved(s, 1))
 		r = AD_EIO;
 	if (r != AD_OK)
 		snprintf(err, errlen, "%s", s->why[0] ? s->why : ad_last_error(s->ad));
@@ -193,19 +221,23 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
 	}
-	s->id = identity_of(&st);
 	pthread_mutex_init(&s->lock, NULL);
 	if (!(s->path = strdup(path))) {
 		src_close(s);
 		snprintf(err, errlen, "out of memory");
 		return EX_ENOMEM;
 	}
+	if (identity_of(path, &st, &s->id)) {
+		src_close(s);
+		snprintf(err, errlen, "its tree cannot be read: %s", strerror(errno));
+		return EX_EIO;
+	}
 	if (ad_open(path, &s->ad, err, errlen) != AD_OK || claims_fit(s, err, errlen)) {
 		src_close(s);
 		return EX_EINVAL;
 	}
 	/* ad_open went by the path: the inode it opened must be this one. */
-	if (moved(s)) {
+	if (moved(s, 1)) {
 		const char *slash = strrchr(path, '/');
 		snprintf(err, errlen, "%s changed while it was opened", slash ? slash + 1 : path);
 		src_close(s);

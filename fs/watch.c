@@ -99,7 +99,7 @@ static int read_identity(const char *path, ex_identity *id)
 	*id = (ex_identity){0};
 	if (stat(path, &st) || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 		return -1;
-	*id = (ex_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	*id = (ex_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim, 0};
 	return 0;
 }
 

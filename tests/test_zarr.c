@@ -12,10 +12,12 @@
  * Skipped, with a message, without ../shared/fixtures or python3-zarr.
  */
 #include <ftw.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -361,6 +363,72 @@ static void test_bad(void)
 	}
 }
 
+/* ---- Python's bare NaN and Infinity in metadata ---- */
+
+static void put(const char *name, const char *text)
+{
+	char path[PATHLEN];
+	snprintf(path, sizeof path, "%s/nan/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A store as zarr-python writes a float attribute and a NaN fill value
+ * (json.dumps, allow_nan): it opens, the tokens are numbers, the same
+ * words inside strings stay strings, and an absent chunk reads as NaN. */
+static void test_nan(void)
+{
+	char path[PATHLEN], err[ZR_ERRLEN] = "";
+	zr_store *s;
+	const zr_array *a;
+
+	snprintf(path, sizeof path, "%s/nan", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof path, "%s/nan/a", dir);
+	mkdir(path, 0755);
+	put(".zgroup", "{\"zarr_format\": 2}");
+	put(".zattrs", "{\"t\": NaN, \"list\": [Infinity,-Infinity, 1.5],"
+		       "\"words\": \"NaN \\\" Infinity\", \"NaN\": -Infinity}");
+	put("a/.zarray", "{\"chunks\": [4], \"compressor\": null, \"dtype\": \"<f8\","
+			 "\"fill_value\": NaN, \"filters\": null, \"order\": \"C\","
+			 "\"shape\": [8], \"zarr_format\": 2}");
+	put("a/.zattrs", "{\"x\":Infinity}");
+	snprintf(path, sizeof path, "%s/nan", dir);
+	zr_rc rc = zr_open(path, &s, err);
+	CHECK(rc == ZR_OK, "bare NaN/Infinity: the store opens (%s)", err);
+	if (rc != ZR_OK)
+		return;
+	const cJSON *r = zr_attrs(s, ""), *l = cJSON_GetObjectItem(r, "list");
+	const cJSON *t = cJSON_GetObjectItem(r, "t"), *w = cJSON_GetObjectItem(r, "words");
+	const cJSON *k = cJSON_GetObjectItem(r, "NaN");
+	CHECK(cJSON_IsNumber(t) && isnan(t->valuedouble), "bare NaN: a NaN number");
+	CHECK(cJSON_GetArraySize(l) == 3 && cJSON_GetArrayItem(l, 0)->valuedouble == INFINITY &&
+	      cJSON_GetArrayItem(l, 1)->valuedouble == -INFINITY &&
+	      cJSON_GetArrayItem(l, 2)->valuedouble == 1.5, "bare Infinity, -Infinity in a list");
+	CHECK(cJSON_IsString(w) && !strcmp(w->valuestring, "NaN \" Infinity"),
+	      "NaN and Infinity inside a string stay text");
+	CHECK(cJSON_IsNumber(k) && k->valuedouble == -INFINITY, "a key \"NaN\" is a key");
+	const cJSON *x = cJSON_GetObjectItem(zr_attrs(s, "a"), "x");
+	CHECK(cJSON_IsNumber(x) && x->valuedouble == INFINITY, "an array's bare Infinity");
+	double v[8];
+	uint64_t zero = 0, n = 8;
+	rc = zr_array_get(s, "a", &a, err);
+	if (rc == ZR_OK)
+		rc = zr_read(s, a, &zero, &n, v, err);
+	CHECK(rc == ZR_OK && isnan(v[0]) && isnan(v[7]), "fill_value NaN (bare): absent chunks read NaN (%s)",
+	      err);
+	zr_close(s);
+	put("a/.zattrs", "{\"x\": NaNa}");
+	snprintf(path, sizeof path, "%s/nan", dir);
+	rc = zr_open(path, &s, err);
+	CHECK(rc != ZR_OK && strstr(err, "a/.zattrs: not valid JSON"), "NaNa is no token: \"%s\"", err);
+	if (rc == ZR_OK)
+		zr_close(s);
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st; (void)flag; (void)ftw;
@@ -398,6 +466,7 @@ int main(void)
 			fclose(f);
 		check_store("extras.zarr", "ref-extras");
 		test_bad();
+		test_nan();
 	} else {
 		CHECK(0, "tests/zarr_gen.py wrote the stores");
 	}

@@ -5,12 +5,20 @@ file, values through Blosc.
 
     python3 tests/zarr_copy.py INDIR OUTDIR
 
-INDIR/NAME.h5ad -> OUTDIR/NAME.zarr, with the .h5ad's mtime. Variable-length
+INDIR/NAME.h5ad -> OUTDIR/NAME.zarr, with the .h5ad's mtime; a file with a
+name longer than a directory entry allows (255 bytes) goes into a ZipStore,
+OUTDIR/NAME.zarr.zip, whose entry names may be longer. Variable-length
 strings become vlen-utf8 object arrays, or vlen-bytes when they are not
-UTF-8 (HDF5 allows any bytes). What Zarr cannot hold - compound datasets
-(the pre-0.7 layout), object references, names longer than a directory
-entry, names that are not text - leaves a file out; its name is printed
-on stdout, one a line.
+UTF-8 (HDF5 allows any bytes). What Zarr cannot hold leaves a file out;
+"NAME.h5ad: reason" is printed on stdout, one a line:
+  - compound datasets (the pre-0.7 layout): anndata only ever wrote them
+    to HDF5, and a Zarr reader of AnnData has no compound arrays;
+  - object references: Zarr has none;
+  - a name holding "/" or a "." or ".." component ("a/../b"): in Zarr "/"
+    separates the levels of the hierarchy, and the specification forbids
+    such path segments (zarr-python refuses them);
+  - a name that is not UTF-8: attributes (column-order, categories of
+    attributes) are JSON, whose text is Unicode.
 """
 import os
 import shutil
@@ -32,7 +40,7 @@ class Inexpressible(Exception):
 def attr_value(v):
     if isinstance(v, h5py.Reference) or (isinstance(v, np.ndarray) and v.dtype.kind == "O" and v.size
                                          and isinstance(v.flat[0], h5py.Reference)):
-        raise Inexpressible("object reference")
+        raise Inexpressible("an object reference: Zarr has none")
     if isinstance(v, bytes):
         return v.decode("utf-8", "surrogateescape")
     if isinstance(v, np.ndarray):
@@ -44,7 +52,7 @@ def attr_value(v):
 
 def copy_dataset(d, group, name):
     if d.dtype.names:
-        raise Inexpressible("compound dataset " + d.name)
+        raise Inexpressible("a compound dataset (" + d.name + "): anndata wrote them to HDF5 only")
     if d.dtype.kind == "O" and not h5py.check_string_dtype(d.dtype):
         raise Inexpressible("object dataset " + d.name)
     kw = dict(chunks=d.chunks if d.chunks else True, compressor=numcodecs.Blosc("lz4", 5, 1))
@@ -70,10 +78,30 @@ def copy_dataset(d, group, name):
 def copy_group(h, group):
     group.attrs.update({k: attr_value(v) for k, v in h.attrs.items()})
     for name, item in h.items():
+        if name in (".", "..") or "/" in name:
+            raise Inexpressible('a name holding "/", "." or "..": ' + repr(name))
         if isinstance(item, h5py.Group):
             copy_group(item, group.create_group(name))
         else:
             copy_dataset(item, group, name)
+
+
+def copy_file(path, dst):
+    with h5py.File(path, "r") as h:
+        names = []
+        h.visit(lambda name: names.append(name))  # None: visit every one
+        if any(isinstance(n, bytes) for n in names):
+            raise Inexpressible("a name that is not UTF-8 (JSON attributes are Unicode text)")
+        if any(len(p.encode()) > 255 for n in names for p in n.split("/")):
+            dst += ".zip"
+            store = zarr.ZipStore(dst, mode="w")
+            try:
+                copy_group(h, zarr.open_group(store, mode="w"))
+            finally:
+                store.close()
+        else:
+            copy_group(h, zarr.open_group(dst, mode="w"))
+    return dst
 
 
 def main():
@@ -84,14 +112,10 @@ def main():
             continue
         dst = os.path.join(out, f[:-5] + ".zarr")
         try:
-            with h5py.File(os.path.join(src, f), "r") as h:
-                copy_group(h, zarr.open_group(dst, mode="w"))
-        except (Inexpressible, KeyError, OSError, UnicodeError, ValueError):
-            # KeyError, OSError: a name no directory entry can have (over
-            # 255 bytes); UnicodeError, ValueError: a name zarr-python refuses
-            # (not text, or "..").
+            dst = copy_file(os.path.join(src, f), dst)
+        except Inexpressible as e:
             shutil.rmtree(dst, ignore_errors=True)
-            print(f)
+            print(f"{f}: {e}")
             continue
         st = os.stat(os.path.join(src, f))
         os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
