@@ -103,6 +103,35 @@ static void add_str(builder *b, cJSON *o, const char *key, const char *s)
 	add(b, o, key, cJSON_CreateString(s));
 }
 
+/* Category k of f: the text the 0.9 exporter wrote (Python's str()) in the
+ * names layout; in layout=index the value the newest exporter takes from
+ * numpy's .item() and json writes: an integer as it is, a float as repr()
+ * of the double (a float32 widened first), a boolean as true or false. The
+ * text is the reader's (anndata/ad.h), exact for its type, so it reads back
+ * to the value. A non-finite float is null here; strict.c leaves such a
+ * field out before. */
+static void add_category(builder *b, cJSON *o, const char *key, const doc_dataset *d,
+			 const doc_field *f, size_t k)
+{
+	const char *s = f->categories[k];
+	switch (d->index_layout ? f->category_type : DOC_CAT_TEXT) {
+	case DOC_CAT_INT:
+		add(b, o, key, cJSON_CreateRaw(s));
+		break;
+	case DOC_CAT_FLOAT32:
+		add_float(b, o, key, strtof(s, NULL));
+		break;
+	case DOC_CAT_FLOAT64:
+		add_float(b, o, key, strtod(s, NULL));
+		break;
+	case DOC_CAT_BOOL:
+		add(b, o, key, cJSON_CreateBool(!strcmp(s, "True")));
+		break;
+	default:
+		add_str(b, o, key, s);
+	}
+}
+
 /* compression is an integer level, or null when files are stored plain. */
 static void add_compression(builder *b, cJSON *o, const char *key, int level)
 {
@@ -307,7 +336,8 @@ static void add_range_tuple(builder *b, const doc_dataset *d, cJSON *list, size_
 	}
 }
 
-static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
+static void add_centroids(builder *b, cJSON *tuple, const doc_dataset *d,
+			  const doc_field *f)
 {
 	cJSON *by_dim = add(b, tuple, NULL, cJSON_CreateObject());
 	for (int dim = 1; dim <= 3; dim++) {
@@ -321,7 +351,7 @@ static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
 			if (!c[k].present)
 				continue;
 			cJSON *o = add(b, list, NULL, cJSON_CreateObject());
-			add_str(b, o, "category", f->categories[k]);
+			add_category(b, o, "category", d, f, k);
 			cJSON *pos = add(b, o, "position", cJSON_CreateArray());
 			for (int j = 0; j < dim; j++)
 				add_float(b, pos, NULL, c[k].position[j]);
@@ -336,10 +366,10 @@ static void add_categorical_tuple(builder *b, const doc_dataset *d, cJSON *list,
 	cJSON *t = open_tuple(b, d, list, f->index, f->key);
 	cJSON *cats = add(b, t, NULL, cJSON_CreateArray());
 	for (size_t k = 0; k < f->n_categories; k++)
-		add_str(b, cats, NULL, f->categories[k]);
+		add_category(b, cats, NULL, d, f, k);
 	add_str(b, t, NULL, f->code_bits == 8 ? "uint8" : "uint16");
 	add_num(b, t, NULL, f->code_bits == 8 ? 255 : 65535);
-	add_centroids(b, t, f);
+	add_centroids(b, t, d, f);
 	if (d->obs_bits) {
 		add_float(b, t, NULL, f->outlier_range.min);
 		add_float(b, t, NULL, f->outlier_range.max);

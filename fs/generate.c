@@ -25,6 +25,18 @@
 #error "payloads are written in host order, which must be little-endian"
 #endif
 
+/* The reader's name for what category texts stand for, in the documents'. */
+static doc_category_type category_type(ad_value_type t)
+{
+	switch (t) {
+	case AD_VAL_INT: return DOC_CAT_INT;
+	case AD_VAL_FLOAT32: return DOC_CAT_FLOAT32;
+	case AD_VAL_FLOAT64: return DOC_CAT_FLOAT64;
+	case AD_VAL_BOOL: return DOC_CAT_BOOL;
+	default: return DOC_CAT_TEXT;
+	}
+}
+
 /* What the documents show is what tree_build exposed: the fields are read
  * back from the obs directory in payload order, so their indices are the
  * file numbers, and the genes are counted in the var directory. */
@@ -61,6 +73,7 @@ static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)
 		*out = (doc_field){
 			.key = f->key, .categorical = f->categorical, .range = f->range,
 			.n_categories = f->cat.n_categories, .categories = f->cat.categories,
+			.category_type = category_type(f->cat.type),
 			.code_bits = f->code_bits, .outlier_range = f->outlier_range,
 			.index = d->n_fields,
 		};

@@ -23,9 +23,9 @@
 
 /* layout=index leaves out what the strict viewer (viewer-contract-strict.md)
  * would refuse and the names layout serves as the reference does: a key with
- * surrounding whitespace or used twice (§3.4), repeated categories (§3.3), a
- * continuous field missing in every cell (§14), an empty or repeated gene
- * name (§4). The choice is made once, here; documents read it back from the
+ * surrounding whitespace or used twice (§3.4), categories repeated or not
+ * finite (§3.3), a continuous field missing in every cell (§14), an empty or
+ * repeated gene name (§4). The choice is made once, here; documents read it back from the
  * tree. */
 
 
@@ -37,17 +37,42 @@ static int has_value(const float *v, size_t n)
 	return 0;
 }
 
-/* 1 when two categories have the same text, -1 when memory ran out. */
+/* 1 when two categories are one JSON value, -1 when memory ran out. Each
+ * type's text is canonical (anndata/ad.h), so equal texts are equal values,
+ * but for the float zeros: -0.0 and 0.0 are one number to the viewer and to
+ * the newest exporter, which both refuse the pair. */
 static int repeats_category(const ad_categorical *c)
 {
+	int floats = c->type == AD_VAL_FLOAT32 || c->type == AD_VAL_FLOAT64;
 	safename_set *seen = safename_set_new();
 	int r = seen ? 0 : -1;
 	for (size_t k = 0; k < c->n_categories && r == 0; k++) {
-		int added = safename_set_add(seen, c->categories[k]);
+		const char *s = c->categories[k];
+		int added = safename_set_add(seen, floats && !strcmp(s, "-0.0") ? "0.0" : s);
 		r = added < 0 ? -1 : !added;
 	}
 	safename_set_free(seen);
 	return r;
+}
+
+/* Why layout=index cannot write c's categories, or NULL; *r = -1 when
+ * memory ran out. The strict viewer takes finite JSON numbers (§3.3) and
+ * reads them as doubles: a NaN or ±Inf category, or an integer past 2^53 - 1
+ * (two would read as one), cannot be written, and the newest exporter
+ * refuses the field as it refuses repeated categories. */
+#define JS_EXACT_MAX 9007199254740991.0
+
+static const char *category_problem(const ad_categorical *c, int *r)
+{
+	for (size_t k = 0; k < c->n_categories; k++) {
+		double v = strtod(c->categories[k], NULL);
+		if ((c->type == AD_VAL_FLOAT32 || c->type == AD_VAL_FLOAT64) && !isfinite(v))
+			return "a category is not a finite number";
+		if (c->type == AD_VAL_INT && fabs(v) > JS_EXACT_MAX)
+			return "a category is an integer beyond JavaScript's exact range (2^53 - 1)";
+	}
+	*r = repeats_category(c);
+	return *r ? "two of its categories are the same value" : NULL;
 }
 
 /* NaN and ±Inf are served as missing (the viewer draws NaN grey, §14);
@@ -69,11 +94,11 @@ static int index_field_ok(const ex_export *e, const field *f, safename_set *keys
 	int r = 0;
 	if (!doc_is_trimmed(f->key))
 		why = "its name is empty or has surrounding whitespace";
-	else if (f->categorical && (r = repeats_category(&f->cat)))
-		why = "two of its categories have the same name";
-	else if (!f->categorical && !has_value(f->values, e->n_cells))
+	else if (f->categorical)
+		why = category_problem(&f->cat, &r);
+	else if (!has_value(f->values, e->n_cells))
 		why = "it has no value in any cell";
-	else if ((r = safename_set_add(keys, f->key)) == 0)
+	if (!why && r == 0 && (r = safename_set_add(keys, f->key)) == 0)
 		why = "its name is used twice";
 	if (r < 0)
 		return -1;

@@ -413,6 +413,22 @@ def _(path):
     write_h5ad(path, b, [("batch", lambda g, k: write_categorical(g, k, codes, cats)), leiden_col(b)])
 
 
+@case("number_categories", "categoricals of float32, float64 and bool values (JSON numbers and booleans in "
+      "layout=index); NaN, 2^53 and a -0.0/0.0 pair as categories (left out of layout=index)",
+      warnings={"names": [], "index": [
+          r"obs field 'nan_cat' left out of layout=index: a category is not a finite number",
+          r"obs field 'big_int' left out of layout=index: a category is an integer beyond",
+          r"obs field 'zeros' left out of layout=index: two of its categories are the same value"]})
+def _(path):
+    b = Base(23)
+    codes = b.cluster % 3
+    cats = {"f32": np.array([0.1, 1.0, 2.5], np.float32), "f64": np.array([1.0, 1e-05, -0.5]),
+            "flag": np.array([False, True]), "nan_cat": np.array([0.5, np.nan, 2.0]),
+            "big_int": np.array([1, 2, 2 ** 53], np.int64), "zeros": np.array([-0.0, 0.0, 1.0])}
+    write_h5ad(path, b, [(k, lambda g, k, v=v: write_categorical(g, k, codes % (2 if k == "flag" else 3), v))
+                         for k, v in cats.items()] + [leiden_col(b)])
+
+
 @case("unused_categories", "categorical whose stored categories include unused ones")
 def _(path):
     b = Base(14)
