@@ -116,3 +116,27 @@ wait_daemon() {
 	fi
 	wait "$MOUNT_PID"
 }
+
+# chromium_drive OUT SECONDS COMMAND ARGS...: one headless Chromium ($CHROMIUM) in a fresh
+# profile under OUT, driven over --remote-debugging-pipe by `tests/browser.py COMMAND FIFOS
+# ARGS...` (Chromium's fd 3 reads commands from one FIFO, fd 4 writes replies to the other)
+# and ended after SECONDS + 60. 1 when driving it failed: OUT/driver.log and OUT/chromium.log
+# say why. Its own home too: Chromium writes crash-report settings and dconf files under
+# ~/.config and ~/.cache whatever --user-data-dir says.
+chromium_drive() {
+	local out=$1 seconds=$2 command=$3 pid status
+	shift 3
+	mkdir -p "$out/profile" "$out/home"
+	mkfifo "$out/cdp.cmd" "$out/cdp.reply"
+	HOME=$out/home XDG_CONFIG_HOME=$out/home/.config XDG_CACHE_HOME=$out/home/.cache \
+		timeout $((seconds + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+		--no-first-run --disable-background-networking --disable-component-update --disable-sync \
+		--hide-scrollbars --window-size=1200,900 --user-data-dir="$out/profile" \
+		--remote-debugging-pipe 3<"$out/cdp.cmd" 4>"$out/cdp.reply" 2>"$out/chromium.log" &
+	pid=$!
+	"$PY" "$ROOT/tests/browser.py" "$command" "$out/cdp.cmd" "$out/cdp.reply" "$@" 2>"$out/driver.log"
+	status=$?
+	[ $status -eq 0 ] || kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return $status
+}
