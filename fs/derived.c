@@ -200,6 +200,32 @@ static void genes_state(ex_export *e, int state, const char *msg)
 	pthread_mutex_unlock(&e->memo);
 }
 
+/* A gene with no finite value in any cell is left out of var_manifest.json
+ * (and of the identity's count), in both layouts: the viewer refuses to
+ * colour a payload with no value (viewer-contract-strict.md §14), the folder
+ * picker checks small exports' genes whole, and the newest exporter refuses
+ * any non-finite value. The var directory was made before X was read, so its
+ * files stay: layout=index puts the genes with a value in its first files,
+ * in var order, and the others after them, listed nowhere; in the names
+ * layout each file keeps its gene. */
+static void order_genes(ex_export *e, const gi_index *g)
+{
+	size_t n, listed = 0;
+	const ex_node *files = tree_children(e, "var", &n);
+	for (size_t k = 0; k < n; k++) {
+		uint32_t a = (uint32_t)files[k].arg;
+		e->gene_listed[a] = gi_non_finite(g, e->genes[a]) < e->n_cells;
+		listed += e->gene_listed[a];
+	}
+	for (size_t k = 0, with = 0, without = listed; k < n; k++) {
+		uint32_t a = (uint32_t)files[k].arg;
+		size_t slot = !e->opt.index_layout ? k : e->gene_listed[a] ? with++ : without++;
+		e->gene_served[files[slot].arg] = a;
+	}
+	e->n_genes_listed = listed;
+	strict_warn_genes(e, g);
+}
+
 /* The ranges are copied out: a failed scan retried elsewhere replaces the
  * index, and var_manifest.json may be in the making meanwhile. */
 static void ranges_ready(void *ctx, const gi_index *g)
@@ -207,8 +233,7 @@ static void ranges_ready(void *ctx, const gi_index *g)
 	ex_export *e = ctx;
 	for (size_t j = 0; j < e->n_var; j++)
 		e->gene_ranges[j] = gi_range(g, j, engine_quant_rule(e));
-	if (e->opt.index_layout)
-		strict_warn_genes(e, g);
+	order_genes(e, g);
 	atomic_store(&e->index_permille, 1000);
 	genes_state(e, GENES_RANGES, "");
 }

@@ -788,6 +788,9 @@ def build_expectation(m, opt, h5ad, layout):
             if ob:
                 x.q_codes, x.q_min, x.q_max = quantize(x.values, ob, layout)
         # the names each layout can show
+        if layout == "names" and x.kind == "continuous" and not np.isfinite(x.values).any():
+            e.left_out.append((x.key, "no value in any cell"))
+            continue
         if layout == "names":
             s = safe_name(x.key)
             if x.kind == "category":
@@ -809,7 +812,7 @@ def build_expectation(m, opt, h5ad, layout):
                 why = "name empty or with surrounding whitespace"
             elif x.kind == "category" and unwritable_categories(x.categories):
                 why = unwritable_categories(x.categories)
-            elif x.kind == "continuous" and np.isnan(x.values).all():
+            elif x.kind == "continuous" and not np.isfinite(x.values).any():
                 why = "no value in any cell"
             elif x.key in used_keys:
                 why = "name used twice"
@@ -825,7 +828,7 @@ def build_expectation(m, opt, h5ad, layout):
 
     # --- genes
     source = opt.expression
-    e.genes = []
+    e.genes, e.genes_unlisted = [], []
     e.genes_left_out = []
     e.gene_id_column = opt.gene_id_column or "index"
     if source not in m.var:
@@ -865,8 +868,12 @@ def build_expectation(m, opt, h5ad, layout):
             if vb:
                 g.q_codes, g.q_min, g.q_max = quantize(g.values, vb, layout)
             e.genes.append(g)
+        # a gene with no finite value is listed nowhere; its file stays (layout=index:
+        # after the listed ones)
+        e.genes_unlisted = [g for g in e.genes if not np.isfinite(g.values).any()]
+        e.genes = [g for g in e.genes if np.isfinite(g.values).any()]
         if layout == "index":
-            for i, g in enumerate(e.genes):
+            for i, g in enumerate(e.genes + e.genes_unlisted):
                 g.index, g.stem = i, str(i)
 
     # --- edges
@@ -1463,7 +1470,9 @@ def check_obs(c, e, mnt, man, expected_files):
 
 
 def check_var(c, e, mnt, man, ident, expected_files):
-    if not e.genes:
+    for g in e.genes_unlisted:
+        expected_files.add(f"var/{g.stem}.values.{e.var_ext}{e.gz}")
+    if not e.genes and not e.genes_unlisted:
         c.check(man is None and not os.path.exists(mnt.path("var_manifest.json")),
                 "var: no genes, no var_manifest.json")
         return

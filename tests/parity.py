@@ -11,8 +11,8 @@ edges and weights exactly, float32 bit for bit), and every JSON document
 parsed with its key order and its number types (1001.0 is a float, 700 an
 int), apart from the values of created_at and cellucid_data_version.
 Where the reference refuses the input, the expectation is cellucidfs's
-documented rule (NaN and ±Inf served as missing, an obs field with no value
-or with categories that are no finite JSON scalars left out, a directed or asymmetric
+documented rule (NaN and ±Inf served as missing, an obs field or gene with
+no value or with categories that are no finite JSON scalars left out, a directed or asymmetric
 graph symmetrised by max, self-loops and unusable weights left out).
 Nothing here comes from the C code.
 
@@ -288,13 +288,21 @@ def expected(h5ad):
                                 "outlierQuantized": True}} if cat else {})},
         "_continuousFields": cont, "_categoricalFields": cat}
 
+    # A gene with no finite value is listed nowhere (the reference refuses it,
+    # the viewer cannot colour it); its file comes after the listed ones, all
+    # missing codes.
     x = ad.X
-    genes = []
+    genes, unlisted = [], []
     for j, name in enumerate(ad.var_names):
         col = x[:, j].toarray().ravel() if sp.issparse(x) else np.asarray(x[:, j]).ravel()
         q, lo, hi = quantise(col.astype(np.float32))
-        files[f"var/{j}.values.u8{gz}"] = q.tobytes()
-        genes.append([j, str(name), lo, hi])
+        if not np.isfinite(col.astype(np.float32)).any():
+            unlisted.append(q)
+            continue
+        files[f"var/{len(genes)}.values.u8{gz}"] = q.tobytes()
+        genes.append([len(genes), str(name), lo, hi])
+    for k, q in enumerate(unlisted):
+        files[f"var/{len(genes) + k}.values.u8{gz}"] = q.tobytes()
     files["var_manifest.json"] = {
         "_format": "compact_v1", "n_points": n, "var_gene_id_column": None,
         "compression": COMPRESSION, "quantization": 8,

@@ -35,30 +35,14 @@ for c in nginx curl; do
 	command -v "$c" >/dev/null || { skip "viewer_app: $c is not installed (make deps)"; exit 0; }
 done
 mount_test_setup "the Cellucid web app on a default mount"
-if [ "$(id -u)" -ne 0 ] && ! grep -qs '^[[:space:]]*user_allow_other' /etc/fuse.conf; then
-	skip "viewer_app: allow_other needs root or user_allow_other in /etc/fuse.conf"; exit 0
-fi
+need_allow_other viewer_app
 chmod 755 "$T"
 TIMEOUT=${BROWSER_TIMEOUT:-120}
 
-nginx_in() { nginx -p "$T/$1/" -c "$T/$1/nginx.conf" -e "$T/$1/error.log" "${@:2}"; }
-stop_nginx() { # stop_nginx NAME: quit it and wait until its master is gone
-	local pid i
-	pid=$(cat "$T/$1/nginx.pid" 2>/dev/null) || return 0
-	nginx_in "$1" -s quit 2>/dev/null || kill -QUIT "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do alive "$pid" || return 0; sleep 0.1; done
-	kill -TERM "$pid" 2>/dev/null
-}
 cleanup() { stop_nginx a; stop_nginx b; unmount_and_remove_temp; }
 trap cleanup EXIT
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ports=()
-for p in $(seq 18170 18199); do
-	port_busy "$p" || ports+=("$p")
-	[ ${#ports[@]} -eq 2 ] && break
-done
-[ ${#ports[@]} -eq 2 ] || { fail "viewer_app: no 2 free ports in 18170-18199"; exit 1; }
+free_ports 18170 18199 2 || { fail "viewer_app: no 2 free ports in 18170-18199"; exit 1; }
 A=${ports[0]} B=${ports[1]}
 
 mkdir -p "$T/src"
