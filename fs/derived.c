@@ -205,9 +205,9 @@ static void genes_state(ex_export *e, int state, const char *msg)
  * colour a payload with no value (viewer-contract-strict.md §14), the folder
  * picker checks small exports' genes whole, and the newest exporter refuses
  * any non-finite value. The var directory was made before X was read, so its
- * files stay: layout=index puts the genes with a value in its first files,
- * in var order, and the others after them, listed nowhere; in the names
- * layout each file keeps its gene. */
+ * nodes stay, and those of the genes without a value are not served
+ * (ex_node_served): layout=index puts the genes with a value in its first
+ * files, in var order; in the names layout each file keeps its gene. */
 static void order_genes(ex_export *e, const gi_index *g)
 {
 	size_t n, listed = 0;
@@ -319,6 +319,38 @@ static void *build_genes(void *arg)
 		log_info("gene index: scanned in %.1f s, merged in %.1f s", scanned - e->index_started,
 			 engine_now() - scanned);
 	return NULL;
+}
+
+/* Until X has been read, and when it cannot be, every gene's file is served. */
+static int genes_known(ex_export *e)
+{
+	char err[256];
+	return derived_genes(e, GENES_RANGES, err, sizeof err) == EX_OK;
+}
+
+int ex_node_served(ex_export *e, uint32_t i)
+{
+	const ex_node *n = &e->nodes[i];
+	return n->kind != EX_GENE || !genes_known(e) || e->gene_listed[e->gene_served[n->arg]];
+}
+
+/* The var directory holds only genes' files: in layout=index the served
+ * ones come first (order_genes), in the names layout they are where they
+ * were, the others skipped. */
+int64_t ex_served_child(ex_export *e, uint32_t dir, size_t k)
+{
+	const ex_node *d = &e->nodes[dir];
+	uint32_t first = d->first_child;
+	if (k >= d->n_children)
+		return -1;
+	if (e->nodes[first].kind != EX_GENE || !genes_known(e) || e->n_genes_listed == d->n_children)
+		return first + (int64_t)k;
+	if (e->opt.index_layout)
+		return k < e->n_genes_listed ? first + (int64_t)k : -1;
+	for (uint32_t c = first; c < first + d->n_children; c++)
+		if (e->gene_listed[e->gene_served[e->nodes[c].arg]] && !k--)
+			return c;
+	return -1;
 }
 
 /* Wait until the gene index reaches state (GENES_RANGES or GENES_READY),

@@ -868,12 +868,11 @@ def build_expectation(m, opt, h5ad, layout):
             if vb:
                 g.q_codes, g.q_min, g.q_max = quantize(g.values, vb, layout)
             e.genes.append(g)
-        # a gene with no finite value is listed nowhere; its file stays (layout=index:
-        # after the listed ones)
+        # a gene with no finite value is left out, its file with it
         e.genes_unlisted = [g for g in e.genes if not np.isfinite(g.values).any()]
         e.genes = [g for g in e.genes if np.isfinite(g.values).any()]
         if layout == "index":
-            for i, g in enumerate(e.genes + e.genes_unlisted):
+            for i, g in enumerate(e.genes):
                 g.index, g.stem = i, str(i)
 
     # --- edges
@@ -1470,8 +1469,6 @@ def check_obs(c, e, mnt, man, expected_files):
 
 
 def check_var(c, e, mnt, man, ident, expected_files):
-    for g in e.genes_unlisted:
-        expected_files.add(f"var/{g.stem}.values.{e.var_ext}{e.gz}")
     if not e.genes and not e.genes_unlisted:
         c.check(man is None and not os.path.exists(mnt.path("var_manifest.json")),
                 "var: no genes, no var_manifest.json")

@@ -288,21 +288,17 @@ def expected(h5ad):
                                 "outlierQuantized": True}} if cat else {})},
         "_continuousFields": cont, "_categoricalFields": cat}
 
-    # A gene with no finite value is listed nowhere (the reference refuses it,
-    # the viewer cannot colour it); its file comes after the listed ones, all
-    # missing codes.
+    # A gene with no finite value is left out (the reference refuses it, the
+    # viewer cannot colour it); the genes after it are numbered on.
     x = ad.X
-    genes, unlisted = [], []
+    genes = []
     for j, name in enumerate(ad.var_names):
         col = x[:, j].toarray().ravel() if sp.issparse(x) else np.asarray(x[:, j]).ravel()
-        q, lo, hi = quantise(col.astype(np.float32))
         if not np.isfinite(col.astype(np.float32)).any():
-            unlisted.append(q)
             continue
+        q, lo, hi = quantise(col.astype(np.float32))
         files[f"var/{len(genes)}.values.u8{gz}"] = q.tobytes()
         genes.append([len(genes), str(name), lo, hi])
-    for k, q in enumerate(unlisted):
-        files[f"var/{len(genes) + k}.values.u8{gz}"] = q.tobytes()
     files["var_manifest.json"] = {
         "_format": "compact_v1", "n_points": n, "var_gene_id_column": None,
         "compression": COMPRESSION, "quantization": 8,

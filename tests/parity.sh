@@ -163,8 +163,8 @@ json.dump({"codes": {"obs/2.codes.u8.gz": [1, 0, 0, 0, 1, 255, 0, 0, 1]},
                     "obs_manifest.json:_continuousFields.0.0": 5,
                     "dataset_identity.json:stats.n_obs_fields": 6,
                     "dataset_identity.json:stats.n_genes": 2,
-                    "var_manifest.json:fields.1.1": "c"},
-           "missing": {"var/2.values.u8.gz": list(range(n))}}, open(sys.argv[2], "w"))
+                    "var_manifest.json:fields.1.0": 1,
+                    "var_manifest.json:fields.1.1": "c"}}, open(sys.argv[2], "w"))
 PYEOF
 parity "$T/typed.h5ad" "typed categories" "$T/typed.json"
 out=$("$BIN" check "$T/typed.h5ad" 2>/dev/null)
@@ -172,7 +172,10 @@ check "check typed: the obs field with no value is left out, named" \
 	grep -q "obs field 'empty' left out of layout=index: it has no value in any cell" <<<"$out"
 check "check typed: the gene with no value is left out, named" \
 	grep -q "1 gene with no finite value in any cell left out of var_manifest.json: b" <<<"$out"
-# the names layout leaves them out too; the gene's file keeps its name, listed nowhere
+"$BIN" export "$T/typed.h5ad" "$T/typed-export" >/dev/null 2>&1
+check "export typed: var/ holds the two genes with a value, no file for the other" \
+	test "$(ls "$T/typed-export/var" 2>&1 | tr '\n' ' ')" = "0.values.u8.gz 1.values.u8.gz "
+# the names layout leaves them out too, the gene's file with them
 if mount_fs "$T/typed.h5ad" "$T/mnt" -o cache_dir=none,layout=names; then
 	check "names layout: the obs field and the gene with no value are left out" $PY -c '
 import json, os, sys
@@ -182,7 +185,8 @@ obs = json.load(open(os.path.join(m, "obs_manifest.json")))
 keys = [f[0] for f in obs["_continuousFields"]] + [f[0] for f in obs["_categoricalFields"]]
 assert "empty" not in keys and len(keys) == 6, keys
 assert [g[0] for g in var["fields"]] == ["a", "c"] and ident["stats"]["n_genes"] == 2, var["fields"]
-assert os.path.exists(os.path.join(m, "var/b.values.u8.gz"))' "$T/mnt"
+assert sorted(os.listdir(os.path.join(m, "var"))) == ["a.values.u8.gz", "c.values.u8.gz"]
+assert not os.path.exists(os.path.join(m, "var/b.values.u8.gz"))' "$T/mnt"
 	unmount_fs "$T/mnt"
 else
 	fail "names layout: mount typed.h5ad"

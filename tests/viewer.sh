@@ -31,8 +31,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for c in nginx curl openssl; do
 	command -v "$c" >/dev/null || { skip "viewer: $c is not installed (make deps)"; exit 0; }
 done
-mount_test_setup "viewer beside the data"
 need_allow_other viewer
+mount_test_setup "viewer beside the data"
 chmod 755 "$T"
 
 # --- nginx instances: the stand-in (site), A and B, each with its own prefix -----------

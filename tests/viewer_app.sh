@@ -34,8 +34,8 @@ CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 for c in nginx curl; do
 	command -v "$c" >/dev/null || { skip "viewer_app: $c is not installed (make deps)"; exit 0; }
 done
-mount_test_setup "the Cellucid web app on a default mount"
 need_allow_other viewer_app
+mount_test_setup "the Cellucid web app on a default mount"
 chmod 755 "$T"
 TIMEOUT=${BROWSER_TIMEOUT:-120}
 
