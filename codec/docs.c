@@ -103,33 +103,24 @@ static void add_str(builder *b, cJSON *o, const char *key, const char *s)
 	add(b, o, key, cJSON_CreateString(s));
 }
 
-/* Category k of f: the text the 0.9 exporter wrote (Python's str()) in the
- * names layout; in layout=index the value the newest exporter takes from
- * numpy's .item() and json writes: an integer as it is, a float as repr()
- * of the double (a float32 widened first), a boolean as true or false. The
- * text is the reader's (anndata/ad.h), exact for its type, so it reads back
- * to the value. A non-finite float is null here; strict.c leaves such a
- * field out before. */
+/* Category k of f: in the names layout the text (Python's str(), as the 0.9
+ * exporter); in layout=index the value of numpy's .item() as json writes it,
+ * as the newest exporter: an integer as is, a float by repr() of the double
+ * (float32 widened), a boolean. The reader's text (anndata/ad.h) is exact
+ * for its type; strict.c left out fields with non-finite ones. */
 static void add_category(builder *b, cJSON *o, const char *key, const doc_dataset *d,
 			 const doc_field *f, size_t k)
 {
 	const char *s = f->categories[k];
-	switch (d->index_layout ? f->category_type : DOC_CAT_TEXT) {
-	case DOC_CAT_INT:
+	doc_category_type t = d->index_layout ? f->category_type : DOC_CAT_TEXT;
+	if (t == DOC_CAT_INT)
 		add(b, o, key, cJSON_CreateRaw(s));
-		break;
-	case DOC_CAT_FLOAT32:
-		add_float(b, o, key, strtof(s, NULL));
-		break;
-	case DOC_CAT_FLOAT64:
-		add_float(b, o, key, strtod(s, NULL));
-		break;
-	case DOC_CAT_BOOL:
+	else if (t == DOC_CAT_FLOAT32 || t == DOC_CAT_FLOAT64)
+		add_float(b, o, key, t == DOC_CAT_FLOAT32 ? strtof(s, NULL) : strtod(s, NULL));
+	else if (t == DOC_CAT_BOOL)
 		add(b, o, key, cJSON_CreateBool(!strcmp(s, "True")));
-		break;
-	default:
+	else
 		add_str(b, o, key, s);
-	}
 }
 
 /* compression is an integer level, or null when files are stored plain. */

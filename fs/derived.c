@@ -321,17 +321,26 @@ static void *build_genes(void *arg)
 	return NULL;
 }
 
-/* Until X has been read, and when it cannot be, every gene's file is served. */
-static int genes_known(ex_export *e)
+/* Until X has been read, and when it cannot be, every gene's file is served.
+ * wait 0: do not wait for X (nor start reading it). */
+static int genes_known(ex_export *e, int wait)
 {
 	char err[256];
-	return derived_genes(e, GENES_RANGES, err, sizeof err) == EX_OK;
+	if (wait)
+		return derived_genes(e, GENES_RANGES, err, sizeof err) == EX_OK;
+	pthread_mutex_lock(&e->memo);
+	int known = e->genes_state >= GENES_RANGES && e->genes_state != GENES_FAILED;
+	pthread_mutex_unlock(&e->memo);
+	return known;
 }
 
-int ex_node_served(ex_export *e, uint32_t i)
+/* A lookup need not wait: it comes after a listing (which waits) or after
+ * var_manifest.json (which waits too), and a FUSE thread held for each
+ * would make libfuse start more of them. */
+int ex_node_served(ex_export *e, uint32_t i, int wait)
 {
 	const ex_node *n = &e->nodes[i];
-	return n->kind != EX_GENE || !genes_known(e) || e->gene_listed[e->gene_served[n->arg]];
+	return n->kind != EX_GENE || !genes_known(e, wait) || e->gene_listed[e->gene_served[n->arg]];
 }
 
 /* The var directory holds only genes' files: in layout=index the served
@@ -343,7 +352,7 @@ int64_t ex_served_child(ex_export *e, uint32_t dir, size_t k)
 	uint32_t first = d->first_child;
 	if (k >= d->n_children)
 		return -1;
-	if (e->nodes[first].kind != EX_GENE || !genes_known(e) || e->n_genes_listed == d->n_children)
+	if (e->nodes[first].kind != EX_GENE || !genes_known(e, 1) || e->n_genes_listed == d->n_children)
 		return first + (int64_t)k;
 	if (e->opt.index_layout)
 		return k < e->n_genes_listed ? first + (int64_t)k : -1;

@@ -104,7 +104,7 @@ fuse_ino_t ll_child_ino(ll_fs *fs, fuse_ino_t dir, ll_item d, const char *name)
 		return i < 0 ? 0 : collection_ino(fs, (uint32_t)i);
 	}
 	int64_t i = ex_lookup(d.vol->e, d.node, name);
-	return i < 0 || !ex_node_served(d.vol->e, (uint32_t)i) ? 0 : ll_export_ino(fs, d.vol, (uint32_t)i);
+	return i < 0 || !ex_node_served(d.vol->e, (uint32_t)i, 0) ? 0 : ll_export_ino(fs, d.vol, (uint32_t)i);
 }
 
 int ll_nth_child(ll_fs *fs, ll_item d, size_t k, const char **name, fuse_ino_t *ino, int *dir)
