@@ -89,10 +89,19 @@ ad_err ad_obs_read_numeric(ad_file *f, size_t i, float *out /* n_obs */);
  * floats "1.5", bools "False"/"True"); string, bool and nullable columns give
  * the distinct values present, sorted (strings by code point/byte order,
  * "False" < "True"). codes: one per cell, -1 = missing (also any stored code
- * outside [0, n_categories)). */
+ * outside [0, n_categories)). type says what the text stands for, so that
+ * JSON can write 3, 1.5 or true where Python's json would. */
+typedef enum {
+	AD_VAL_STRING,      /* text as stored */
+	AD_VAL_INT,         /* any integer width: decimal text */
+	AD_VAL_FLOAT32,     /* float16/32: the shortest text of the float32 */
+	AD_VAL_FLOAT64,     /* repr() of the double */
+	AD_VAL_BOOL         /* "False" / "True" */
+} ad_value_type;
 typedef struct {
 	size_t n_categories;
 	char **categories;
+	ad_value_type type; /* what the categories were before they became text */
 	int32_t *codes;
 } ad_categorical;
 ad_err ad_obs_read_categorical(ad_file *f, size_t i, ad_categorical *out);

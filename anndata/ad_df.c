@@ -476,6 +476,9 @@ static ad_err read_codes(ad_file *f, const struct ad_column *col, ad_categorical
 	if (e)
 		return e;
 	e = ad_read_strings(f, col->categories, NULL, out->n_categories, &out->categories);
+	out->type = t.cls == CN_T_BOOL ? AD_VAL_BOOL : t.cls == CN_T_INT || t.cls == CN_T_UINT ?
+		    AD_VAL_INT : t.cls != CN_T_FLOAT ? AD_VAL_STRING : t.size <= 4 ? AD_VAL_FLOAT32 :
+		    AD_VAL_FLOAT64;
 	if (!e)
 		e = ad_read_all(f, col->path, col->member, CN_I32, col->len,
 				   out->codes);
@@ -500,6 +503,7 @@ static ad_err read_bools(ad_file *f, const struct ad_column *col, const int8_t *
 	for (size_t k = 0; !e && k < col->len; k++)
 		if (!(mask && mask[k]))
 			present[v[k] != 0] = 1;
+	out->type = AD_VAL_BOOL;
 	out->categories = e ? NULL : calloc(2, sizeof *out->categories);
 	if (!e && !out->categories)
 		e = ad_nomem(f, col->path);

@@ -103,6 +103,26 @@ static void add_str(builder *b, cJSON *o, const char *key, const char *s)
 	add(b, o, key, cJSON_CreateString(s));
 }
 
+/* Category k of f: in the names layout the text (Python's str(), as the 0.9
+ * exporter); in layout=index the value of numpy's .item() as json writes it,
+ * as the newest exporter: an integer as is, a float by repr() of the double
+ * (float32 widened), a boolean. The reader's text (anndata/ad.h) is exact
+ * for its type; strict.c left out fields with non-finite ones. */
+static void add_category(builder *b, cJSON *o, const char *key, const doc_dataset *d,
+			 const doc_field *f, size_t k)
+{
+	const char *s = f->categories[k];
+	doc_category_type t = d->index_layout ? f->category_type : DOC_CAT_TEXT;
+	if (t == DOC_CAT_INT)
+		add(b, o, key, cJSON_CreateRaw(s));
+	else if (t == DOC_CAT_FLOAT32 || t == DOC_CAT_FLOAT64)
+		add_float(b, o, key, t == DOC_CAT_FLOAT32 ? strtof(s, NULL) : strtod(s, NULL));
+	else if (t == DOC_CAT_BOOL)
+		add(b, o, key, cJSON_CreateBool(!strcmp(s, "True")));
+	else
+		add_str(b, o, key, s);
+}
+
 /* compression is an integer level, or null when files are stored plain. */
 static void add_compression(builder *b, cJSON *o, const char *key, int level)
 {
@@ -307,7 +327,8 @@ static void add_range_tuple(builder *b, const doc_dataset *d, cJSON *list, size_
 	}
 }
 
-static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
+static void add_centroids(builder *b, cJSON *tuple, const doc_dataset *d,
+			  const doc_field *f)
 {
 	cJSON *by_dim = add(b, tuple, NULL, cJSON_CreateObject());
 	for (int dim = 1; dim <= 3; dim++) {
@@ -321,7 +342,7 @@ static void add_centroids(builder *b, cJSON *tuple, const doc_field *f)
 			if (!c[k].present)
 				continue;
 			cJSON *o = add(b, list, NULL, cJSON_CreateObject());
-			add_str(b, o, "category", f->categories[k]);
+			add_category(b, o, "category", d, f, k);
 			cJSON *pos = add(b, o, "position", cJSON_CreateArray());
 			for (int j = 0; j < dim; j++)
 				add_float(b, pos, NULL, c[k].position[j]);
@@ -336,10 +357,10 @@ static void add_categorical_tuple(builder *b, const doc_dataset *d, cJSON *list,
 	cJSON *t = open_tuple(b, d, list, f->index, f->key);
 	cJSON *cats = add(b, t, NULL, cJSON_CreateArray());
 	for (size_t k = 0; k < f->n_categories; k++)
-		add_str(b, cats, NULL, f->categories[k]);
+		add_category(b, cats, NULL, d, f, k);
 	add_str(b, t, NULL, f->code_bits == 8 ? "uint8" : "uint16");
 	add_num(b, t, NULL, f->code_bits == 8 ? 255 : 65535);
-	add_centroids(b, t, f);
+	add_centroids(b, t, d, f);
 	if (d->obs_bits) {
 		add_float(b, t, NULL, f->outlier_range.min);
 		add_float(b, t, NULL, f->outlier_range.max);

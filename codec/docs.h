@@ -15,12 +15,21 @@
 #include "centroid.h"
 #include "quant.h"
 
+/* What a category's text stands for (doc_field.category_type): layout=index
+ * writes each as its JSON type, as the newest exporter does ("3" -> 3, float32
+ * "0.1" -> 0.10000000149011612, "True" -> true); the names layout writes the
+ * text. */
+typedef enum {
+	DOC_CAT_TEXT, DOC_CAT_INT, DOC_CAT_FLOAT32, DOC_CAT_FLOAT64, DOC_CAT_BOOL
+} doc_category_type;
+
 typedef struct {
 	const char *key;
 	int categorical;
 	quant_range range;               /* continuous, quantised */
 	size_t n_categories;             /* categorical */
 	char *const *categories;
+	doc_category_type category_type;
 	int code_bits;                   /* 8 or 16 */
 	const centroid *centroids[4];    /* by dimension 1..3; NULL where no points */
 	quant_range outlier_range;       /* quantised outliers */

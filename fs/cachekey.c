@@ -53,7 +53,7 @@ static char *cache_key(const ex_export *e)
 		"compression=%d var_bits=%d obs_bits=%d\n"
 		"latent=%s\nembedding=%s\ndataset_id=%s\ndataset_name=%s\nhost=%s port=%d\n"
 		"expression=%s\ngene_id_column=%s\nobs_keys=%s\n"
-		"quantisation=%s edges=%s\n"
+		"quantisation=%s edges=%s categories=%s genes_without_value=unlisted\n"
 		"tree=%016jx\n",
 		CELLUCIDFS_VERSION, (uintmax_t)id.dev, (uintmax_t)id.ino, (intmax_t)id.size,
 		(intmax_t)id.mtime.tv_sec, id.mtime.tv_nsec, tree, o->compression, o->var_bits, o->obs_bits,
@@ -61,7 +61,8 @@ static char *cache_key(const ex_export *e)
 		o->host, o->port, o->expression ? o->expression : "X",
 		o->gene_id_column ? o->gene_id_column : "", o->obs_keys ? o->obs_keys : "",
 		engine_quant_rule(e) == QUANT_FLOOR64 ? "floor64" : "trunc32",
-		engine_edges_rule(e) == EDGES_MAX ? "max" : "sum", (uintmax_t)tree_hash(e));
+		engine_edges_rule(e) == EDGES_MAX ? "max" : "sum", o->index_layout ? "json" : "text",
+		(uintmax_t)tree_hash(e));
 	return n < 0 ? NULL : key;
 }
 

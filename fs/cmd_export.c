@@ -119,7 +119,7 @@ static void *worker(void *arg)
 	uint32_t i;
 	double last = 0;
 	while ((i = atomic_fetch_add(&j->next, 1)) < ex_node_count(j->e)) {
-		if (ex_node_at(j->e, i)->kind == EX_DIR)
+		if (ex_node_at(j->e, i)->kind == EX_DIR || !ex_node_served(j->e, i, 1))
 			continue;
 		export_node(j, i);
 		/* The bar is redrawn at most five times a second; plain lines come
@@ -167,7 +167,7 @@ int cmd_export(const char *source, const char *outdir, const ex_options *opt)
 	job j = {.e = e, .outdir = outdir, .started = seconds(), .tty = isatty(2)};
 	pthread_mutex_init(&j.report_lock, NULL);
 	for (uint32_t i = 0; i < ex_node_count(e); i++)
-		j.n_files += ex_node_at(e, i)->kind != EX_DIR;
+		j.n_files += ex_node_at(e, i)->kind != EX_DIR && ex_node_served(e, i, 1);
 	int status = 1;
 	if (!make_dirs(&j)) {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -200,6 +200,32 @@ static void genes_state(ex_export *e, int state, const char *msg)
 	pthread_mutex_unlock(&e->memo);
 }
 
+/* A gene with no finite value in any cell is left out of var_manifest.json
+ * (and of the identity's count), in both layouts: the viewer refuses to
+ * colour a payload with no value (viewer-contract-strict.md §14), the folder
+ * picker checks small exports' genes whole, and the newest exporter refuses
+ * any non-finite value. The var directory was made before X was read, so its
+ * nodes stay, and those of the genes without a value are not served
+ * (ex_node_served): layout=index puts the genes with a value in its first
+ * files, in var order; in the names layout each file keeps its gene. */
+static void order_genes(ex_export *e, const gi_index *g)
+{
+	size_t n, listed = 0;
+	const ex_node *files = tree_children(e, "var", &n);
+	for (size_t k = 0; k < n; k++) {
+		uint32_t a = (uint32_t)files[k].arg;
+		e->gene_listed[a] = gi_non_finite(g, e->genes[a]) < e->n_cells;
+		listed += e->gene_listed[a];
+	}
+	for (size_t k = 0, with = 0, without = listed; k < n; k++) {
+		uint32_t a = (uint32_t)files[k].arg;
+		size_t slot = !e->opt.index_layout ? k : e->gene_listed[a] ? with++ : without++;
+		e->gene_served[files[slot].arg] = a;
+	}
+	e->n_genes_listed = listed;
+	strict_warn_genes(e, g);
+}
+
 /* The ranges are copied out: a failed scan retried elsewhere replaces the
  * index, and var_manifest.json may be in the making meanwhile. */
 static void ranges_ready(void *ctx, const gi_index *g)
@@ -207,8 +233,7 @@ static void ranges_ready(void *ctx, const gi_index *g)
 	ex_export *e = ctx;
 	for (size_t j = 0; j < e->n_var; j++)
 		e->gene_ranges[j] = gi_range(g, j, engine_quant_rule(e));
-	if (e->opt.index_layout)
-		strict_warn_genes(e, g);
+	order_genes(e, g);
 	atomic_store(&e->index_permille, 1000);
 	genes_state(e, GENES_RANGES, "");
 }
@@ -294,6 +319,47 @@ static void *build_genes(void *arg)
 		log_info("gene index: scanned in %.1f s, merged in %.1f s", scanned - e->index_started,
 			 engine_now() - scanned);
 	return NULL;
+}
+
+/* Until X has been read, and when it cannot be, every gene's file is served.
+ * wait 0: do not wait for X (nor start reading it). */
+static int genes_known(ex_export *e, int wait)
+{
+	char err[256];
+	if (wait)
+		return derived_genes(e, GENES_RANGES, err, sizeof err) == EX_OK;
+	pthread_mutex_lock(&e->memo);
+	int known = e->genes_state >= GENES_RANGES && e->genes_state != GENES_FAILED;
+	pthread_mutex_unlock(&e->memo);
+	return known;
+}
+
+/* A lookup need not wait: it comes after a listing (which waits) or after
+ * var_manifest.json (which waits too), and a FUSE thread held for each
+ * would make libfuse start more of them. */
+int ex_node_served(ex_export *e, uint32_t i, int wait)
+{
+	const ex_node *n = &e->nodes[i];
+	return n->kind != EX_GENE || !genes_known(e, wait) || e->gene_listed[e->gene_served[n->arg]];
+}
+
+/* The var directory holds only genes' files: in layout=index the served
+ * ones come first (order_genes), in the names layout they are where they
+ * were, the others skipped. */
+int64_t ex_served_child(ex_export *e, uint32_t dir, size_t k)
+{
+	const ex_node *d = &e->nodes[dir];
+	uint32_t first = d->first_child;
+	if (k >= d->n_children)
+		return -1;
+	if (e->nodes[first].kind != EX_GENE || !genes_known(e, 1) || e->n_genes_listed == d->n_children)
+		return first + (int64_t)k;
+	if (e->opt.index_layout)
+		return k < e->n_genes_listed ? first + (int64_t)k : -1;
+	for (uint32_t c = first; c < first + d->n_children; c++)
+		if (e->gene_listed[e->gene_served[e->nodes[c].arg]] && !k--)
+			return c;
+	return -1;
 }
 
 /* Wait until the gene index reaches state (GENES_RANGES or GENES_READY),

@@ -112,6 +112,13 @@ struct ex_export {
 	 * segments, neither for the merge that follows. */
 	int genes_state;          /* GENES_* above */
 	quant_range *gene_ranges;  /* by var position, from GENES_RANGES on (plan.c allocates) */
+	/* From GENES_RANGES on, by e->genes entry (derived.c: order_genes; plan.c
+	 * allocates them as if every gene had a value): the entry whose gene the
+	 * var file made for entry a serves, and whether entry a's gene has a value
+	 * anywhere; var_manifest.json lists the n_genes_listed files serving those. */
+	uint32_t *gene_served;
+	uint8_t *gene_listed;
+	size_t n_genes_listed;
 	char genes_error[256];
 	pthread_t genes_thread;
 	int genes_thread_started;

@@ -130,6 +130,12 @@ size_t ex_node_count(const ex_export *e);
 const ex_node *ex_node_at(const ex_export *e, uint32_t i);
 /* The child of dir called name, or -1. */
 int64_t ex_lookup(const ex_export *e, uint32_t dir, const char *name);
+/* The tree as served leaves out the files of genes with no finite value in
+ * any cell (docs/export-rules.md), known once X has been read. Whether node
+ * i is served (wait 0: every node until then), and the k-th served child of
+ * directory dir (-1 past the last; in var/ this waits for X). Thread-safe. */
+int ex_node_served(ex_export *e, uint32_t i, int wait);
+int64_t ex_served_child(ex_export *e, uint32_t dir, size_t k);
 time_t ex_mtime(const ex_export *e);
 
 /* Generate the bytes of file node i into a new malloc'd buffer. Thread-safe.

@@ -25,6 +25,18 @@
 #error "payloads are written in host order, which must be little-endian"
 #endif
 
+/* The reader's name for what category texts stand for, in the documents'. */
+static doc_category_type category_type(ad_value_type t)
+{
+	switch (t) {
+	case AD_VAL_INT: return DOC_CAT_INT;
+	case AD_VAL_FLOAT32: return DOC_CAT_FLOAT32;
+	case AD_VAL_FLOAT64: return DOC_CAT_FLOAT64;
+	case AD_VAL_BOOL: return DOC_CAT_BOOL;
+	default: return DOC_CAT_TEXT;
+	}
+}
+
 /* What the documents show is what tree_build exposed: the fields are read
  * back from the obs directory in payload order, so their indices are the
  * file numbers, and the genes are counted in the var directory. */
@@ -61,6 +73,7 @@ static void describe(const ex_export *e, doc_dataset *d, doc_field *fields)
 		*out = (doc_field){
 			.key = f->key, .categorical = f->categorical, .range = f->range,
 			.n_categories = f->cat.n_categories, .categories = f->cat.categories,
+			.category_type = category_type(f->cat.type),
 			.code_bits = f->code_bits, .outlier_range = f->outlier_range,
 			.index = d->n_fields,
 		};
@@ -95,12 +108,29 @@ static ex_err take_text(char *text, void **data, size_t *len, char *err, size_t 
 
 /* What each JSON document needs computed before it can be written. The
  * graph is optional: when it cannot be read, dataset_identity.json leaves it
- * out (*graph 0) instead of failing the whole dataset; its own files fail. */
-static ex_err prepare_document(ex_export *e, ex_kind kind, int *graph, char *err,
-			       size_t errlen)
+ * out (*graph 0) instead of failing the whole dataset; its own files fail.
+ * Which genes have a value is known once X has been read (GENES_RANGES):
+ * the identity counts them and var_manifest.json lists them; when X cannot
+ * be read, both count every gene (*genes_known 0), and the genes fail. */
+static ex_err prepare_document(ex_export *e, ex_kind kind, int *graph, int *genes_known,
+			       char *err, size_t errlen)
 {
 	ex_err r = EX_OK;
+	size_t n_files;
 	*graph = e->has_graph;
+	*genes_known = 0;
+	if ((kind == EX_IDENTITY || kind == EX_VAR_MANIFEST) && tree_children(e, "var", &n_files) &&
+	    n_files) {
+		r = derived_genes(e, GENES_RANGES, err, errlen);
+		*genes_known = r == EX_OK;
+		if (r == EX_EIO && !(kind == EX_VAR_MANIFEST && e->opt.var_bits)) {
+			log_warn("%s: every gene is counted, X cannot be read: %s",
+				 kind == EX_IDENTITY ? "dataset_identity.json" : "var_manifest.json", err);
+			r = EX_OK;
+		}
+		if (r != EX_OK)
+			return r;
+	}
 	if ((kind == EX_IDENTITY || kind == EX_CONN_MANIFEST) && e->has_graph)
 		r = derived_edges(e, err, errlen);
 	if (r == EX_EIO && kind == EX_IDENTITY) {
@@ -112,16 +142,14 @@ static ex_err prepare_document(ex_export *e, ex_kind kind, int *graph, char *err
 		for (size_t i = 0; i < e->n_fields && r == EX_OK; i++)
 			if (e->fields[i].categorical)
 				r = derived_summary(e, &e->fields[i], err, errlen);
-	if (kind == EX_VAR_MANIFEST && e->opt.var_bits)
-		r = derived_genes(e, GENES_RANGES, err, errlen);
 	return r;
 }
 
 static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len, char *err,
 			   size_t errlen)
 {
-	int graph;
-	ex_err r = prepare_document(e, kind, &graph, err, errlen);
+	int graph, genes_known;
+	ex_err r = prepare_document(e, kind, &graph, &genes_known, err, errlen);
 	if (r != EX_OK)
 		return r;
 	doc_dataset d;
@@ -135,6 +163,8 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	describe(e, &d, fields);
 	describe_vectors(e, &d, vectors);
 	d.has_graph = graph;
+	if (genes_known)
+		d.n_genes = e->n_genes_listed;
 	if (e->opt.index_layout && graph && kind == EX_CONN_MANIFEST)
 		strict_warn_edges(e);
 	char *text = NULL;
@@ -146,17 +176,20 @@ static ex_err gen_document(ex_export *e, ex_kind kind, void **data, size_t *len,
 	case EX_INFO: text = doc_info(&d); break;
 	case EX_DATASETS: text = doc_datasets(&d); break;
 	case EX_VAR_MANIFEST: {
-		/* the exposed genes, in payload order */
-		const ex_node *files = tree_children(e, "var", &d.n_genes);
-		char **names = alloc_array(d.n_genes, sizeof *names);
-		quant_range *ranges = alloc_array(d.n_genes, sizeof *ranges);
-		for (size_t i = 0; names && ranges && i < d.n_genes; i++) {
-			uint32_t var = e->genes[files[i].arg];
-			names[i] = e->var_names[var];
-			ranges[i] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1, engine_quant_rule(e)};
+		/* the genes the var files serve, in payload order, those with a value */
+		size_t n_files, n = 0;
+		const ex_node *files = tree_children(e, "var", &n_files);
+		char **names = alloc_array(n_files, sizeof *names);
+		quant_range *ranges = alloc_array(n_files, sizeof *ranges);
+		for (size_t k = 0; names && ranges && k < n_files; k++) {
+			uint32_t a = e->gene_served[files[k].arg], var = e->genes[a];
+			if (genes_known && !e->gene_listed[a])
+				continue;
+			names[n] = e->var_names[var];
+			ranges[n++] = e->opt.var_bits ? e->gene_ranges[var] : (quant_range){0, 1, engine_quant_rule(e)};
 		}
 		if (names && ranges)
-			text = doc_var_manifest(&d, names, ranges, d.n_genes);
+			text = doc_var_manifest(&d, names, ranges, n);
 		free(names);
 		free(ranges);
 		break;
@@ -237,7 +270,7 @@ static ex_err gen_gene(ex_export *e, uint32_t gene, void **data, size_t *len, ch
 	ex_err r = derived_genes(e, GENES_READY, err, errlen);
 	if (r != EX_OK)
 		return r;
-	size_t var = e->genes[gene];
+	size_t var = e->genes[e->gene_served[gene]];
 	int bits = e->opt.var_bits;
 	size_t width = bits ? (size_t)bits / 8 : sizeof(float);
 	void *out = alloc_array(e->n_cells, width);

@@ -120,16 +120,16 @@ fuse_ino_t ll_child_ino(ll_fs *fs, fuse_ino_t dir, ll_item d, const char *name)
 		return i < 0 ? 0 : collection_ino(fs, d.cat, (uint32_t)i);
 	}
 	int64_t i = ex_lookup(d.vol->e, d.node, name);
-	return i < 0 ? 0 : ll_export_ino(fs, d.vol, (uint32_t)i);
+	return i < 0 || !ex_node_served(d.vol->e, (uint32_t)i, 0) ? 0 : ll_export_ino(fs, d.vol, (uint32_t)i);
 }
 
 int ll_nth_child(ll_fs *fs, ll_item d, size_t k, const char **name, fuse_ino_t *ino, int *dir)
 {
 	if (d.type == IT_EXPORT) {
-		const ex_node *n = ex_node_at(d.vol->e, d.node);
-		if (k >= n->n_children)
+		int64_t i = ex_served_child(d.vol->e, d.node, k);
+		if (i < 0)
 			return 0;
-		uint32_t c = n->first_child + (uint32_t)k;
+		uint32_t c = (uint32_t)i;
 		*name = ex_node_at(d.vol->e, c)->name;
 		*ino = ll_export_ino(fs, d.vol, c);
 		*dir = ex_node_at(d.vol->e, c)->kind == EX_DIR;

@@ -248,9 +248,16 @@ static ex_err load_genes_names(ex_export *e, char *err, size_t errlen)
 	}
 	e->genes = alloc_array(e->n_var, sizeof *e->genes);
 	e->gene_ranges = alloc_array(e->n_var, sizeof *e->gene_ranges);
+	e->gene_served = alloc_array(e->n_var, sizeof *e->gene_served);
+	e->gene_listed = alloc_array(e->n_var, 1);
 	e->gene_safe = calloc(e->n_var, sizeof *e->gene_safe);
 	safename_set *taken = safename_set_new();
-	ex_err status = e->genes && e->gene_safe && e->gene_ranges && taken ? EX_OK : EX_ENOMEM;
+	ex_err status = e->genes && e->gene_safe && e->gene_ranges && e->gene_served &&
+			e->gene_listed && taken ? EX_OK : EX_ENOMEM;
+	for (size_t j = 0; j < e->n_var && status == EX_OK; j++) {
+		e->gene_served[j] = (uint32_t)j; /* until X has been read */
+		e->gene_listed[j] = 1;
+	}
 	size_t longest = suffix_len("values", e->opt.var_bits, e->opt.compression);
 	size_t repaired = 0;
 	for (size_t j = 0; j < e->n_var && status == EX_OK; j++) {
@@ -513,6 +520,8 @@ void plan_free(ex_export *e)
 	free(e->gene_safe);
 	free(e->genes);
 	free(e->gene_ranges);
+	free(e->gene_served);
+	free(e->gene_listed);
 	free(e->id);
 	free(e->name);
 }

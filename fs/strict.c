@@ -22,10 +22,11 @@
 #include "safename.h"
 
 /* layout=index leaves out what the strict viewer (viewer-contract-strict.md)
- * would refuse and the names layout serves as the reference does: a key with
- * surrounding whitespace or used twice (§3.4), repeated categories (§3.3), a
- * continuous field missing in every cell (§14), an empty or repeated gene
- * name (§4). The choice is made once, here; documents read it back from the
+ * would refuse and the names layout serves as the reference does (but for a
+ * field with no value, which neither layout serves): a key with
+ * surrounding whitespace or used twice (§3.4), categories repeated or not
+ * finite (§3.3), a continuous field missing in every cell (§14), an empty or
+ * repeated gene name (§4). The choice is made once, here; documents read it back from the
  * tree. */
 
 
@@ -37,17 +38,42 @@ static int has_value(const float *v, size_t n)
 	return 0;
 }
 
-/* 1 when two categories have the same text, -1 when memory ran out. */
+/* 1 when two categories are one JSON value, -1 when memory ran out. Each
+ * type's text is canonical (anndata/ad.h), so equal texts are equal values,
+ * but for the float zeros: -0.0 and 0.0 are one number to the viewer and to
+ * the newest exporter, which both refuse the pair. */
 static int repeats_category(const ad_categorical *c)
 {
+	int floats = c->type == AD_VAL_FLOAT32 || c->type == AD_VAL_FLOAT64;
 	safename_set *seen = safename_set_new();
 	int r = seen ? 0 : -1;
 	for (size_t k = 0; k < c->n_categories && r == 0; k++) {
-		int added = safename_set_add(seen, c->categories[k]);
+		const char *s = c->categories[k];
+		int added = safename_set_add(seen, floats && !strcmp(s, "-0.0") ? "0.0" : s);
 		r = added < 0 ? -1 : !added;
 	}
 	safename_set_free(seen);
 	return r;
+}
+
+/* Why layout=index cannot write c's categories, or NULL; *r = -1 when
+ * memory ran out. The strict viewer takes finite JSON numbers (§3.3) and
+ * reads them as doubles: a NaN or ±Inf category, or an integer past 2^53 - 1
+ * (two would read as one), cannot be written, and the newest exporter
+ * refuses the field as it refuses repeated categories. */
+#define JS_EXACT_MAX 9007199254740991.0
+
+static const char *category_problem(const ad_categorical *c, int *r)
+{
+	for (size_t k = 0; k < c->n_categories; k++) {
+		double v = strtod(c->categories[k], NULL);
+		if ((c->type == AD_VAL_FLOAT32 || c->type == AD_VAL_FLOAT64) && !isfinite(v))
+			return "a category is not a finite number";
+		if (c->type == AD_VAL_INT && fabs(v) > JS_EXACT_MAX)
+			return "a category is an integer beyond JavaScript's exact range (2^53 - 1)";
+	}
+	*r = repeats_category(c);
+	return *r ? "two of its categories are the same value" : NULL;
 }
 
 /* NaN and ±Inf are served as missing (the viewer draws NaN grey, §14);
@@ -69,11 +95,11 @@ static int index_field_ok(const ex_export *e, const field *f, safename_set *keys
 	int r = 0;
 	if (!doc_is_trimmed(f->key))
 		why = "its name is empty or has surrounding whitespace";
-	else if (f->categorical && (r = repeats_category(&f->cat)))
-		why = "two of its categories have the same name";
-	else if (!f->categorical && !has_value(f->values, e->n_cells))
+	else if (f->categorical)
+		why = category_problem(&f->cat, &r);
+	else if (!has_value(f->values, e->n_cells))
 		why = "it has no value in any cell";
-	else if ((r = safename_set_add(keys, f->key)) == 0)
+	if (!why && r == 0 && (r = safename_set_add(keys, f->key)) == 0)
 		why = "its name is used twice";
 	if (r < 0)
 		return -1;
@@ -82,6 +108,16 @@ static int index_field_ok(const ex_export *e, const field *f, safename_set *keys
 	else if (!f->categorical)
 		warn_non_finite(e, f);
 	return !why;
+}
+
+/* The names layout leaves out only a continuous field with no value in any
+ * cell, as layout=index does: no viewer can colour it. */
+static int names_field_ok(const ex_export *e, const field *f)
+{
+	if (f->categorical || has_value(f->values, e->n_cells))
+		return 1;
+	log_warn("obs field '%s' left out: it has no value in any cell", f->key);
+	return 0;
 }
 
 static int index_gene_ok(const char *name, safename_set *names)
@@ -101,7 +137,8 @@ int strict_choose_exposed(const ex_export *e, exposure *x)
 	safename_set *keys = safename_set_new(), *genes = safename_set_new();
 	int r = x->field && x->gene && keys && genes ? 0 : -1;
 	for (size_t i = 0; i < e->n_fields && r == 0; i++) {
-		int ok = e->opt.index_layout ? index_field_ok(e, &e->fields[i], keys) : 1;
+		int ok = e->opt.index_layout ? index_field_ok(e, &e->fields[i], keys)
+					     : names_field_ok(e, &e->fields[i]);
 		x->field[i] = ok > 0;
 		x->n_fields += ok > 0;
 		r = ok < 0 ? -1 : 0;
@@ -207,9 +244,9 @@ void strict_inf_to_nan(const ex_export *e, int bits, void *data, size_t len)
 
 /* The newest exporter refuses a gene holding NaN or ±Inf; the strict viewer
  * draws such cells as missing (§14), which is what layout=index serves (±Inf
- * as NaN, or the missing code). A gene missing in every cell is served too,
- * as the tree was made before X was read: its bounds are [0, 1] and the
- * viewer says it has no value when it is coloured. Both are named here. */
+ * as NaN, or the missing code). A gene missing in every cell is left out of
+ * var_manifest.json in both layouts (derived.c: order_genes). Both are named
+ * here. */
 #define NAMED_MAX 5
 
 static void warn_gene_list(const ex_export *e, const gi_index *g, int all_missing,
@@ -219,21 +256,22 @@ static void warn_gene_list(const ex_export *e, const gi_index *g, int all_missin
 	size_t n = 0, used = 0;
 	for (size_t i = 0; i < e->n_genes; i++) {
 		uint32_t bad = gi_non_finite(g, e->genes[i]);
-		if (!bad || (all_missing && bad < e->n_cells))
+		if (!bad || (all_missing != (bad >= e->n_cells)))
 			continue;
 		if (n++ < NAMED_MAX && used < sizeof names)
 			used += (size_t)snprintf(names + used, sizeof names - used, "%s%s",
 						 used ? ", " : "", e->var_names[e->genes[i]]);
 	}
 	if (n)
-		log_warn("layout=index: %zu gene%s with %s: %s%s", n, n == 1 ? "" : "s", what,
-			 names, n > NAMED_MAX ? ", ..." : "");
+		log_warn("%s%zu gene%s %s: %s%s", e->opt.index_layout ? "layout=index: " : "", n,
+			 n == 1 ? "" : "s", what, names, n > NAMED_MAX ? ", ..." : "");
 }
 
 void strict_warn_genes(const ex_export *e, const gi_index *g)
 {
-	warn_gene_list(e, g, 0, "NaN or ±Inf values, served as missing");
-	warn_gene_list(e, g, 1, "no finite value in any cell");
+	if (e->opt.index_layout)
+		warn_gene_list(e, g, 0, "with NaN or ±Inf values, served as missing");
+	warn_gene_list(e, g, 1, "with no finite value in any cell left out of var_manifest.json");
 }
 
 /* Every JSON document (§1). */

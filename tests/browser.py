@@ -9,6 +9,10 @@
         exceptions, one a line) and screenshot.png. Waiting on the page's own signal is what
         makes this reliable on a slow server, where a fixed --virtual-time-budget is not: on a
         cold 100 000-cell mount it dumped the DOM after 3 of 66 checks.
+    browser.py app CMD_FIFO REPLY_FIFO URL OUTDIR TIMEOUT READY
+        The same for a web app (tests/viewer_app.sh): open URL, wait until the JavaScript
+        expression READY is true and the network has been quiet for 2 s, and write
+        OUTDIR/app.json: what the page logged as errors and what it fetched, with status.
     browser.py expected-checks ROOT SAMPLE
         The number of files the page must check for the export in ROOT: the identity, the
         manifests, each embedding, each obs payload and at most SAMPLE genes.
@@ -73,10 +77,8 @@ READ_PAGE = """JSON.stringify({
 })"""
 
 
-def drive(cmd_fifo, reply_fifo, url, outdir, timeout):
-    started = time.monotonic()
-    # Extra time past TIMEOUT for reading the page and the screenshot.
-    tools = DevTools(cmd_fifo, reply_fifo, started + timeout + 30)
+def open_page(tools, url, domains=("Runtime", "Page")):
+    """A new 1200x900 page on URL with DOMAINS enabled: (page, evaluate)."""
     target = tools.call("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = tools.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
 
@@ -87,11 +89,19 @@ def drive(cmd_fifo, reply_fifo, url, outdir, timeout):
         return page("Runtime.evaluate", {"expression": expression, "returnByValue": True,
                                          "awaitPromise": True})["result"].get("value")
 
-    page("Runtime.enable")
-    page("Page.enable")
+    for domain in domains:
+        page(f"{domain}.enable")
     page("Emulation.setDeviceMetricsOverride",
          {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False})
     page("Page.navigate", {"url": url})
+    return page, evaluate
+
+
+def drive(cmd_fifo, reply_fifo, url, outdir, timeout):
+    started = time.monotonic()
+    # Extra time past TIMEOUT for reading the page and the screenshot.
+    tools = DevTools(cmd_fifo, reply_fifo, started + timeout + 30)
+    page, evaluate = open_page(tools, url)
     while not evaluate("!!(window.cellucidChecks && window.cellucidChecks.done)"):
         if time.monotonic() > started + timeout:
             break
@@ -116,6 +126,67 @@ def drive(cmd_fifo, reply_fifo, url, outdir, timeout):
         for d in exceptions))
     with open(os.path.join(outdir, "screenshot.png"), "wb") as f:
         f.write(png)
+
+
+def app(cmd_fifo, reply_fifo, url, outdir, timeout, ready, quiet=2.0):
+    """Open URL (a web app) and watch it load: what it logged and fetched.
+
+    Waits until the page's READY expression is true and no request has been
+    under way for QUIET seconds (at most TIMEOUT, and 15 s past ready), then writes OUTDIR/app.json:
+    ready, seconds, errors (console errors and asserts, uncaught exceptions,
+    and the browser's own error entries such as a failed load, one line each),
+    responses ([url, status] of every HTTP response, redirects included) and
+    failed ([url, reason] of requests that got no response)."""
+    started = time.monotonic()
+    tools = DevTools(cmd_fifo, reply_fifo, started + timeout + 30)
+    page, evaluate = open_page(tools, url, ("Runtime", "Page", "Network", "Log"))
+    pending, last_activity, ready_at = set(), time.monotonic(), None
+    seen = 0
+    while time.monotonic() < started + timeout:
+        is_ready = bool(evaluate(ready))
+        for event in tools.events[seen:]:
+            method, params = event.get("method", ""), event.get("params", {})
+            if method == "Network.requestWillBeSent":
+                pending.add(params["requestId"])
+            elif method in ("Network.loadingFinished", "Network.loadingFailed"):
+                pending.discard(params["requestId"])
+            else:
+                continue
+            last_activity = time.monotonic()
+        seen = len(tools.events)
+        if is_ready and ready_at is None:
+            ready_at = time.monotonic() - started
+        now = time.monotonic()
+        # an app that keeps a request open (a poll) is watched 15 s past ready
+        if is_ready and ((not pending and now - last_activity >= quiet) or
+                         now - started - ready_at > 15):
+            break
+        time.sleep(0.2)
+    errors, responses, failed, urls = [], [], [], {}
+    for event in tools.events:
+        method, params = event.get("method", ""), event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+            if params.get("redirectResponse"):
+                responses.append([params["redirectResponse"]["url"], params["redirectResponse"]["status"]])
+        elif method == "Network.responseReceived":
+            responses.append([params["response"]["url"], params["response"]["status"]])
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append([urls.get(params["requestId"], "?"), params.get("errorText", "")])
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            errors.append("console." + params["type"] + ": " + " ".join(
+                str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        elif method == "Runtime.exceptionThrown":
+            d = params["exceptionDetails"]
+            errors.append("exception: " + (d.get("exception", {}).get("description") or d.get("text", "")))
+        elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+            entry = params["entry"]
+            errors.append(f"log ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}".strip())
+    tools.call("Browser.close")
+    write(outdir, "app.json", json.dumps({
+        "ready": ready_at is not None, "seconds": round(ready_at or time.monotonic() - started, 1),
+        "errors": [e.splitlines()[0] if e else e for e in errors], "responses": responses,
+        "failed": failed}))
 
 
 def write(outdir, name, text):
@@ -196,6 +267,9 @@ def main(argv):
     if command == "drive":
         cmd_fifo, reply_fifo, url, outdir, timeout = args
         drive(cmd_fifo, reply_fifo, url, outdir, float(timeout))
+    elif command == "app":
+        cmd_fifo, reply_fifo, url, outdir, timeout, ready = args
+        app(cmd_fifo, reply_fifo, url, outdir, float(timeout), ready)
     elif command == "expected-checks":
         print(expected_checks(args[0], int(args[1])))
     elif command == "png-stats":

@@ -73,10 +73,8 @@ run_nginx() {
 	nginx -p "$p/" -c "$p/nginx.conf" -e "$p/error.log" "$@"
 }
 
-CHROME_PID=
 cleanup() {
 	local pid p
-	[ -n "$CHROME_PID" ] && kill "$CHROME_PID" 2>/dev/null
 	for p in "$PREFIX/strict/nginx" "$PREFIX"; do
 		pid=$(cat "$p/nginx.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null || continue
 		run_nginx -P "$p" -s quit 2>/dev/null || kill -QUIT "$pid"
@@ -124,29 +122,15 @@ ok "browser: nginx serves the preview on 127.0.0.1:$PORT (workers as $WORKER)"
 
 # --- chromium -----------------------------------------------------------------------
 
-# open_page URL NAME: one headless Chromium in a fresh profile opens URL, driven over
-# --remote-debugging-pipe by tests/browser.py (its fd 3 reads commands from one FIFO, fd 4
-# writes replies to the other); what the page reported goes to $PREFIX/NAME (OUT). Returns 1,
+# open_page URL NAME: one headless Chromium opens URL, driven by tests/browser.py drive
+# (lib.sh: chromium_drive); what the page reported goes to $PREFIX/NAME (OUT). Returns 1,
 # after a FAIL line, when driving it failed.
 open_page() {
 	OUT=$PREFIX/$2
-	mkdir -p "$OUT/profile" "$OUT/home"
-	mkfifo "$OUT/cdp.cmd" "$OUT/cdp.reply"
-	# Its own home too: Chromium writes crash-report settings and dconf files under ~/.config
-	# and ~/.cache whatever --user-data-dir says.
-	HOME=$OUT/home XDG_CONFIG_HOME=$OUT/home/.config XDG_CACHE_HOME=$OUT/home/.cache \
-		timeout $((TIMEOUT + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
-		--no-first-run --disable-background-networking --disable-component-update --disable-sync \
-		--hide-scrollbars --window-size=1200,900 --user-data-dir="$OUT/profile" \
-		--remote-debugging-pipe 3<"$OUT/cdp.cmd" 4>"$OUT/cdp.reply" 2>"$OUT/chromium.log" &
-	CHROME_PID=$!
-	if ! "$PY" "$ROOT/tests/browser.py" drive "$OUT/cdp.cmd" "$OUT/cdp.reply" "$1" "$OUT" "$TIMEOUT" \
-		2>"$OUT/driver.log"; then
+	if ! chromium_drive "$OUT" "$TIMEOUT" drive "$1" "$OUT" "$TIMEOUT"; then
 		fail "browser: driving Chromium failed ($2): $(tail -n 1 "$OUT/driver.log") $(grep -v dbus "$OUT/chromium.log" | tail -n 2 | tr '\n' ' ')"
 		return 1
 	fi
-	wait "$CHROME_PID" 2>/dev/null
-	CHROME_PID=
 }
 open_page "$URL" out || exit 1
 [ -n "${BROWSER_SCREENSHOT:-}" ] && cp "$OUT/screenshot.png" "$BROWSER_SCREENSHOT"   # to look at it

@@ -413,6 +413,25 @@ def _(path):
     write_h5ad(path, b, [("batch", lambda g, k: write_categorical(g, k, codes, cats)), leiden_col(b)])
 
 
+@case("number_categories", "categoricals of float32, float64 and bool values (JSON numbers and booleans in "
+      "layout=index); NaN, 2^53 and a -0.0/0.0 pair as categories (left out of layout=index); "
+      "a gene with no value (listed nowhere)",
+      warnings={"names": [r"1 gene with no finite value in any cell left out of var_manifest.json: G05"], "index": [
+          r"1 gene with no finite value in any cell left out of var_manifest.json: G05",
+          r"obs field 'nan_cat' left out of layout=index: a category is not a finite number",
+          r"obs field 'big_int' left out of layout=index: a category is an integer beyond",
+          r"obs field 'zeros' left out of layout=index: two of its categories are the same value"]})
+def _(path):
+    b = Base(23)
+    b.X[:, 5] = np.nan
+    codes = b.cluster % 3
+    cats = {"f32": np.array([0.1, 1.0, 2.5], np.float32), "f64": np.array([1.0, 1e-05, -0.5]),
+            "flag": np.array([False, True]), "nan_cat": np.array([0.5, np.nan, 2.0]),
+            "big_int": np.array([1, 2, 2 ** 53], np.int64), "zeros": np.array([-0.0, 0.0, 1.0])}
+    write_h5ad(path, b, [(k, lambda g, k, v=v: write_categorical(g, k, codes % (2 if k == "flag" else 3), v))
+                         for k, v in cats.items()] + [leiden_col(b)])
+
+
 @case("unused_categories", "categorical whose stored categories include unused ones")
 def _(path):
     b = Base(14)
@@ -463,7 +482,7 @@ def _(path):
             {"suffix": "-f32", "options": "compression=0,var_quantization=none,obs_quantization=none"},
             {"suffix": "-keys", "options": "obs_keys=label:f64:leiden", "warnings": {"names": [], "index": []}},
             {"suffix": "-badkey", "options": "obs_keys=label:nope", "refuse": "nope"}],
-      warnings={"names": [], "index": [r"all_nan"]})
+      warnings={"names": [r"all_nan"], "index": [r"all_nan"]})
 def _(path):
     b = Base(18)
     rng = b.rng

@@ -116,3 +116,58 @@ wait_daemon() {
 	fi
 	wait "$MOUNT_PID"
 }
+
+# chromium_drive OUT SECONDS COMMAND ARGS...: one headless Chromium ($CHROMIUM) in a fresh
+# profile under OUT, driven over --remote-debugging-pipe by `tests/browser.py COMMAND FIFOS
+# ARGS...` (Chromium's fd 3 reads commands from one FIFO, fd 4 writes replies to the other)
+# and ended after SECONDS + 60. 1 when driving it failed: OUT/driver.log and OUT/chromium.log
+# say why. Its own home too: Chromium writes crash-report settings and dconf files under
+# ~/.config and ~/.cache whatever --user-data-dir says.
+chromium_drive() {
+	local out=$1 seconds=$2 command=$3 pid status
+	shift 3
+	mkdir -p "$out/profile" "$out/home"
+	mkfifo "$out/cdp.cmd" "$out/cdp.reply"
+	HOME=$out/home XDG_CONFIG_HOME=$out/home/.config XDG_CACHE_HOME=$out/home/.cache \
+		timeout $((seconds + 60)) "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+		--no-first-run --disable-background-networking --disable-component-update --disable-sync \
+		--hide-scrollbars --window-size=1200,900 --user-data-dir="$out/profile" \
+		--remote-debugging-pipe 3<"$out/cdp.cmd" 4>"$out/cdp.reply" 2>"$out/chromium.log" &
+	pid=$!
+	"$PY" "$ROOT/tests/browser.py" "$command" "$out/cdp.cmd" "$out/cdp.reply" "$@" 2>"$out/driver.log"
+	status=$?
+	[ $status -eq 0 ] || kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return $status
+}
+
+# For tests running nginx instances under $T/NAME/ (NAME/nginx.conf, its pid file and logs
+# there): nginx_in NAME ARGS... runs nginx on that prefix; stop_nginx NAME quits it and
+# waits until its master is gone.
+nginx_in() { nginx -p "$T/$1/" -c "$T/$1/nginx.conf" -e "$T/$1/error.log" "${@:2}"; }
+stop_nginx() {
+	local pid i
+	pid=$(cat "$T/$1/nginx.pid" 2>/dev/null) || return 0
+	nginx_in "$1" -s quit 2>/dev/null || kill -QUIT "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do alive "$pid" || return 0; sleep 0.1; done
+	kill -TERM "$pid" 2>/dev/null
+}
+
+# free_ports FROM TO N: the first N ports of 127.0.0.1 in FROM..TO nobody listens on, in
+# the array ports; 1 when there are fewer.
+free_ports() {
+	local p
+	ports=()
+	for p in $(seq "$1" "$2"); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ports+=("$p")
+		[ ${#ports[@]} -eq "$3" ] && return 0
+	done
+	return 1
+}
+
+# need_allow_other LABEL: exit 0 after a skip line when mounts cannot use allow_other.
+need_allow_other() {
+	if [ "$(id -u)" -ne 0 ] && ! grep -qs '^[[:space:]]*user_allow_other' /etc/fuse.conf; then
+		skip "$1: allow_other needs root or user_allow_other in /etc/fuse.conf"; exit 0
+	fi
+}

@@ -66,14 +66,61 @@ def fix_text(s):
     return str(s)
 
 
+def category_value(c):
+    """A category as numpy's .item() gives it, the value the newest exporter
+    writes as a JSON string, number or boolean (layout=index)."""
+    if isinstance(c, (bytes, np.bytes_, str)):
+        return fix_text(c)
+    if isinstance(c, (bool, np.bool_)):
+        return bool(c)
+    if isinstance(c, np.integer):
+        return int(c)
+    if isinstance(c, np.float32):
+        return Float32(c)
+    if isinstance(c, np.floating):
+        return float(c)
+    return c
+
+
+class Float32(float):
+    """A float32 category widened to double: JSON writes the double, the
+    names layout the float32's own shortest text."""
+
+
+def unwritable_categories(cats):
+    """Why layout=index leaves out a field with these categories (typed), or
+    None: the strict viewer takes unique finite JSON scalars, read as doubles
+    (viewer-contract-strict.md §3.3); the newest exporter refuses the rest."""
+    if any(isinstance(c, float) and not np.isfinite(c) for c in cats):
+        return "a category that is not a finite number"
+    if any(isinstance(c, int) and not isinstance(c, bool) and abs(c) > 2 ** 53 - 1 for c in cats):
+        return "an integer category beyond 2^53 - 1"
+    if len(set(cats)) != len(cats):          # 0.0 == -0.0, as JavaScript's Set
+        return "two categories with the same value"
+    return None
+
+
+def json_kind(v):
+    return "bool" if isinstance(v, bool) else "int" if isinstance(v, int) else \
+        "float" if isinstance(v, float) else type(v).__name__
+
+
+def same_values(a, b):
+    """Lists equal value for value and JSON type for type (1, 1.0 and True differ)."""
+    return isinstance(a, list) and len(a) == len(b) and \
+        all(json_kind(x) == json_kind(y) and x == y for x, y in zip(a, b))
+
+
 def category_text(c):
-    """str() of a category value, as the reference writes it."""
+    """str() of a category value, as the 0.9 exporter writes it (names layout)."""
     if isinstance(c, (bytes, np.bytes_, str)):
         return fix_text(c)
     if isinstance(c, (bool, np.bool_)):
         return "True" if c else "False"
     if isinstance(c, (np.integer,)):
         return str(int(c))
+    if isinstance(c, Float32):
+        return str(np.float32(c))
     if isinstance(c, (np.floating,)):
         return str(float(c))
     return str(c)
@@ -115,7 +162,7 @@ def category_from_values(values, missing):
     codes = np.full(len(values), -1, dtype=np.int64)
     for i in np.nonzero(present)[0]:
         codes[i] = pos[values[i]]
-    return [category_text(v) for v in distinct], codes
+    return [category_value(v) for v in distinct], codes
 
 
 class Model:
@@ -163,7 +210,7 @@ def load_anndata(path):
         k = fix_text(key)
         dt = col.dtype
         if isinstance(dt, pd.CategoricalDtype):
-            cats = [category_text(c) for c in col.cat.categories]
+            cats = [category_value(c) for c in col.cat.categories]
             codes = col.cat.codes.to_numpy().astype(np.int64)
             m.fields.append(Field(k, "category", cats, codes))
         elif pd.api.types.is_bool_dtype(dt):   # bool and the nullable "boolean"
@@ -265,7 +312,7 @@ def read_column(elem, n):
             if cat_ds.dtype.kind in "SO":
                 cats = read_strings(cat_ds)
             else:
-                cats = [category_text(x) for x in cat_ds[()]]
+                cats = [category_value(x) for x in cat_ds[()]]
             codes = elem["codes"][()].astype(np.int64)
             codes[(codes < 0) | (codes >= len(cats))] = -1
             return ("category", cats, codes)
@@ -286,7 +333,7 @@ def read_column(elem, n):
     if "categories" in ds.attrs:                   # anndata 0.7: object reference
         ref = ds.attrs["categories"]
         cat_ds = ds.file[ref] if isinstance(ref, h5py.Reference) else ds.parent[fix_text(ref)]
-        cats = read_strings(cat_ds) if cat_ds.dtype.kind in "SO" else [category_text(x) for x in cat_ds[()]]
+        cats = read_strings(cat_ds) if cat_ds.dtype.kind in "SO" else [category_value(x) for x in cat_ds[()]]
         codes = ds[()].astype(np.int64)
         codes[(codes < 0) | (codes >= len(cats))] = -1
         return ("category", cats, codes)
@@ -391,7 +438,7 @@ def column_text(elem):
         return [category_text(x) for x in elem[()]]
     r = read_column(elem, None)
     if r[0] == "category":
-        return [r[1][c] if c >= 0 else "nan" for c in r[2]]
+        return [category_text(r[1][c]) if c >= 0 else "nan" for c in r[2]]
     if r[0] == "continuous":
         return [category_text(x) for x in r[1]]
     return None
@@ -721,7 +768,7 @@ def build_expectation(m, opt, h5ad, layout):
         x = Expect()
         x.key, x.kind = f.key, f.kind
         if f.kind == "category":
-            x.categories = f.categories
+            x.categories = f.categories if layout == "index" else [category_text(c) for c in f.categories]
             most = 0 if layout == "index" else 1   # codes besides the missing one, less this
             if len(f.categories) > 65535 - most:
                 e.left_out.append((f.key, f"more than {65535 - most} categories"))
@@ -732,7 +779,7 @@ def build_expectation(m, opt, h5ad, layout):
             codes[(codes < 0) | (codes >= len(f.categories))] = -1
             x.codes_raw = codes
             x.codes = np.where(codes < 0, x.missing, codes).astype(x.codes_dtype)
-            x.centroids = {d: centroids(e.points[d], codes, f.categories) for d in e.dims}
+            x.centroids = {d: centroids(e.points[d], codes, x.categories) for d in e.dims}
             x.outliers = outlier_quantiles(latent, codes, len(f.categories))
             if ob:
                 x.out_codes, x.out_min, x.out_max = quantize(x.outliers, ob, layout)
@@ -741,6 +788,9 @@ def build_expectation(m, opt, h5ad, layout):
             if ob:
                 x.q_codes, x.q_min, x.q_max = quantize(x.values, ob, layout)
         # the names each layout can show
+        if layout == "names" and x.kind == "continuous" and not np.isfinite(x.values).any():
+            e.left_out.append((x.key, "no value in any cell"))
+            continue
         if layout == "names":
             s = safe_name(x.key)
             if x.kind == "category":
@@ -760,9 +810,9 @@ def build_expectation(m, opt, h5ad, layout):
             why = None
             if not x.key or js_trim(x.key) != x.key:
                 why = "name empty or with surrounding whitespace"
-            elif x.kind == "category" and len(set(x.categories)) != len(x.categories):
-                why = "two categories with the same text"
-            elif x.kind == "continuous" and np.isnan(x.values).all():
+            elif x.kind == "category" and unwritable_categories(x.categories):
+                why = unwritable_categories(x.categories)
+            elif x.kind == "continuous" and not np.isfinite(x.values).any():
                 why = "no value in any cell"
             elif x.key in used_keys:
                 why = "name used twice"
@@ -778,7 +828,7 @@ def build_expectation(m, opt, h5ad, layout):
 
     # --- genes
     source = opt.expression
-    e.genes = []
+    e.genes, e.genes_unlisted = [], []
     e.genes_left_out = []
     e.gene_id_column = opt.gene_id_column or "index"
     if source not in m.var:
@@ -818,6 +868,9 @@ def build_expectation(m, opt, h5ad, layout):
             if vb:
                 g.q_codes, g.q_min, g.q_max = quantize(g.values, vb, layout)
             e.genes.append(g)
+        # a gene with no finite value is left out, its file with it
+        e.genes_unlisted = [g for g in e.genes if not np.isfinite(g.values).any()]
+        e.genes = [g for g in e.genes if np.isfinite(g.values).any()]
         if layout == "index":
             for i, g in enumerate(e.genes):
                 g.index, g.stem = i, str(i)
@@ -1229,7 +1282,7 @@ def check_centroids(got, exp, dims, n):
         for w in want:
             found = None
             for g in unmatched:
-                if not isinstance(g, dict) or g.get("category") != w["category"]:
+                if not isinstance(g, dict) or not same_values([g.get("category")], [w["category"]]):
                     continue
                 pos = g.get("position")
                 cands = [(w["position"], w["n_points"])] + w["alt"]
@@ -1241,7 +1294,7 @@ def check_centroids(got, exp, dims, n):
                 if found:
                     break
             if found is None:
-                cand = [g for g in unmatched if isinstance(g, dict) and g.get("category") == w["category"]]
+                cand = [g for g in unmatched if isinstance(g, dict) and same_values([g.get("category")], [w["category"]])]
                 return (f"{d}d: centroid of {w['category']!r}: got {cand[0] if cand else 'none'}, expected "
                         f"position {[round(float(x), 7) for x in w['position']]} n_points {w['n_points']}")
             unmatched.remove(found)
@@ -1360,7 +1413,7 @@ def check_obs(c, e, mnt, man, expected_files):
             problems.append(x.key)
             continue
         cats, dtype, missing, cents = tail[:4]
-        if cats != x.categories:
+        if not same_values(cats, x.categories):
             c.fail(f"obs_manifest.json: {x.key!r}: categories {cats!r}, expected {x.categories!r}")
             problems.append(x.key)
         if dtype != x.codes_dtype or missing != x.missing:
@@ -1416,7 +1469,7 @@ def check_obs(c, e, mnt, man, expected_files):
 
 
 def check_var(c, e, mnt, man, ident, expected_files):
-    if not e.genes:
+    if not e.genes and not e.genes_unlisted:
         c.check(man is None and not os.path.exists(mnt.path("var_manifest.json")),
                 "var: no genes, no var_manifest.json")
         return

@@ -11,7 +11,8 @@ edges and weights exactly, float32 bit for bit), and every JSON document
 parsed with its key order and its number types (1001.0 is a float, 700 an
 int), apart from the values of created_at and cellucid_data_version.
 Where the reference refuses the input, the expectation is cellucidfs's
-documented rule (NaN and ±Inf served as missing, a directed or asymmetric
+documented rule (NaN and ±Inf served as missing, an obs field or gene with
+no value or with categories that are no finite JSON scalars left out, a directed or asymmetric
 graph symmetrised by max, self-loops and unusable weights left out).
 Nothing here comes from the C code.
 
@@ -206,6 +207,20 @@ def edge_pairs(c):
     return pairs
 
 
+def json_categories(categories):
+    """The newest exporter's labels: numpy's .item() of each category, which
+    json writes as a string, an integer, a float's repr() or a boolean; None
+    where it refuses them (a label that is not finite, an integer past
+    2^53 - 1, two labels one value after that), and cellucidfs leaves the
+    field out."""
+    cats = [c.item() if isinstance(c, np.generic) else c for c in categories]
+    if any(isinstance(c, float) and not np.isfinite(c) for c in cats) or \
+            any(type(c) is int and abs(c) > 9_007_199_254_740_991 for c in cats) or \
+            len({(type(c) is bool, c) for c in cats}) != len(cats):
+        return None
+    return cats
+
+
 def is_categorical(series):
     import pandas as pd
     return (isinstance(series.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(series)
@@ -232,11 +247,15 @@ def expected(h5ad):
     latent = np.asarray(ad.obsm[latent_key]).astype(np.float32)
 
     cont, cat = [], []
-    for index, key in enumerate(ad.obs.columns):
+    index = -1
+    for key in ad.obs.columns:
         s = ad.obs[key]
         if is_categorical(s):
             c = s.astype("category")
-            cats = [str(x) for x in c.cat.categories]
+            cats = json_categories(c.cat.categories)
+            if cats is None:
+                continue
+            index += 1
             codes = c.cat.codes.to_numpy(dtype=np.int32)
             # the dtype that holds the categories besides the missing code
             wide = len(cats) > 255
@@ -249,7 +268,11 @@ def expected(h5ad):
             cat.append([index, key, cats, "uint16" if wide else "uint8", missing, cents, omin,
                         omax])
         else:
-            q, lo, hi = quantise(s.to_numpy().astype(np.float32))
+            values = s.to_numpy(dtype=np.float32, na_value=np.nan)
+            if not np.isfinite(values).any():   # no value: left out, as the viewer refuses it
+                continue
+            index += 1
+            q, lo, hi = quantise(values)
             files[f"obs/{index}.values.u8{gz}"] = q.tobytes()
             cont.append([index, key, lo, hi])
     files["obs_manifest.json"] = {
@@ -265,13 +288,17 @@ def expected(h5ad):
                                 "outlierQuantized": True}} if cat else {})},
         "_continuousFields": cont, "_categoricalFields": cat}
 
+    # A gene with no finite value is left out (the reference refuses it, the
+    # viewer cannot colour it); the genes after it are numbered on.
     x = ad.X
     genes = []
     for j, name in enumerate(ad.var_names):
         col = x[:, j].toarray().ravel() if sp.issparse(x) else np.asarray(x[:, j]).ravel()
+        if not np.isfinite(col.astype(np.float32)).any():
+            continue
         q, lo, hi = quantise(col.astype(np.float32))
-        files[f"var/{j}.values.u8{gz}"] = q.tobytes()
-        genes.append([j, str(name), lo, hi])
+        files[f"var/{len(genes)}.values.u8{gz}"] = q.tobytes()
+        genes.append([len(genes), str(name), lo, hi])
     files["var_manifest.json"] = {
         "_format": "compact_v1", "n_points": n, "var_gene_id_column": None,
         "compression": COMPRESSION, "quantization": 8,

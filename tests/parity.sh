@@ -126,6 +126,72 @@ json.dump({"codes": {"obs/0.codes.u8.gz": [0, 1, 2, 3]},
 PYEOF
 parity "$T/wide.h5ad" widths "$T/wide.json"
 
+# --- category values keep their JSON type (numpy's .item()): integers,
+# float32 widened to double, float64 by repr(), booleans (a bool column and a
+# nullable one with a missing cell); a field with no value is left out, so
+# the continuous field after it is number 5
+$PY - "$T/typed.h5ad" "$T/typed.json" <<'PYEOF'
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import anndata, numpy as np, pandas as pd
+n = 40
+rng = np.random.default_rng(3)
+obs = pd.DataFrame(index=[f"c{i}" for i in range(n)])
+obs["n_cat"] = pd.Categorical(np.arange(n) % 3)
+obs["flag"] = np.arange(n) % 2 == 1
+maybe = pd.array(np.arange(n) % 4 == 0, dtype="boolean")
+maybe[5] = pd.NA
+obs["maybe"] = maybe
+obs["f32cat"] = pd.Categorical(np.array([0.1, 1.0, 2.5], np.float32)[np.arange(n) % 3])
+obs["f64cat"] = pd.Categorical(np.array([1.0, 1e-05, -0.5])[np.arange(n) % 3])
+obs["empty"] = np.full(n, np.nan, dtype=np.float32)
+obs["score"] = rng.uniform(0, 1, n).astype(np.float32)
+x = rng.uniform(0, 1, (n, 3)).astype(np.float32)
+x[:, 1] = np.nan            # gene "b": no value anywhere
+ad = anndata.AnnData(X=x, obs=obs, var=pd.DataFrame(index=["a", "b", "c"]))
+ad.obsm["X_umap"] = rng.normal(size=(n, 2)).astype(np.float32)
+ad.obsm["X_pca"] = rng.normal(size=(n, 3)).astype(np.float32)
+ad.write_h5ad(sys.argv[1])
+cat = "obs_manifest.json:_categoricalFields"
+json.dump({"codes": {"obs/2.codes.u8.gz": [1, 0, 0, 0, 1, 255, 0, 0, 1]},
+           "json": {f"{cat}.0.2": [0, 1, 2], f"{cat}.1.2": [False, True],
+                    f"{cat}.2.2": [False, True],
+                    f"{cat}.3.2": [0.10000000149011612, 1.0, 2.5],
+                    f"{cat}.4.2": [-0.5, 1e-05, 1.0],
+                    f"{cat}.0.5.2.0.category": 0, f"{cat}.1.5.2.1.category": True,
+                    f"{cat}.3.5.2.2.category": 2.5,
+                    "obs_manifest.json:_continuousFields.0.0": 5,
+                    "dataset_identity.json:stats.n_obs_fields": 6,
+                    "dataset_identity.json:stats.n_genes": 2,
+                    "var_manifest.json:fields.1.0": 1,
+                    "var_manifest.json:fields.1.1": "c"}}, open(sys.argv[2], "w"))
+PYEOF
+parity "$T/typed.h5ad" "typed categories" "$T/typed.json"
+out=$("$BIN" check "$T/typed.h5ad" 2>/dev/null)
+check "check typed: the obs field with no value is left out, named" \
+	grep -q "obs field 'empty' left out of layout=index: it has no value in any cell" <<<"$out"
+check "check typed: the gene with no value is left out, named" \
+	grep -q "1 gene with no finite value in any cell left out of var_manifest.json: b" <<<"$out"
+"$BIN" export "$T/typed.h5ad" "$T/typed-export" >/dev/null 2>&1
+check "export typed: var/ holds the two genes with a value, no file for the other" \
+	test "$(ls "$T/typed-export/var" 2>&1 | tr '\n' ' ')" = "0.values.u8.gz 1.values.u8.gz "
+# the names layout leaves them out too, the gene's file with them
+if mount_fs "$T/typed.h5ad" "$T/mnt" -o cache_dir=none,layout=names; then
+	check "names layout: the obs field and the gene with no value are left out" $PY -c '
+import json, os, sys
+m = sys.argv[1]
+ident, var = (json.load(open(os.path.join(m, f))) for f in ("dataset_identity.json", "var_manifest.json"))
+obs = json.load(open(os.path.join(m, "obs_manifest.json")))
+keys = [f[0] for f in obs["_continuousFields"]] + [f[0] for f in obs["_categoricalFields"]]
+assert "empty" not in keys and len(keys) == 6, keys
+assert [g[0] for g in var["fields"]] == ["a", "c"] and ident["stats"]["n_genes"] == 2, var["fields"]
+assert sorted(os.listdir(os.path.join(m, "var"))) == ["a.values.u8.gz", "c.values.u8.gz"]
+assert not os.path.exists(os.path.join(m, "var/b.values.u8.gz"))' "$T/mnt"
+	unmount_fs "$T/mnt"
+else
+	fail "names layout: mount typed.h5ad"
+fi
+
 # The reference refuses these inputs; check says what was done instead.
 out=$("$BIN" check "$T/cases.h5ad" 2>/dev/null)
 check "check cases: the asymmetric graph is named, symmetrised by max" \

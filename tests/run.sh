@@ -53,6 +53,7 @@ run "mount(8) and fstab" bash tests/fstab.sh
 run "the Debian package in a fresh Debian 12 root" bash tests/deb.sh
 run "nginx over pbmc68k_reduced" bash tests/nginx_mount.sh
 run "the web app beside the data: proxy, cache, local checkout, https" bash tests/viewer.sh
+run "the Cellucid web app loads a default mount (real app when one is here)" bash tests/viewer_app.sh
 run "two replicas behind nginx" bash tests/replicas.sh
 run "generated X variants: gzip, LZF, dense" bash tests/gen_variants.sh
 run "generated 100 000 cells" bash tests/large.sh

@@ -262,6 +262,52 @@ static void test_numbers(void)
 	free(text);
 }
 
+/* Category values keep their JSON type in layout=index, as the newest
+ * exporter writes numpy's .item() of each: the texts are the reader's
+ * (Python's str()), the expected JSON worked out by hand. The names layout
+ * writes the texts, as the 0.9 exporter. */
+static void test_category_types(void)
+{
+	static const struct {
+		doc_category_type type;
+		char *cats[3];
+		const char *index, *names;
+	} cases[] = {
+		{DOC_CAT_INT, {"0", "-3", "9007199254740991"}, "[0,-3,9007199254740991]",
+		 "[\"0\",\"-3\",\"9007199254740991\"]"},
+		/* float32 0.1 is the double 0.100000001490116119384765625 */
+		{DOC_CAT_FLOAT32, {"0.1", "1.0", "2.5"}, "[0.10000000149011612,1.0,2.5]",
+		 "[\"0.1\",\"1.0\",\"2.5\"]"},
+		{DOC_CAT_FLOAT64, {"1.0", "1e-05", "1.5e+16"}, "[1.0,1e-05,1.5e+16]",
+		 "[\"1.0\",\"1e-05\",\"1.5e+16\"]"},
+		{DOC_CAT_BOOL, {"False", "True", "True"}, "[false,true,true]",
+		 "[\"False\",\"True\",\"True\"]"},
+		{DOC_CAT_TEXT, {"0", "True", "x"}, "[\"0\",\"True\",\"x\"]",
+		 "[\"0\",\"True\",\"x\"]"},
+	};
+	static centroid cents[3] = {{0, {0}, 0}, {1, {0.25, 0.5, 0}, 11}, {0, {0}, 0}};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		for (int index_layout = 0; index_layout <= 1; index_layout++) {
+			setup(index_layout);
+			fields[2].categories = (char **)cases[i].cats;
+			fields[2].category_type = cases[i].type;
+			fields[2].centroids[2] = cents;
+			char *text = doc_obs_manifest(&ds);
+			const char *want = index_layout ? cases[i].index : cases[i].names;
+			char list[160], centroid[160];
+			snprintf(list, sizeof list, "\"phase\",%s,\"uint8\"", want);
+			/* the centroid's category is the second one, with its type */
+			const char *second = strchr(want, ',') + 1;
+			snprintf(centroid, sizeof centroid, "{\"category\":%.*s,\"position\"",
+				 (int)(strchr(second, ',') - second), second);
+			CHECK(text && strstr(text, list) && strstr(text, centroid),
+			      "%s obs manifest: categories %s and the centroid's category as %s",
+			      index_layout ? "index" : "names", want, centroid);
+			free(text);
+		}
+	}
+}
+
 static void test_vectors(void)
 {
 	doc_vector v = {.id = "velocity_umap", .safe_id = "velocity_umap", .has_dim = {0, 0, 1, 1}};
@@ -390,6 +436,7 @@ int main(void)
 	test_obs_manifest();
 	test_var_manifest();
 	test_numbers();
+	test_category_types();
 	test_vectors();
 	test_connectivity();
 	test_handshake();

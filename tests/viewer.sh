@@ -31,22 +31,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for c in nginx curl openssl; do
 	command -v "$c" >/dev/null || { skip "viewer: $c is not installed (make deps)"; exit 0; }
 done
+need_allow_other viewer
 mount_test_setup "viewer beside the data"
-if [ "$(id -u)" -ne 0 ] && ! grep -qs '^[[:space:]]*user_allow_other' /etc/fuse.conf; then
-	skip "viewer: allow_other needs root or user_allow_other in /etc/fuse.conf"; exit 0
-fi
 chmod 755 "$T"
 
 # --- nginx instances: the stand-in (site), A and B, each with its own prefix -----------
 
-nginx_in() { nginx -p "$T/$1/" -c "$T/$1/nginx.conf" -e "$T/$1/error.log" "${@:2}"; }
-stop_nginx() { # stop_nginx NAME: quit it and wait until its master is gone
-	local pid i
-	pid=$(cat "$T/$1/nginx.pid" 2>/dev/null) || return 0
-	nginx_in "$1" -s quit 2>/dev/null || kill -QUIT "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do alive "$pid" || return 0; sleep 0.1; done
-	kill -TERM "$pid" 2>/dev/null
-}
 cleanup() {
 	local n
 	for n in site a b; do stop_nginx "$n"; done
@@ -60,13 +50,7 @@ start_nginx() { # start_nginx NAME: test and start $T/NAME/nginx.conf
 	fi
 }
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-ports=()
-for p in $(seq 18110 18160); do
-	port_busy "$p" || ports+=("$p")
-	[ ${#ports[@]} -eq 5 ] && break
-done
-[ ${#ports[@]} -eq 5 ] || { fail "viewer: no 5 free ports in 18110-18160"; exit 1; }
+free_ports 18110 18160 5 || { fail "viewer: no 5 free ports in 18110-18160"; exit 1; }
 SITE=${ports[0]} A=${ports[1]} A_TLS=${ports[2]} B=${ports[3]} B_TLS=${ports[4]}
 
 # --- the sources and the two mounts ----------------------------------------------------
