@@ -7,7 +7,9 @@
  * A file rewritten in place while mounted (anndata truncates and writes
  * again) would hand HDF5 bytes of two versions: every read checks, by
  * fstat of the descriptor HDF5 reads (stat of the path for a Zarr store),
- * that the identity is unchanged before and after it, and fails
+ * that the identity is unchanged before and after it (and, for HDF5, by
+ * anndata/h5_super.c, that the superblock still reads as at open: touch -r
+ * can restore an mtime), and fails
  * ("data.h5ad changed while mounted") otherwise. A file replaced by a
  * rename keeps its old inode, which still reads right while open (once
  * closed by the LRU, reopening it fails). Following the new version is
@@ -23,10 +25,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "h5_super.h"
+
 struct source {
 	ad_file *ad;
 	pthread_mutex_t lock;     /* every call into ad */
 	src_identity id;
+	h5_super super;           /* an HDF5 file's superblock as opened, or none */
 	char *path;
 	char why[128];            /* why the file could not be opened again, or "" */
 	int changed;              /* under lock: the identity moved; for good */
@@ -100,7 +105,7 @@ static int moved(source *s)
 	struct stat st;
 	int fd = s->detached ? -1 : ad_file_fd(s->ad);
 	if (!s->changed && !s->detached && !(fd >= 0 ? fstat(fd, &st) : stat(s->path, &st)) &&
-	    src_same(identity_of(&st), s->id))
+	    src_same(identity_of(&st), s->id) && (fd < 0 || h5_super_same(fd, &s->super, st.st_size)))
 		return 0;
 	const char *slash = strrchr(s->path, '/');
 	snprintf(s->why, sizeof s->why, "%s changed while mounted", slash ? slash + 1 : s->path);
@@ -205,6 +210,8 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		return EX_EINVAL;
 	}
 	/* ad_open went by the path: the inode it opened must be this one. */
+	if (ad_file_fd(s->ad) >= 0)
+		h5_super_read(ad_file_fd(s->ad), &s->super);
 	if (moved(s)) {
 		const char *slash = strrchr(path, '/');
 		snprintf(err, errlen, "%s changed while it was opened", slash ? slash + 1 : path);
