@@ -274,6 +274,7 @@ const char *src_obs_col_reason(const source *s, size_t col)
 size_t src_obsm_count(const source *s) { return ad_obsm_count(s->ad); }
 const char *src_obsm_key(const source *s, size_t i) { return ad_obsm_key(s->ad, i); }
 size_t src_obsm_cols(const source *s, size_t i) { return ad_obsm_cols(s->ad, i); }
+const char *src_obsm_reason(const source *s, size_t i) { return ad_obsm_reason(s->ad, i); }
 int src_has_graph(const source *s) { return ad_has_connectivities(s->ad); }
 
 ex_err src_read_numeric(source *s, size_t col, float *out, char *err, size_t errlen)

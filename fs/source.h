@@ -67,6 +67,7 @@ const char *src_obs_col_reason(const source *s, size_t col);
 size_t src_obsm_count(const source *s);
 const char *src_obsm_key(const source *s, size_t i);   /* sorted by key */
 size_t src_obsm_cols(const source *s, size_t i);       /* 0: not a dense array */
+const char *src_obsm_reason(const source *s, size_t i); /* why refused, or NULL */
 int src_has_graph(const source *s);
 
 /* ---- reads: EX_OK, EX_ENOMEM or EX_EIO with the reason in err ---- */
