@@ -40,20 +40,22 @@ struct st_store {
 	char *dir;           /* CACHE_DIR/<hash> */
 	int pack, index;     /* files.pack, files.idx (append-only); -1 while closed */
 	unsigned holds;      /* reads and writes under way: the two stay open */
-	st_store *newer, *older; /* in the list of stores with open files */
-	int listed;
+	int slot;            /* in opened[], or -1 */
+	uint64_t used;       /* the tick of its last hold */
 	int locks;           /* CACHE_DIR/.locks (shared, never closed) */
 	off_t lock_at;       /* our byte in it */
 	pthread_mutex_t lock;
 	uint64_t pack_end;   /* where the next file goes */
 };
 
-/* At most this many stores keep their pack and index open. open_lock
- * guards every store's pack, index, holds and place in the list. */
+/* At most this many stores keep their pack and index open: those in
+ * opened[] (a store whose slot was taken while it was held closes its
+ * files when let go). open_lock guards every store's pack, index, holds,
+ * slot and tick, and opened[]. */
 #define ST_OPEN_MAX 32
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static st_store *newest, *oldest;
-static size_t n_open;
+static st_store *opened[ST_OPEN_MAX];
+static uint64_t ticks;
 
 static uint64_t fnv1a(const char *s)
 {
@@ -175,15 +177,6 @@ static int lock_byte(st_store *s, short type)
 	return fcntl(s->locks, F_OFD_SETLK, &l);
 }
 
-static void unlist(st_store *s)
-{
-	*(s->newer ? &s->newer->older : &newest) = s->older;
-	*(s->older ? &s->older->newer : &oldest) = s->newer;
-	s->newer = s->older = NULL;
-	s->listed = 0;
-	n_open--;
-}
-
 static void close_files(st_store *s)
 {
 	if (s->pack >= 0)
@@ -193,31 +186,41 @@ static void close_files(st_store *s)
 	s->pack = s->index = -1;
 }
 
-/* s's pack and index open (again) and held; the least recently used
- * stores nobody holds close theirs. 0 or an errno. Under open_lock. */
+/* A slot of opened[] for a store about to open its files: a free one, else
+ * that of the least recently held store nobody holds (its files closed);
+ * -1 when every one is held. */
+static int free_slot(void)
+{
+	int k = -1;
+	for (int i = 0; i < ST_OPEN_MAX; i++) {
+		if (!opened[i])
+			return i;
+		if (!opened[i]->holds && (k < 0 || opened[i]->used < opened[k]->used))
+			k = i;
+	}
+	if (k >= 0) {
+		close_files(opened[k]);
+		opened[k]->slot = -1;
+		opened[k] = NULL;
+	}
+	return k;
+}
+
+/* s's pack and index open (again) and held. 0 or an errno. Under open_lock. */
 static int hold_locked(st_store *s)
 {
-	if (s->pack < 0 && ((s->pack = open_in(s->dir, "files.pack", O_RDWR)) < 0 ||
-			    (s->index = open_in(s->dir, "files.idx", O_RDWR | O_APPEND)) < 0)) {
-		int e = errno;
-		close_files(s);
-		return e;
+	if (s->pack < 0) {
+		if ((s->pack = open_in(s->dir, "files.pack", O_RDWR)) < 0 ||
+		    (s->index = open_in(s->dir, "files.idx", O_RDWR | O_APPEND)) < 0) {
+			int e = errno;
+			close_files(s);
+			return e;
+		}
+		if ((s->slot = free_slot()) >= 0)
+			opened[s->slot] = s;
 	}
 	s->holds++;
-	if (s->listed)
-		unlist(s);
-	s->older = newest;
-	*(newest ? &newest->newer : &oldest) = s;
-	newest = s;
-	s->listed = 1;
-	n_open++;
-	for (st_store *t = oldest, *next; t && n_open > ST_OPEN_MAX; t = next) {
-		next = t->newer;
-		if (!t->holds) {
-			close_files(t);
-			unlist(t);
-		}
-	}
+	s->used = ++ticks;
 	return 0;
 }
 
@@ -232,7 +235,8 @@ static int hold(st_store *s)
 static void release(st_store *s)
 {
 	pthread_mutex_lock(&open_lock);
-	s->holds--;
+	if (!--s->holds && s->slot < 0)
+		close_files(s);
 	pthread_mutex_unlock(&open_lock);
 }
 
@@ -259,7 +263,7 @@ st_store *st_open(const char *cache_dir, const char *key, char *err, size_t errl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->pack = s->index = s->locks = -1;
+	s->pack = s->index = s->locks = s->slot = -1;
 	s->lock_at = (off_t)(fnv1a(key) >> 2);
 	pthread_mutex_init(&s->lock, NULL);
 	int e = make_dirs(s->dir), locked = 0;
@@ -293,8 +297,8 @@ void st_close(st_store *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&open_lock);
-	if (s->listed)
-		unlist(s);
+	if (s->slot >= 0)
+		opened[s->slot] = NULL;
 	close_files(s);
 	pthread_mutex_unlock(&open_lock);
 	if (s->locks >= 0)
