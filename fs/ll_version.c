@@ -139,6 +139,15 @@ void ll_slots_warm(ll_fs *fs)
 	}
 }
 
+void ll_slots_cool(ll_fs *fs)
+{
+	for (size_t k = 0; k < fs->n_vols; k++) {
+		ll_volume *v = fs->slots[k].cur;
+		pf_stop(v->warm);
+		v->warm = NULL;
+	}
+}
+
 ll_volume *ll_version_get(ll_slot *s, uint32_t gen)
 {
 	pthread_mutex_lock(&s->lock);

@@ -14,8 +14,12 @@
 int ll_slots_open(ll_fs *fs, const char *source, char *err, size_t errlen);
 void ll_slots_close(ll_fs *fs);
 
-/* Start the prefetch pools of the current versions (after daemonising). */
+/* Start the prefetch pools of the current versions (after daemonising), and
+ * stop them once the session loop has ended: before fuse_session_destroy,
+ * which frees only its caller's splice pipe of the threads that stored
+ * pages (fuse_lowlevel_notify_store), never a thread's still running. */
 void ll_slots_warm(ll_fs *fs);
+void ll_slots_cool(ll_fs *fs);
 
 /* The version of slot s whose generation's low 16 bits are gen (the current
  * one, or a replaced one still kept), with a reference; NULL if none. */

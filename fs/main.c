@@ -271,6 +271,7 @@ static int run(struct fuse_args *args, struct fuse_cmdline_opts *o, ll_fs *fs,
 	if (status > 0)
 		status = 0;
 	wt_stop(w);
+	ll_slots_cool(fs);
 	cf_guard_stop(&guard, still_mounted(se));
 out_unmount:
 	fuse_session_unmount(se);
