@@ -22,15 +22,21 @@ void ad_thread_init(void)
 
 /* ---- obsm ---- */
 
-/* Columns of a dense numeric (n_obs, k) or (n_obs,) array at path, else 0. */
-static size_t dense_cols(ad_file *f, const char *path)
+/* Columns of a dense numeric (n_obs, k) or (n_obs,) array at path, else 0;
+ * an array the container refuses (data elsewhere, a claim the file cannot
+ * hold) leaves its reason in *reason. */
+static size_t dense_cols(ad_file *f, const char *path, char **reason)
 {
 	const cn_info *in;
 	uint64_t rows, cols;
 	cn_array *a;
 
-	if (cn_kind_of(f->store, path) != CN_ARRAY || cn_array_open(f->store, path, &a))
+	if (cn_kind_of(f->store, path) != CN_ARRAY)
 		return 0;
+	if (cn_array_open(f->store, path, &a)) {
+		*reason = cn_strdup(f->err);
+		return 0;
+	}
 	in = cn_array_info(a);
 	rows = in->shape[0];
 	cols = in->rank == 2 ? in->shape[1] : 1;
@@ -113,7 +119,7 @@ static ad_err open_obsm(ad_file *f)
 			o->cols = member_cols_of[i];
 		} else {
 			o->path = cn_path_join("obsm", o->key);
-			o->cols = o->path ? dense_cols(f, o->path) : 0;
+			o->cols = o->path ? dense_cols(f, o->path, &o->reason) : 0;
 		}
 		if (!o->path || (member_cols_of && !o->member))
 			e = ad_nomem(f, "obsm");
@@ -129,6 +135,10 @@ size_t ad_obsm_count(const ad_file *f) { return f->nobsm; }
 const char *ad_obsm_key(const ad_file *f, size_t i)
 {
 	return i < f->nobsm ? f->obsm[i].key : NULL;
+}
+const char *ad_obsm_reason(const ad_file *f, size_t i)
+{
+	return i < f->nobsm ? f->obsm[i].reason : NULL;
 }
 size_t ad_obsm_cols(const ad_file *f, size_t i)
 {
@@ -298,6 +308,7 @@ void ad_close(ad_file *f)
 		free(f->obsm[i].key);
 		free(f->obsm[i].path);
 		free(f->obsm[i].member);
+		free(f->obsm[i].reason);
 	}
 	free(f->obsm);
 	ad_matrix_clear(&f->x);

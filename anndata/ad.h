@@ -124,6 +124,9 @@ const char *ad_obsm_key(const ad_file *f, size_t i);   /* sorted by key */
 /* Column count of a dense numeric obsm array (rank 1 counts as 1 column);
  * 0 when the entry is not a dense numeric (n_obs, k) array. */
 size_t ad_obsm_cols(const ad_file *f, size_t i);
+/* Why entry i, an array, was refused ("obsm/X_pca: claims 40 x 16777216
+ * values ... refused"), or NULL (a matrix, or no array at all). */
+const char *ad_obsm_reason(const ad_file *f, size_t i);
 ad_err ad_obsm_read(ad_file *f, size_t i, double *out /* n_obs * cols, row-major */);
 ad_err ad_obsm_read_f32(ad_file *f, size_t i, float *out /* n_obs * cols */);
 

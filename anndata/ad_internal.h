@@ -54,6 +54,7 @@ struct ad_obsm {
 	char *path;
 	char *member;  /* legacy compound obsm: the array member */
 	size_t cols;
+	char *reason;  /* why an array there was refused (cn's line), or NULL */
 };
 
 struct ad_file {

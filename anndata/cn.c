@@ -108,8 +108,10 @@ ad_err cn_open(const char *path, char *err, size_t errlen, cn_store **out)
 
 void cn_close(cn_store *s)
 {
-	if (s)
+	if (s) {
+		cn_claims_free(s);
 		s->ops->close(s);
+	}
 }
 
 int cn_fd(cn_store *s) { return s->ops->fd ? s->ops->fd(s) : -1; }
@@ -190,7 +192,12 @@ ad_err cn_array_open_cached(cn_store *s, const char *path, size_t slots, size_t 
 	*out = NULL;
 	if (!cn_exists(s, path))
 		return cn_fail(s, AD_EFORMAT, "%s: missing", path);
-	return s->ops->array_open(s, path, slots, bytes, out);
+	ad_err e = s->ops->array_open(s, path, slots, bytes, out);
+	if (!e && (e = cn_claim_check(*out))) {
+		cn_array_close(*out);
+		*out = NULL;
+	}
+	return e;
 }
 
 ad_err cn_array_open(cn_store *s, const char *path, cn_array **out)

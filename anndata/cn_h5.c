@@ -674,6 +674,12 @@ static ad_err h5_chunk_fetch(cn_array *ca, const uint64_t *start, const uint64_t
 }
 
 /* The sec2 driver's descriptor (the default driver, cn_h5_open_source). */
+static uint64_t h5_held(cn_array *a, uint64_t need)
+{
+	(void)need;
+	return cn_h5_held(a, h5(a)->d);
+}
+
 static int h5_fd(cn_store *s)
 {
 	void *handle = NULL;
@@ -694,6 +700,7 @@ static const struct cn_ops h5_ops = {
 	.attr_int64 = h5_attr_int64,
 	.attr_ref = h5_attr_ref,
 	.array_open = h5_array_open,
+	.held = h5_held,
 	.array_close = h5_array_close,
 	.member = h5_member,
 	.member_type = h5_member_type,

@@ -37,5 +37,8 @@ int cn_h5_lzf_register(void);
  * filter we do not decode, an unallocated chunk). */
 int cn_h5_chunk_raw(cn_array *a, hid_t d, const uint64_t *start, const uint64_t *count,
 		    struct cn_chunk *c, ad_err *e);
+/* The bytes of values the file holds for array a (dataset d): see
+ * cn_ops.held. */
+uint64_t cn_h5_held(cn_array *a, hid_t d);
 
 #endif

@@ -46,8 +46,14 @@ struct cn_ops {
 	 * the store as for any call. */
 	ad_err (*chunk_fetch)(cn_array *a, const uint64_t *start, const uint64_t *count,
 			      struct cn_chunk *c);
+	/* The bytes of values the store holds for a (decoded; what is not
+	 * held reads as the fill value), counted up to need at least: a
+	 * bound checked by cn_claim.c before the shape is believed. */
+	uint64_t (*held)(cn_array *a, uint64_t need);
 	int concurrent;
 };
+
+enum { CN_CLAIMS_KEPT = 8 };
 
 struct cn_store {
 	const struct cn_ops *ops;
@@ -55,6 +61,8 @@ struct cn_store {
 	size_t errlen;
 	void (*release)(void *), (*retake)(void *); /* cn_set_lock */
 	void *lock_ctx;
+	char *claims_ok[CN_CLAIMS_KEPT]; /* cn_claim.c: paths whose claim was found held */
+	size_t claims_next;
 };
 
 struct cn_array {
@@ -84,6 +92,12 @@ ad_err cn_fail(cn_store *s, ad_err e, const char *fmt, ...)
 /* The same into a bare buffer, for failures before the store exists. */
 ad_err cn_fail_buf(char *err, size_t errlen, ad_err e, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* cn_claim.c: AD_OK when what a (just opened) claims fits what its store
+ * holds (see there); else AD_EFORMAT naming it. cn_claims_free forgets
+ * the answers kept for the store. */
+ad_err cn_claim_check(cn_array *a);
+void cn_claims_free(cn_store *s);
 
 /* cn_num.c: whether values of type t convert to a cn_num, and the
  * conversion of n stored values (in t's byte order) to want. */

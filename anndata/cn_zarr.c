@@ -395,6 +395,39 @@ static ad_err zarr_chunk_fetch(cn_array *ca, const uint64_t *start, const uint64
 	return AD_OK;
 }
 
+/* At most this many chunk positions are looked up for cn_claim.c; a
+ * larger grid is sampled evenly and the count scaled. */
+#define HELD_PROBES ((uint64_t)1 << 16)
+
+/* The chunks of a the store keeps (a missing one reads as the fill value),
+ * in decoded bytes: counted until they reach need. */
+static uint64_t zarr_held(cn_array *ca, uint64_t need)
+{
+	const zr_array *za = ((struct zarr_array *)ca)->za;
+	uint64_t grid[ZR_MAXDIM], total = 1, coords[ZR_MAXDIM];
+	uint64_t per = ((struct zarr_array *)ca)->chunk_bytes, held = 0;
+
+	for (unsigned i = 0; i < za->ndim; i++) {
+		grid[i] = za->shape[i] / za->chunks[i] + (za->shape[i] % za->chunks[i] != 0);
+		total = grid[i] && total > UINT64_MAX / grid[i] ? UINT64_MAX : total * grid[i];
+	}
+	uint64_t probes = total < HELD_PROBES ? total : HELD_PROBES, step = total / (probes ? probes : 1);
+	if (per > UINT64_MAX / (step ? step : 1))
+		per = UINT64_MAX;
+	else
+		per *= step;
+	for (uint64_t j = 0; j < probes && held < need; j++) {
+		uint64_t k = j * step;
+		for (unsigned i = za->ndim; i-- > 0;) {
+			coords[i] = k % grid[i];
+			k /= grid[i];
+		}
+		if (zr_chunk_stored(zr_of(ca->s), za, coords))
+			held = held > UINT64_MAX - per ? UINT64_MAX : held + per;
+	}
+	return held;
+}
+
 static const struct cn_ops zarr_ops = {
 	.close = zarr_close,
 	.exists = zarr_exists,
@@ -413,6 +446,7 @@ static const struct cn_ops zarr_ops = {
 	.read_strings = zarr_read_strings,
 	.read_block = zarr_read_block,
 	.chunk_fetch = zarr_chunk_fetch,
+	.held = zarr_held,
 	.concurrent = 1,
 };
 

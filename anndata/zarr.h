@@ -101,6 +101,9 @@ zr_rc zr_read(const zr_store *s, const zr_array *a, const uint64_t *start,
  * pointers become NULL). */
 zr_rc zr_read_chunk(const zr_store *s, const zr_array *a, const uint64_t *coords,
 		    unsigned char **out, char *err);
+/* Whether the chunk at grid position coords is kept in the store (for a
+ * sharded array: its shard is), i.e. does not read as the fill value. */
+int zr_chunk_stored(const zr_store *s, const zr_array *a, const uint64_t *coords);
 void zr_place(const zr_array *a, const uint64_t *coords, unsigned char *chunk,
 	      const uint64_t *start, const uint64_t *count, unsigned char *out);
 /* The chunks a region (every count > 0) touches, in C order: zr_cover sets

@@ -336,6 +336,17 @@ zr_rc zr_read_chunk(const zr_store *s, const zr_array *a, const uint64_t *coords
 	return decode(a, what, enc, n, out, err);
 }
 
+int zr_chunk_stored(const zr_store *s, const zr_array *a, const uint64_t *coords)
+{
+	uint64_t at[ZR_MAXDIM], size;
+	char key[4096], err[ZR_ERRLEN];
+
+	for (unsigned i = 0; i < a->ndim; i++)
+		at[i] = a->pipe->sharded ? coords[i] / (a->pipe->shard[i] / a->chunks[i]) : coords[i];
+	chunk_key(a, at, key, sizeof key);
+	return zr_kv_size(zr_store_kv(s), key, &size, err) == ZR_OK;
+}
+
 void zr_place(const zr_array *a, const uint64_t *c, unsigned char *buf, const uint64_t *start,
 	      const uint64_t *count, unsigned char *out)
 {

@@ -175,15 +175,21 @@ static int verify_stored(int fd, uint64_t offset, uint64_t size, uint32_t crc)
 }
 
 /* A handle on the stored file of slot i (lock held, released meanwhile while
- * a first use checks its checksum). NULL with *gone set when the bytes are
- * damaged (the slot is then EMPTY, to be generated again and appended anew),
- * or with *gone clear when memory ran out. */
+ * a first use checks its checksum), holding the store's pack open until
+ * fc_close. NULL with *gone set when the bytes are damaged (the slot is
+ * then EMPTY, to be generated again and appended anew), or with *gone
+ * clear when memory or descriptors ran out. */
 static handle *open_stored(fc_cache *c, uint32_t i, int *gone)
 {
 	slot *s = &c->slots[i];
 	slot seen = *s;
-	int fd = st_pack_fd(c->store);
+	int fd = st_pack_hold(c->store);
 	*gone = 0;
+	if (fd < 0) {
+		log_warn("cannot open the cache directory's pack (%s): %s", st_dir(c->store),
+			 strerror(errno));
+		return NULL;
+	}
 	if (!seen.verified) {
 		pthread_mutex_unlock(&c->lock);
 		*gone = !verify_stored(fd, seen.offset, (uint64_t)seen.size, seen.crc);
@@ -195,6 +201,7 @@ static handle *open_stored(fc_cache *c, uint32_t i, int *gone)
 		log_warn("cached %s is damaged; generating it again", path);
 		if (s->state == SLOT_STORED && s->offset == seen.offset)
 			s->state = SLOT_EMPTY;
+		st_pack_release(c->store);
 		return NULL;
 	}
 	if (s->offset == seen.offset)
@@ -202,6 +209,8 @@ static handle *open_stored(fc_cache *c, uint32_t i, int *gone)
 	handle *h = malloc(sizeof *h);
 	if (h)
 		*h = (handle){{NULL, (size_t)seen.size, fd, seen.offset}, NULL};
+	else
+		st_pack_release(c->store);
 	return h;
 }
 
@@ -352,6 +361,8 @@ void fc_close(fc_cache *c, fc_file *f)
 		drop_ref(c, h->entry);
 		trim(c);
 		pthread_mutex_unlock(&c->lock);
+	} else {
+		st_pack_release(c->store);
 	}
 	free(h);
 }

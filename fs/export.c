@@ -99,5 +99,6 @@ const char *ex_name(const ex_export *e) { return e->name; }
 time_t ex_mtime(const ex_export *e) { return e->mtime; }
 ex_identity ex_source_id(const ex_export *e) { return src_id(e->src); }
 int ex_identity_same(ex_identity a, ex_identity b) { return src_same(a, b); }
+int ex_identity_at(const char *path, struct stat *st, ex_identity *id) { return src_identity_at(path, st, id); }
 void ex_detach_source(ex_export *e) { src_detach(e->src); }
 void ex_discard_store(ex_export *e) { e->discard_store = 1; }

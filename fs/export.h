@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -119,6 +120,9 @@ typedef struct {
  * identities are the same version of the same file. */
 ex_identity ex_source_id(const ex_export *e);
 int ex_identity_same(ex_identity a, ex_identity b);
+/* The identity of the file or store at path, as an export opened from it
+ * would have it; st its stat. -1 when it is gone or cannot be read. */
+int ex_identity_at(const char *path, struct stat *st, ex_identity *id);
 /* Delete the export's store when it is closed: the version of the source it
  * was made from is gone (replaced while mounted). */
 void ex_discard_store(ex_export *e);

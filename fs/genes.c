@@ -10,6 +10,7 @@
 #include "genes_index.h"
 #include "io.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <limits.h>
@@ -143,11 +144,9 @@ int gi_load(gi_index *g, const char *dir)
 	at += (off_t)(g->n_genes * sizeof *g->stats);
 	ok = ok && !io_pread_all(fd, g->crcs, g->n_genes * sizeof *g->crcs, at);
 	ok = ok && gi_tables_crc(g) == h.tables_crc && g->offsets[g->n_genes] == h.nnz;
-	if (!ok || !(g->path = strdup(path))) {
-		close(fd);
+	close(fd); /* opened again by each read: a directory of 1 000 datasets holds none */
+	if (!ok || !(g->path = strdup(path)))
 		return -1;
-	}
-	g->fd = fd;
 	g->merged = 1;
 	return 0;
 }
@@ -262,8 +261,16 @@ static int read_merged(gi_index *g, size_t gene, const sink *out, char *err, siz
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	int e = io_pread_all(g->fd, buf, n * sizeof *buf,
-			  g->pairs_at + (off_t)(g->offsets[gene] * sizeof(pair)));
+	int fd = g->fd >= 0 ? g->fd : open(g->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) { /* out of descriptors, say: not damage */
+		snprintf(err, errlen, "cannot open the gene index: %s", strerror(errno));
+		free(buf);
+		return -1;
+	}
+	int e = io_pread_all(fd, buf, n * sizeof *buf,
+			     g->pairs_at + (off_t)(g->offsets[gene] * sizeof(pair)));
+	if (fd != g->fd)
+		close(fd);
 	if (e || libdeflate_crc32(0, buf, n * sizeof *buf) != g->crcs[gene]) {
 		snprintf(err, errlen, "the gene index is damaged (%s); it is rebuilt at the next mount",
 			 e ? strerror(e) : "checksum mismatch");

@@ -126,7 +126,9 @@ int gi_merge(gi_index *g, const char *dir, int (*busy)(void *ctx), void *ctx, ch
 		return GI_EWRITE;
 	}
 	pthread_rwlock_wrlock(&g->mode);
-	g->fd = out;
+	if (path) /* read by its path from now on (gi_load's way) */
+		close(out);
+	g->fd = path ? -1 : out;
 	g->path = path;
 	g->merged = 1;
 	close(g->scratch);

@@ -318,9 +318,8 @@ int ll_note_disk(ll_slot *s, struct stat *st)
 {
 	/* The identity is dealt with whether or not it opens: a version that
 	 * is not usable is not tried again until the file changes once more. */
-	if (stat(s->path, st))
+	if (ex_identity_at(s->path, st, &s->seen))
 		return -1;
-	s->seen = (ex_identity){st->st_dev, st->st_ino, st->st_size, st->st_mtim};
 	/* Rewritten in place, or brought back after a removal: a version still
 	 * reading that inode would hand the new open its state (HDF5 shares an
 	 * open file), and its reads fail already or go stale. Only this thread

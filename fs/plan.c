@@ -300,6 +300,16 @@ static void list_obsm(const ex_export *e, char *buf, size_t len)
 	list_keys(e, src_obsm_count(e->src), src_obsm_key, buf, len);
 }
 
+/* Each obsm array the container refused, with one warning: left out of
+ * every choice below. */
+static void warn_refused_obsm(const ex_export *e)
+{
+	for (size_t i = 0; i < src_obsm_count(e->src); i++)
+		if (src_obsm_reason(e->src, i))
+			log_warn("obsm '%s' left out: %s", src_obsm_key(e->src, i),
+				 src_obsm_reason(e->src, i));
+}
+
 /* export-format.md §2: X_umap_<d>d, else X_umap for its own d; or the user's
  * embedding=KEY (its first min(3, columns) columns) as the only one. */
 static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
@@ -311,7 +321,8 @@ static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
 		if (!cols) {
 			list_obsm(e, keys, sizeof keys);
 			snprintf(err, errlen, "embedding=%s: %s (obsm keys: %s)", e->opt.embedding,
-				 i < 0 ? "no such obsm key" : "not a dense numeric array", keys);
+				 i < 0 ? "no such obsm key" : src_obsm_reason(e->src, (size_t)i) ?
+				 src_obsm_reason(e->src, (size_t)i) : "not a dense numeric array", keys);
 			return EX_EINVAL;
 		}
 		int d = cols < 3 ? (int)cols : 3;
@@ -338,6 +349,11 @@ static ex_err choose_embeddings(ex_export *e, char *err, size_t errlen)
 	}
 	if (e->has_dim[1] || e->has_dim[2] || e->has_dim[3])
 		return EX_OK;
+	if (umap >= 0 && src_obsm_reason(e->src, (size_t)umap)) {
+		snprintf(err, errlen, "no embedding: %s; choose one with -o embedding=KEY",
+			 src_obsm_reason(e->src, (size_t)umap));
+		return EX_EINVAL;
+	}
 	list_obsm(e, keys, sizeof keys);
 	snprintf(err, errlen, "no embedding: no obsm X_umap, X_umap_1d, X_umap_2d or X_umap_3d "
 		 "(obsm keys: %s); choose one with -o embedding=KEY", keys);
@@ -497,6 +513,7 @@ ex_err plan_read(ex_export *e, const char *path, char *err, size_t errlen)
 	    (r = choose_vectors(e)) ||
 	    (r = choose_latent(e, err, errlen)))
 		return r;
+	warn_refused_obsm(e);
 	e->has_graph = src_has_graph(e->src);
 	if ((r = load_fields(e, err, errlen)) == EX_OK)
 		r = load_genes_names(e, err, errlen);

@@ -8,7 +8,9 @@
  * again) would hand HDF5 bytes of two versions: every read checks, by
  * fstat of the descriptor HDF5 reads, that the identity is unchanged
  * before and after it (a Zarr directory store: its root's stat before, the
- * stat of every entry of its tree after), and fails
+ * stat of every entry of its tree after; an HDF5 file: also, by
+ * anndata/h5_super.c, that the superblock still reads as at open, since
+ * touch -r can restore an mtime), and fails
  * ("data.h5ad changed while mounted") otherwise. A file replaced by a
  * rename keeps its old inode, which still reads right while open (once
  * closed by the LRU, reopening it fails). Following the new version is
@@ -24,10 +26,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "h5_super.h"
+
 struct source {
 	ad_file *ad;
 	pthread_mutex_t lock;     /* every call into ad */
 	src_identity id;
+	h5_super super;           /* an HDF5 file's superblock as opened, or none */
 	char *path;
 	char why[128];            /* why the file could not be opened again, or "" */
 	int changed;              /* under lock: the identity moved; for good */
@@ -63,6 +68,14 @@ static int identity_of(const char *path, const struct stat *st, src_identity *id
 	id->size = (off_t)t.bytes;
 	id->tree = t.digest;
 	return 0;
+}
+
+int src_identity_at(const char *path, struct stat *st, src_identity *id)
+{
+	*id = (src_identity){0};
+	if (stat(path, st) || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
+		return -1;
+	return identity_of(path, st, id);
 }
 
 int src_same(src_identity a, src_identity b)
@@ -128,7 +141,8 @@ static int moved(source *s, int deep)
 	int fd = s->detached ? -1 : ad_file_fd(s->ad);
 	if (!s->changed && !s->detached && !(fd >= 0 ? fstat(fd, &st) : stat(s->path, &st)) &&
 	    (!deep && S_ISDIR(st.st_mode) ? same_root(&st, &s->id)
-	     : !identity_of(s->path, &st, &now) && src_same(now, s->id)))
+	     : !identity_of(s->path, &st, &now) && src_same(now, s->id)) &&
+	    (fd < 0 || h5_super_same(fd, &s->super, st.st_size)))
 		return 0;
 	const char *slash = strrchr(s->path, '/');
 	snprintf(s->why, sizeof s->why, "%s changed while mounted", slash ? slash + 1 : s->path);
@@ -237,6 +251,8 @@ ex_err src_open(const char *path, source **out, char *err, size_t errlen)
 		return EX_EINVAL;
 	}
 	/* ad_open went by the path: the inode it opened must be this one. */
+	if (ad_file_fd(s->ad) >= 0)
+		h5_super_read(ad_file_fd(s->ad), &s->super);
 	if (moved(s, 1)) {
 		const char *slash = strrchr(path, '/');
 		snprintf(err, errlen, "%s changed while it was opened", slash ? slash + 1 : path);
@@ -299,6 +315,7 @@ const char *src_obs_col_reason(const source *s, size_t col)
 size_t src_obsm_count(const source *s) { return ad_obsm_count(s->ad); }
 const char *src_obsm_key(const source *s, size_t i) { return ad_obsm_key(s->ad, i); }
 size_t src_obsm_cols(const source *s, size_t i) { return ad_obsm_cols(s->ad, i); }
+const char *src_obsm_reason(const source *s, size_t i) { return ad_obsm_reason(s->ad, i); }
 int src_has_graph(const source *s) { return ad_has_connectivities(s->ad); }
 
 ex_err src_read_numeric(source *s, size_t col, float *out, char *err, size_t errlen)

@@ -50,6 +50,10 @@ src_identity src_id(const source *s);
 void src_detach(source *s);
 /* Whether two identities are the same version of the same file. */
 int src_same(src_identity a, src_identity b);
+/* The identity of the file or Zarr store at path as src_open would take it
+ * (a store's covers its whole tree), st its stat; -1 when it is gone, is
+ * neither a regular file nor a directory, or its tree cannot be read. */
+int src_identity_at(const char *path, struct stat *st, src_identity *id);
 
 /* Choose the expression matrix and the var dataframe naming its genes ("X",
  * "raw" or "layer:NAME", ad_select_expression), before anything reads them. */
@@ -67,6 +71,7 @@ const char *src_obs_col_reason(const source *s, size_t col);
 size_t src_obsm_count(const source *s);
 const char *src_obsm_key(const source *s, size_t i);   /* sorted by key */
 size_t src_obsm_cols(const source *s, size_t i);       /* 0: not a dense array */
+const char *src_obsm_reason(const source *s, size_t i); /* why refused, or NULL */
 int src_has_graph(const source *s);
 
 /* ---- reads: EX_OK, EX_ENOMEM or EX_EIO with the reason in err ---- */

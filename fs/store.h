@@ -15,7 +15,9 @@
  * are verified on first use; a file found damaged is generated and appended
  * again, its new record superseding the old. One daemon at a time uses a
  * store (an exclusive lock); a second mount with the same key keeps its
- * files in memory.
+ * files in memory. However many stores are open, at most 32 keep their
+ * pack and index open (others open them again on demand), and one
+ * descriptor per cache directory holds the locks.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -34,8 +36,11 @@ void st_remove(st_store *s);
 /* The directory itself (for the gene index file). */
 const char *st_dir(const st_store *s);
 
-/* The pack file's descriptor: stored files are read from it by offset. */
-int st_pack_fd(const st_store *s);
+/* The pack file's descriptor, opened again if it was closed, and kept open
+ * until st_pack_release: stored files are read from it by offset. -1 with
+ * errno (EMFILE ...) when it cannot be opened. */
+int st_pack_hold(st_store *s);
+void st_pack_release(st_store *s);
 
 typedef void (*st_entry_fn)(void *ctx, uint32_t node, uint64_t offset, uint64_t size,
 			    uint32_t crc);

@@ -18,7 +18,8 @@
  * whose identity last dealt with is none, so it is taken - opened - once it
  * has settled like any change; a file that is gone is a change to
  * identity none, which settles too (a save that deletes and writes anew is
- * not taken for a removal). A Zarr store's identity is its directory's.
+ * not taken for a removal). A Zarr store's identity covers its whole tree
+ * (a chunk rewritten in place does not move the directory's own stat).
  */
 #include "watch.h"
 
@@ -92,14 +93,15 @@ static void add_watches(wt_watch *w, const char *path)
 	inotify_add_watch(w->ino_fd, path, FILE_EVENTS);
 }
 
-/* The identity of the file (or Zarr store) at path; none when it is gone. */
+/* The identity of the file (or Zarr store, its whole tree) at path, as the
+ * source has it; none when it is gone. */
 static int read_identity(const char *path, ex_identity *id)
 {
 	struct stat st;
-	*id = (ex_identity){0};
-	if (stat(path, &st) || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+	if (ex_identity_at(path, &st, id)) {
+		*id = (ex_identity){0};
 		return -1;
-	*id = (ex_identity){st.st_dev, st.st_ino, st.st_size, st.st_mtim, 0};
+	}
 	return 0;
 }
 

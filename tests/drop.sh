@@ -2,10 +2,14 @@
 # tests/drop.sh - a directory source that others may write into, tried as an
 # attacker would: an unprivileged user plants, in a world-writable drop
 # directory served by a root daemon with allow_other, a symbolic link to a
-# root-only 0600 .h5ad, a FIFO, a directory named x.h5ad and a file whose id
-# would shadow the root's datasets.json. The mount comes up at once, serves only the
-# honest members, and that user reading it (directly and through nginx) sees
-# nothing of the private file. follow_symlinks=all (the control) does serve
+# root-only 0600 .h5ad, a FIFO, a directory named x.h5ad, a file whose id
+# would shadow the root's datasets.json, and .h5ad files of their own that
+# reach root-only 0600 files (tests/gen_outside.py: X through an external
+# link, external storage, a virtual dataset; an obs column in external
+# storage). The mount comes up at once, serves only the honest members (and
+# the column's file without that column), and that user reading it (directly
+# and through nginx, gzip'd payloads opened) sees nothing of the private
+# files. follow_symlinks=all (the control) does serve
 # it; follow_symlinks=no drops even links inside the directory.
 #
 #   $ bash tests/drop.sh
@@ -40,11 +44,37 @@ as_user ln -s public.h5ad "$T/drop/alias.h5ad"
 as_user mkfifo "$T/drop/fifo.h5ad"
 as_user mkdir "$T/drop/dir.h5ad"
 as_user cp "$T/drop/public.h5ad" "$T/drop/datasets.json.h5ad"
+for kind in link storage vds column; do
+	cp "$T/gen/$kind.h5ad" "$T/drop/$kind.h5ad" && chown "$USER_" "$T/drop/$kind.h5ad"
+done
 check "the attacker's plants are in place" test -L "$T/drop/mine.h5ad" -a -p "$T/drop/fifo.h5ad"
 
 # grep_secret DIR: the private file's obs columns (bulk_labels, louvain) in
 # anything the attacker can read below DIR.
 grep_secret() { as_user grep -rlE 'bulk_labels|louvain' "$1" 2>/dev/null; }
+
+# leaks MNT [URL]: "HITS FILES": the files below MNT (or the same paths
+# under URL) holding the 0600 secret of tests/gen_outside.py (float32 4242.0,
+# or "4242" in a document), gzip'd payloads opened; as the unprivileged user.
+leaks() {
+	as_user $PY - "$@" <<'EOF'
+import gzip, os, struct, sys, urllib.request
+root, url = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
+hits = files = 0
+for d, _, names in os.walk(root):
+    for n in names:
+        rel = os.path.relpath(os.path.join(d, n), root)
+        try:
+            data = urllib.request.urlopen(f"{url}/{rel}").read() if url else open(os.path.join(d, n), "rb").read()
+        except OSError:
+            continue
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        files += 1
+        hits += struct.pack("<f", 4242.0) in data or b"4242" in data
+print(hits, files)
+EOF
+}
 
 # through_nginx: the attacker's view over HTTP, with the shipped server block
 # (workers as www-data or nobody); skipped without nginx, curl or a free port.
@@ -65,6 +95,9 @@ through_nginx() {
 		bash -c "grep -q '\"public\"' <<<'$out' && ! grep -qE 'mine|relative|bulk_labels' <<<'$out'"
 	check "through nginx: /mine/ and /relative/ are 404" \
 		test "$(curl -s -o /dev/null -w '%{http_code}' "$base/mine/obs_manifest.json")/$(curl -s -o /dev/null -w '%{http_code}' "$base/relative/obs_manifest.json")" = 404/404
+	read -r hits files <<<"$(leaks "$T/mnt" "$base")"
+	check "through nginx: no file holds a byte of the 0600 secrets ($files files)" \
+		test "$hits" -eq 0 -a "$files" -gt 10
 	pid=$(cat "$T/nginx/nginx.pid")
 	nginx -p "$T/nginx/" -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" -s stop 2>/dev/null
 	wait_until 5 bash -c "! kill -0 $pid 2>/dev/null"
@@ -72,7 +105,16 @@ through_nginx() {
 
 if mount_fs "$T/drop" "$T/mnt" -o allow_other; then
 	check "only the honest members are served" \
-		test "$(ls "$T/mnt" | tr '\n' ' ')" = "_cellucid alias datasets.json public "
+		test "$(ls "$T/mnt" | tr '\n' ' ')" = "_cellucid alias column datasets.json public "
+	check "a planted X through an external link is refused, naming it" \
+		grep -q "link.h5ad skipped: X: a link to another file (.*): refused" "$MOUNT_LOG"
+	check "a planted X in external storage likewise" \
+		grep -q "storage.h5ad skipped: X: stored in another file (.*): refused" "$MOUNT_LOG"
+	check "a planted X as a virtual dataset likewise" \
+		grep -q "vds.h5ad skipped: X: a virtual dataset (mapped from .*): refused" "$MOUNT_LOG"
+	check "a planted obs column in external storage is left out, the rest served" \
+		bash -c "grep -q \"obs field 'leak' left out: obs/leak: stored in another file\" '$MOUNT_LOG' &&
+			test -s '$T/mnt/column/obs_manifest.json'"
 	check "the planted link to a 0600 file outside is skipped with a warning" \
 		grep -q "mine.h5ad skipped: a symbolic link to outside the directory (follow_symlinks=inside)" "$MOUNT_LOG"
 	check "a relative link out of the directory likewise" \
@@ -84,10 +126,13 @@ if mount_fs "$T/drop" "$T/mnt" -o allow_other; then
 	check "datasets.json is still the catalogue" $PY -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert [x["id"] for x in d["datasets"]] == ["alias", "public"], d' "$T/mnt/datasets.json"
+assert [x["id"] for x in d["datasets"]] == ["alias", "column", "public"], d' "$T/mnt/datasets.json"
 	check "the unprivileged user reads the honest members" as_user test -s "$T/mnt/public/obs_manifest.json"
 	out=$(grep_secret "$T/mnt")
 	check "the unprivileged user finds nothing of the private file in the mount" test -z "$out"
+	read -r hits files <<<"$(leaks "$T/mnt")"
+	check "the unprivileged user finds no byte of the 0600 secrets in the mount ($files files)" \
+		test "$hits" -eq 0 -a "$files" -gt 10
 	through_nginx
 	unmount_fs "$T/mnt"; check "unmount ends the daemon with status 0" test $? -eq 0
 else
@@ -106,7 +151,7 @@ else
 fi
 if mount_fs "$T/drop" "$T/mnt" -o follow_symlinks=no; then
 	check "follow_symlinks=no: no link is a member, not even one inside" \
-		test "$(ls "$T/mnt" | tr '\n' ' ')" = "_cellucid datasets.json public "
+		test "$(ls "$T/mnt" | tr '\n' ' ')" = "_cellucid column datasets.json public "
 	unmount_fs "$T/mnt"
 else
 	fail "mount the drop directory with follow_symlinks=no"

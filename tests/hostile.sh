@@ -8,7 +8,9 @@
 # unmount exits 0; if not, the mount is refused with one line. For each file
 # libhdf5 itself crashes on (the "libhdf5" set, until the reader process
 # contains it): check ends, by a signal or not, without hanging; the "hang"
-# set (libhdf5 spins for ever) is listed as skipped. With the
+# set (libhdf5 spins for ever) is listed as skipped. For each file of the
+# "claim" set (a shape the file cannot hold), check must also end within
+# CLAIM s with one line naming the element as refused. With the
 # sanitizer build (make asan), check also runs under ASan/UBSan on each file
 # the daemon must survive, and must end without a report (the leaks libhdf5
 # makes on its own error paths aside: tests/lsan-libhdf5.supp).
@@ -20,6 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 
 HANG=${HOSTILE_HANG:-30}
+CLAIM=5
 ASAN_BIN=$ROOT/build/asan/cellucidfs
 if ! have_fuse; then skip "hostile corpus: no /dev/fuse or fusermount3"; exit 0; fi
 if ! "$PY" -c 'import h5py' 2>/dev/null; then skip "hostile corpus: python3-h5py is not installed"; exit 0; fi
@@ -100,6 +103,20 @@ daemon_survives() {
 	rm -f "$MOUNT_LOG"
 }
 
+# claim_refused NAME ELEMENT: check refuses ELEMENT, a claim the file
+# cannot hold, in one line and within CLAIM s, before allocating it.
+claim_refused() {
+	local out status
+	out=$(timeout "$CLAIM" "$BIN" check "$T/h/$1" 2>&1); status=$?
+	if [ $status -gt 1 ]; then
+		fail "hostile $1: check did not end within $CLAIM s (status $status)"
+	elif ! grep -qE "(^|: )$2[^ ]*: claims .* of which the file holds .*: refused$" <<<"$out"; then
+		fail "hostile $1: check has no line refusing $2's claim: $(grep -m1 "$2" <<<"$out")"
+	else
+		ok "hostile $1: check refuses $2's claim within $CLAIM s"
+	fi
+}
+
 # check_ends NAME: a file libhdf5 crashes on: check ends, signal or not.
 check_ends() {
 	local status
@@ -114,9 +131,10 @@ check_ends() {
 	fi
 }
 
-while IFS=$'\t' read -r name class about; do
+while IFS=$'\t' read -r name class about element; do
 	case $class in
 	daemon) daemon_survives "$name" ;;
+	claim) claim_refused "$name" "$element"; daemon_survives "$name" ;;
 	libhdf5) check_ends "$name" ;;
 	hang) skip "hostile $name: libhdf5 spins on it for ever: not run until the reader process's watchdog cuts it" ;;
 	*) fail "hostile $name: unknown class '$class' in corpus.tsv" ;;

@@ -15,16 +15,20 @@ writers, fixed seeds) or from a fixture of FIXTURES when given:
                claimed shapes beyond the file, wrong dtypes, codes out of
                range, link cycles, deep nesting, empty and null datasets,
                strings without a terminator ...)
+  claim_*      shapes the file cannot hold (class "claim", with the element
+               check must name), one of them a Zarr store
   fuzz_*       inputs the fuzzer (make fuzz) found, rebuilt as a base file
                and the bytes that differ (FUZZ_FOUND)
 
-OUTDIR/corpus.tsv lists "file<TAB>class<TAB>about", class "daemon" (the
-daemon must survive it: check, mount, read, unmount), "libhdf5" (libhdf5
+OUTDIR/corpus.tsv lists "file<TAB>class<TAB>about<TAB>element", class
+"daemon" (the daemon must survive it: check, mount, read, unmount), "claim"
+(the same, and check refuses element within seconds), "libhdf5" (libhdf5
 itself crashes on it inside the daemon, until the reader process contains
 that: check must still end, without hanging) or "hang" (libhdf5 spins on it
 for ever: left to the reader's watchdog, not run yet). The same run writes
 the same bytes.
 """
+import json
 import os
 import random
 import shutil
@@ -48,10 +52,10 @@ corpus = []
 LIBHDF5 = {"flip_06.h5ad", "flip_15.h5ad"}
 
 
-def add(name, cls, about):
+def add(name, cls, about, element=""):
     if name in LIBHDF5:
         cls = "libhdf5"
-    corpus.append((name, cls, about))
+    corpus.append((name, cls, about, element))
     return os.path.join(OUT, name)
 
 
@@ -62,9 +66,9 @@ def write_base(path):
                X=lambda f: write_sparse(f, "X", b.X, "csr"))
 
 
-def edit(name, about, cls="daemon"):
+def edit(name, about, cls="daemon", element=""):
     """A copy of the base file, opened for writing, added to the corpus."""
-    path = add(name, cls, about)
+    path = add(name, cls, about, element)
     shutil.copyfile(BASE, path)
     return h5py.File(path, "r+")
 
@@ -112,9 +116,9 @@ def flips(src, prefix, count, rng):
 HANDMADE = []
 
 
-def handmade(name, about, cls="daemon"):
+def handmade(name, about, cls="daemon", element=""):
     def deco(fn):
-        HANDMADE.append((name, about, cls, fn))
+        HANDMADE.append((name, about, cls, element, fn))
         return fn
     return deco
 
@@ -137,6 +141,50 @@ def _(f):
 @handmade("wide_obsm", "obsm/X_pca claims 40 x 2^20 columns (chunked, empty)")
 def _(f):
     replace(f, "obsm/X_pca", shape=(40, 1 << 20), chunks=(1, 4096), dtype="f4")
+
+
+# Claims the file cannot hold (class "claim", the element named last):
+# check must refuse each within seconds, naming it, before allocating.
+
+@handmade("claim_obsm_cols", "obsm/X_pca claims 40 x 2^24 float32 (2.7 GB, no chunk written)",
+          "claim", "obsm/X_pca")
+def _(f):
+    replace(f, "obsm/X_pca", shape=(40, 1 << 24), chunks=(1, 4096), dtype="f4")
+
+
+@handmade("claim_categories", "obs/phase/categories claims 2^30 strings (no chunk written)",
+          "claim", "obs/phase/categories")
+def _(f):
+    replace(f, "obs/phase/categories", shape=(1 << 30,), chunks=(4096,), dtype=STR)
+
+
+@handmade("claim_string_width", "obs/_index: 40 fixed-width strings of 2^26 bytes (never written)",
+          "claim", "obs/_index")
+def _(f):
+    tid = h5py.h5t.C_S1.copy()
+    tid.set_size(1 << 26)
+    replace(f, "obs/_index", shape=(40,), dtype=h5py.Datatype(tid))
+
+
+@handmade("claim_graph", "obsp/connectivities/indices and data claim 2^33 entries (no chunk written)",
+          "claim", "obsp/connectivities/")
+def _(f):
+    replace(f, "obsp/connectivities/indices", shape=(1 << 33,), chunks=(1 << 16,), dtype="i4")
+    replace(f, "obsp/connectivities/data", shape=(1 << 33,), chunks=(1 << 16,), dtype="f4")
+
+
+@handmade("claim_var_column", "var/dispersion claims 2^32 float64 (no chunk written; "
+          "read only with gene_id_column=dispersion)")
+def _(f):
+    f["var"].create_dataset("dispersion", shape=(1 << 32,), chunks=(1 << 16,), dtype="f8")
+    f["var"].attrs.create("column-order", strings(["dispersion"]), dtype=STR)
+
+
+@handmade("claim_deflate_bomb", "obsm/X_pca: 40 x 2^19 zeros (84 MB) deflated into 80 kB: "
+          "held (decoded chunk bytes count, not stored ones), so read")
+def _(f):
+    replace(f, "obsm/X_pca", data=np.zeros((40, 1 << 19), dtype="f4"), chunks=(40, 1 << 16),
+            compression="gzip")
 
 
 @handmade("huge_indptr", "X/indptr claims 2^40 entries")
@@ -400,6 +448,29 @@ FUZZ_FOUND = [
 ]
 
 
+def zarr_claim():
+    """A Zarr copy of the base file whose obsm/X_pca claims 40 x 2^24
+    float32 with every chunk missing (each would read as the fill value)."""
+    try:
+        import warnings
+        warnings.simplefilter("ignore")
+        import anndata
+    except ImportError:
+        return
+    path = add("claim_zarr_obsm.zarr", "claim", "Zarr: obsm/X_pca claims 40 x 2^24 float32, "
+               "every chunk missing", "obsm/X_pca")
+    anndata.read_h5ad(BASE).write_zarr(path)
+    meta = os.path.join(path, "obsm", "X_pca", ".zarray")
+    with open(meta) as fh:
+        z = json.load(fh)
+    z.update(shape=[40, 1 << 24], chunks=[40, 4096], fill_value=0.0)
+    with open(meta, "w") as fh:
+        json.dump(z, fh)
+    for name in os.listdir(os.path.dirname(meta)):
+        if not name.startswith("."):
+            os.unlink(os.path.join(os.path.dirname(meta), name))
+
+
 def rebuild(name, cls, about, base, size, patches):
     if base.startswith("case:"):
         src = os.path.join(OUT, "case.h5ad")
@@ -434,15 +505,16 @@ def main():
     for cut in (0, 8, 96, 800, 2048, len(data) // 2, len(data) - 1):
         with open(add(f"trunc_{cut}.h5ad", "daemon", f"the first {cut} bytes"), "wb") as fh:
             fh.write(data[:cut])
-    for name, about, cls, fn in HANDMADE:
+    for name, about, cls, element, fn in HANDMADE:
         del JUNK[:]
         path = os.path.join(OUT, name + ".h5ad")
-        with edit(name + ".h5ad", about, cls) as f:
+        with edit(name + ".h5ad", about, cls, element) as f:
             fn(f)
         with open(path, "r+b") as fh:
             for at, size in JUNK:
                 fh.seek(at)
                 fh.write(bytes((i * 37 + 11) & 255 for i in range(size)))
+    zarr_claim()
     for entry in FUZZ_FOUND:
         rebuild(*entry)
     with open(os.path.join(OUT, "corpus.tsv"), "w") as fh:

@@ -75,8 +75,10 @@ has "the external link is refused, naming the file" \
 has "the virtual dataset is refused, naming the file" \
 	"obs/n_genes: a virtual dataset (mapped from $OTHER): refused"
 has "the other columns are still there" "bulk_labels   categorical, 10 categories"
-check "check: the virtual obsm array is no embedding" \
-	bash -c '! grep -q X_secret <<<"$1"' _ "$out"
+check "check: the virtual obsm array is no embedding and no latent space" \
+	bash -c '! grep -E "^(embeddings|latent space) .*X_secret" <<<"$1"' _ "$out"
+has "the virtual obsm array is left out, naming the file" \
+	"obsm 'X_secret' left out: obsm/X_secret: a virtual dataset (mapped from $OTHER): refused"
 check "check: not a secret byte in its output" bash -c '! grep -q TOPSECRET "$1" <<<"$2"' _ "$T/err" "$out"
 
 "$BIN" export "$T/hostile.h5ad" "$T/out" >"$T/export.log" 2>&1

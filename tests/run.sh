@@ -48,6 +48,7 @@ run "every encoding and hostile name, checked by an anndata oracle" bash tests/c
 run "command line, man page, install, export, status" bash tests/cli.sh
 run "check command" bash tests/check_cmd.sh
 run "a file reaching outside itself, and a FIFO" bash tests/outside.sh
+run "a source changed in place while mounted: EIO, never wrong bytes" bash tests/changed.sh
 run "the hostile corpus: check, mount, read, unmount" bash tests/hostile.sh
 run "mount(8) and fstab" bash tests/fstab.sh
 run "the Debian package in a fresh Debian 12 root" bash tests/deb.sh
