@@ -191,6 +191,25 @@ else
 	fail "mount an edited store"
 fi
 
+# Followed (watch=yes): a store left alone is never taken for changed (the
+# watcher's identity of it is the source's, its whole tree), and one
+# rewritten in place is switched to once, when settled.
+if mount_fs "$E" "$T/mnt" -o layout=names,cache_dir=none,prefetch=none,watch=yes,settle=1; then
+	sleep 3.5
+	check "a watched store left alone is not switched to itself" test "$(grep -c ' changed: now' "$MOUNT_LOG")" -eq 0
+	$PY -c 'import sys, zarr; z = zarr.open_array(sys.argv[1], mode="r+"); z[:] = z[:] + 1' "$E/obs/n_counts"
+	wait_until 15 grep -q "edit.zarr changed: now" "$MOUNT_LOG"
+	sleep 2.5
+	check "a watched store rewritten in place is switched to, once" test "$(grep -c ' changed: now' "$MOUNT_LOG")" -eq 1
+	now=$(obs_file | md5sum)
+	unmount_fs "$T/mnt"
+	mount_fs "$E" "$T/mnt" -o layout=names,cache_dir=none,prefetch=none,watch=no &&
+		{ fresh=$(obs_file | md5sum); unmount_fs "$T/mnt"; }
+	check "and serves the new version" test "$now" = "$fresh" -a "$now" != "$before"
+else
+	fail "mount a store to follow"
+fi
+
 # Broken stores: the one-line reason, naming the array and the codec. An
 # obs field that cannot be read is left out, as from an .h5ad.
 B=$T/broken.zarr
