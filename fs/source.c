@@ -73,9 +73,7 @@ static int identity_of(const char *path, const struct stat *st, src_identity *id
 int src_identity_at(const char *path, struct stat *st, src_identity *id)
 {
 	*id = (src_identity){0};
-	if (stat(path, st) || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)))
-		return -1;
-	return identity_of(path, st, id);
+	return stat(path, st) ? -1 : identity_of(path, st, id);
 }
 
 int src_same(src_identity a, src_identity b)

@@ -51,8 +51,8 @@ void src_detach(source *s);
 /* Whether two identities are the same version of the same file. */
 int src_same(src_identity a, src_identity b);
 /* The identity of the file or Zarr store at path as src_open would take it
- * (a store's covers its whole tree), st its stat; -1 when it is gone, is
- * neither a regular file nor a directory, or its tree cannot be read. */
+ * (a store's covers its whole tree), st its stat; -1 when it is gone or
+ * a directory's tree cannot be read. */
 int src_identity_at(const char *path, struct stat *st, src_identity *id);
 
 /* Choose the expression matrix and the var dataframe naming its genes ("X",

@@ -98,7 +98,7 @@ static void add_watches(wt_watch *w, const char *path)
 static int read_identity(const char *path, ex_identity *id)
 {
 	struct stat st;
-	if (ex_identity_at(path, &st, id)) {
+	if (ex_identity_at(path, &st, id) || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))) {
 		*id = (ex_identity){0};
 		return -1;
 	}
